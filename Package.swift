@@ -1,0 +1,92 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// Module layout follows ../shared/ARCHITECTURE.md: dependencies point downward only,
+// and the pure modules (Core, Protocol) import nothing that does I/O.
+let package = Package(
+    name: "vigil",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "vigil", targets: ["vigil"]),
+        .executable(name: "vigil-bench", targets: ["VigilBench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CMosquitto",
+            pkgConfig: "libmosquitto",
+            providers: [.apt(["libmosquitto-dev"])]
+        ),
+        // Pure value types and small algorithms shared by every layer.
+        .target(name: "VigilCore"),
+        // Pure: topic scheme (and, with issue 3, the frame codec).
+        .target(name: "VigilProtocol", dependencies: ["VigilCore"]),
+        // The only module that touches libmosquitto.
+        .target(
+            name: "VigilMQTT",
+            dependencies: [
+                "CMosquitto",
+                "VigilCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "DequeModule", package: "swift-collections"),
+            ]
+        ),
+        // Composition root: configuration, services, metrics, sd_notify.
+        .target(
+            name: "VigilAgent",
+            dependencies: [
+                "VigilCore",
+                "VigilProtocol",
+                "VigilMQTT",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        .executableTarget(
+            name: "vigil",
+            dependencies: [
+                "VigilAgent",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // Long runs (throughput, stalled consumer, connect cycles) with a short mode for the tests.
+        .executableTarget(
+            name: "VigilBench",
+            dependencies: [
+                "VigilMQTT",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore"]),
+        .testTarget(name: "VigilProtocolTests", dependencies: ["VigilProtocol"]),
+        .testTarget(name: "VigilMQTTTests", dependencies: ["VigilMQTT", "VigilTestSupport"]),
+        .testTarget(
+            name: "VigilAgentTests",
+            dependencies: ["VigilAgent", "VigilTestSupport", "vigil", "VigilBench"]
+        ),
+        // Real-process helpers for integration tests: a private mosquitto, free ports, subprocesses.
+        .target(
+            name: "VigilTestSupport",
+            dependencies: ["VigilMQTT"],
+            path: "Tests/VigilTestSupport"
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,61 @@
+import CMosquitto
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A failure from libmosquitto or from the broker, with the library's own wording.
+public struct MQTTError: Error, Sendable, Equatable, CustomStringConvertible {
+    public enum Kind: Sendable, Equatable {
+        /// The broker answered CONNECT with a non-zero CONNACK code (e.g. 5: not authorised).
+        case connectionRefused(connackCode: Int32)
+        /// A libmosquitto call failed with this `MOSQ_ERR_*` code.
+        case library(code: Int32)
+        /// Not connected right now (QoS 0 only: QoS 1 messages are queued until the reconnect).
+        case notConnected
+        /// The client is shutting down or was never started.
+        case shutdown
+        /// The configuration was rejected before any network activity (e.g. a missing CA file).
+        case invalidConfiguration
+    }
+
+    public let kind: Kind
+    public let message: String
+
+    public init(kind: Kind, message: String) {
+        self.kind = kind
+        self.message = message
+    }
+
+    public var description: String { message }
+
+    static func library(_ code: Int32, _ context: String) -> MQTTError {
+        if code == Int32(MOSQ_ERR_NO_CONN.rawValue) {
+            return MQTTError(kind: .notConnected, message: "\(context): not connected to the broker")
+        }
+        var text = String(cString: mosquitto_strerror(code))
+        if code == Int32(MOSQ_ERR_ERRNO.rawValue) {
+            // libmosquitto's own text for ERRNO is just "Unknown error"; errno says what happened.
+            text = String(cString: strerror(errno))
+        }
+        return MQTTError(kind: .library(code: code), message: "\(context): \(text)")
+    }
+
+    static func refused(_ code: Int32) -> MQTTError {
+        MQTTError(
+            kind: .connectionRefused(connackCode: code),
+            message: "broker refused the connection: \(String(cString: mosquitto_connack_string(code)))"
+        )
+    }
+
+    static let shutdown = MQTTError(kind: .shutdown, message: "MQTT client is shut down")
+
+    /// `true` when retrying cannot help until someone changes credentials or configuration.
+    public var needsOperator: Bool {
+        switch kind {
+        case .connectionRefused(let code): return code == 4 || code == 5 || code == 2
+        case .invalidConfiguration: return true
+        case .library, .shutdown, .notConnected: return false
+        }
+    }
+}

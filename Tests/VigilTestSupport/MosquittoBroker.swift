@@ -1,0 +1,108 @@
+import Foundation
+
+/// A private mosquitto for one test: its own loopback port, config and data directory, started
+/// as a real process and always torn down. Persistence is on, so a stopped and restarted broker
+/// keeps persistent sessions and their queued messages, as the gateway's broker does.
+public final class MosquittoBroker: @unchecked Sendable {
+    public struct Options: Sendable {
+        /// `nil` means anonymous clients are allowed; otherwise user → password.
+        public var users: [String: String]?
+        public var aclFile: String?
+        public var extraConfig: String
+        public init(users: [String: String]? = nil, aclFile: String? = nil, extraConfig: String = "") {
+            self.users = users
+            self.aclFile = aclFile
+            self.extraConfig = extraConfig
+        }
+    }
+
+    public let port: Int
+    public let directory: TemporaryDirectory
+    public let configPath: String
+    private let lock = NSLock()
+    private var process: ChildProcess?
+
+    public static var executable: String {
+        ["/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto", "/usr/bin/mosquitto"]
+            .first { FileManager.default.isExecutableFile(atPath: $0) } ?? "mosquitto"
+    }
+
+    public init(options: Options = Options()) throws {
+        directory = try TemporaryDirectory("mosquitto")
+        port = try freeLoopbackPort()
+        // Started as root, mosquitto drops to the `mosquitto` user, which could not write this
+        // private directory; keep the test user instead.
+        let user = getuid() == 0 ? "user root\n" : ""
+        var config = user + """
+            listener \(port) 127.0.0.1
+            persistence true
+            persistence_location \(directory.path)/
+            log_dest file \(directory.path)/mosquitto.log
+            log_type error
+            log_type warning
+            log_type notice
+            max_queued_messages 500000
+            max_inflight_messages 100
+
+            """
+        if let users = options.users {
+            let passwordFile = try directory.write("passwd", "")
+            for (user, password) in users.sorted(by: { $0.key < $1.key }) {
+                try Self.run("/usr/bin/mosquitto_passwd", ["-b", passwordFile, user, password])
+            }
+            config += "allow_anonymous false\npassword_file \(passwordFile)\n"
+        } else {
+            config += "allow_anonymous true\n"
+        }
+        if let acl = options.aclFile { config += "acl_file \(acl)\n" }
+        config += options.extraConfig + "\n"
+        configPath = try directory.write("mosquitto.conf", config)
+        try start()
+    }
+
+    deinit {
+        process?.terminate()
+        process?.wait()
+        directory.remove()
+    }
+
+    public var url: String { "mqtt://127.0.0.1:\(port)" }
+
+    /// Starts (or restarts) the broker on the same port and data directory.
+    public func start() throws {
+        let process = try ChildProcess(Self.executable, ["-c", configPath])
+        lock.withLock { self.process = process }
+        let deadline = Date().addingTimeInterval(10)
+        while !isAcceptingConnections(port: port) {
+            guard process.isRunning, Date() < deadline else {
+                throw BrokerError.didNotStart(log: (try? String(contentsOfFile: directory.file("mosquitto.log"), encoding: .utf8)) ?? "")
+            }
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+    }
+
+    /// SIGTERM: mosquitto writes its persistence file and exits.
+    public func stop() {
+        let process = lock.withLock { () -> ChildProcess? in
+            defer { self.process = nil }
+            return self.process
+        }
+        process?.terminate()
+        process?.wait()
+    }
+
+    /// SIGHUP: reload the password file and ACL (what `vigil sensor add/remove` triggers).
+    public func reload() {
+        lock.withLock { process?.signal(SIGHUP) }
+    }
+
+    public var log: String { (try? String(contentsOfFile: directory.file("mosquitto.log"), encoding: .utf8)) ?? "" }
+
+    public enum BrokerError: Error { case didNotStart(log: String), toolFailed(String) }
+
+    static func run(_ tool: String, _ arguments: [String]) throws {
+        guard try ChildProcess(tool, arguments).wait() == 0 else {
+            throw BrokerError.toolFailed("\(tool) \(arguments.first ?? "")")
+        }
+    }
+}
