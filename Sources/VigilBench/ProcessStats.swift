@@ -16,7 +16,7 @@ enum ProcessStats {
     private static func statusField(_ name: String) -> Int {
         guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return -1 }
         for line in status.split(separator: "\n") where line.hasPrefix(name) {
-            let digits = line.dropFirst(name.count).split(separator: " ").first ?? ""
+            let digits = line.dropFirst(name.count).split(whereSeparator: { $0 == " " || $0 == "\t" }).first ?? ""
             return Int(digits) ?? -1
         }
         return -1
