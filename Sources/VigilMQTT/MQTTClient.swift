@@ -66,6 +66,17 @@ public final class MQTTClient: Sendable {
         await shutdown()
     }
 
+    /// Asks the loop thread to disconnect and end, without waiting (safe from any context, such
+    /// as a graceful-shutdown handler). Messages already in the inbox can still be consumed.
+    public func stop() {
+        core.requestStop()
+    }
+
+    /// Returns once the loop thread has ended (or at once if it never started).
+    public func waitUntilStopped() async {
+        await core.waitUntilStopped()
+    }
+
     /// Publishes and waits until the broker has it: PUBACK for QoS 1, written to the socket for
     /// QoS 0. While disconnected, a QoS 1 message waits in libmosquitto's queue (in memory; the
     /// caller bounds how many it has outstanding) and this call completes after the reconnect;

@@ -113,10 +113,15 @@ extension MQTTClientCore {
 
     private var isStopping: Bool { stopRequestedFlag }
 
+    /// Sleeps in slices of at most 100 ms, ticking, so the watchdog sees a live loop thread during
+    /// a long outage, and wakes at once on a stop request.
     private func sleep(milliseconds: Int64) {
         let deadline = Date(timeIntervalSinceNow: TimeInterval(milliseconds) / 1000)
         sleeper.lock()
-        while !isStopping, sleeper.wait(until: deadline) {}
+        while !isStopping, Date() < deadline {
+            _ = sleeper.wait(until: min(deadline, Date(timeIntervalSinceNow: 0.1)))
+            tick()
+        }
         sleeper.unlock()
     }
 

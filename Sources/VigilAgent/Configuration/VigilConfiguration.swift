@@ -1,0 +1,208 @@
+import Foundation
+import Logging
+import VigilCore
+import VigilMQTT
+
+/// The agent's whole configuration, typed and validated. Built only by ``load(path:environment:)``.
+public struct VigilConfiguration: Sendable, Equatable {
+    public enum LogFormat: String, Sendable, CaseIterable {
+        /// `journald` when stderr is connected to the journal (`$JOURNAL_STREAM`), else `text`.
+        case auto
+        /// `<N>` syslog priority prefixes, no timestamp: journald adds its own.
+        case journald
+        /// Timestamped lines for a terminal or a plain log file.
+        case text
+    }
+
+    public enum LogLevel: String, Sendable, CaseIterable {
+        case trace, debug, info, notice, warning, error, critical
+
+        var level: Logger.Level { Logger.Level(rawValue: rawValue) ?? .info }
+    }
+
+    /// Where the Prometheus endpoint listens.
+    public enum MetricsListen: Sendable, Equatable {
+        case off
+        case tcp(host: String, port: Int)
+        case unix(path: String)
+    }
+
+    public struct Gateway: Sendable, Equatable {
+        public var id: String
+        public var stateDirectory: String
+    }
+
+    public struct Pipeline: Sendable, Equatable {
+        /// How often the per-device summary line is logged.
+        public var summaryIntervalSeconds: Int
+    }
+
+    public var gateway: Gateway
+    public var mqtt: MQTTConfiguration
+    public var topicPrefix: String
+    public var logLevel: LogLevel
+    public var logFormat: LogFormat
+    public var metrics: MetricsListen
+    public var pipeline: Pipeline
+    /// Where the file came from (for messages).
+    public var sourcePath: String
+}
+
+extension VigilConfiguration {
+    /// Reads, overrides from the environment, and validates. Throws ``ConfigurationError`` with
+    /// every problem found.
+    public static func load(path: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> VigilConfiguration {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw ConfigurationError(issues: [.init(source: .file(path: path, line: nil), key: "(file)",
+                                                    problem: "cannot read the file: \(Self.reason(error))")])
+        }
+        return try parse(yaml: text, path: path, environment: environment)
+    }
+
+    /// The same as ``load(path:environment:)`` for text already in memory.
+    public static func parse(yaml: String, path: String, environment: [String: String] = [:]) throws -> VigilConfiguration {
+        var reader = ConfigurationReader(path: path, yaml: yaml, environment: environment)
+        let configuration = read(&reader)
+        reader.reportUnknownKeys()
+        guard reader.issues.isEmpty else { throw ConfigurationError(issues: reader.issues) }
+        return configuration
+    }
+
+    private static func read(_ r: inout ConfigurationReader) -> VigilConfiguration {
+        let gatewayID = r.requiredString("gateway.id", default: "vigil-gateway")
+        if !DeviceID.isValid(gatewayID.utf8) {
+            r.report("gateway.id", "expected 1 to 32 of A-Z a-z 0-9 _ -, got \"\(gatewayID)\"")
+        }
+        let gateway = Gateway(id: gatewayID, stateDirectory: r.requiredString("gateway.state_directory", default: "/var/lib/vigil"))
+
+        let topicPrefix = r.requiredString("mqtt.topic_prefix", default: "vigil/v1")
+        if topicPrefix.contains("+") || topicPrefix.contains("#") || topicPrefix.hasPrefix("/") || topicPrefix.hasSuffix("/") {
+            r.report("mqtt.topic_prefix", "expected topic levels without wildcards or leading/trailing '/', got \"\(topicPrefix)\"")
+        }
+        var password: String?
+        if let passwordFile = r.string("mqtt.password_file") {
+            password = readSecret(passwordFile, key: "mqtt.password_file", &r)
+        }
+        var tls: MQTTConfiguration.TLS?
+        if r.hasSection("mqtt.tls") {
+            let ca = r.requiredString("mqtt.tls.ca_file", default: "")
+            let cert = r.string("mqtt.tls.cert_file")
+            let key = r.string("mqtt.tls.key_file")
+            if ca.isEmpty { r.report("mqtt.tls.ca_file", "expected the path of a PEM CA bundle when mqtt.tls is present") }
+            for (name, file) in [("mqtt.tls.ca_file", ca), ("mqtt.tls.cert_file", cert ?? ""), ("mqtt.tls.key_file", key ?? "")]
+            where !file.isEmpty && !FileManager.default.isReadableFile(atPath: file) {
+                r.report(name, "file \"\(file)\" does not exist or is not readable")
+            }
+            if (cert == nil) != (key == nil) {
+                r.report("mqtt.tls.cert_file", "a client certificate needs both cert_file and key_file")
+            }
+            tls = .init(caFile: ca, certFile: cert, keyFile: key)
+        }
+        let initialBackoff = r.int("mqtt.reconnect.initial_ms", default: 250, range: 10...60_000)
+        let maximumBackoff = r.int("mqtt.reconnect.max_ms", default: 30_000, range: 10...3_600_000)
+        if maximumBackoff < initialBackoff {
+            r.report("mqtt.reconnect.max_ms", "expected at least mqtt.reconnect.initial_ms (\(initialBackoff)), got \(maximumBackoff)")
+        }
+        let topics = topicPrefix
+        let mqtt = MQTTConfiguration(
+            host: r.requiredString("mqtt.host", default: "127.0.0.1"),
+            port: r.int("mqtt.port", default: 1883, range: 1...65_535),
+            clientID: r.requiredString("mqtt.client_id", default: "vigil-\(gatewayID)"),
+            username: r.string("mqtt.username"),
+            password: password,
+            tls: tls,
+            keepaliveSeconds: r.int("mqtt.keepalive_seconds", default: 30, range: 5...3_600),
+            cleanSession: false,
+            will: .init(topic: "\(topics)/_gateway/\(gatewayID)/status", payload: Array("offline".utf8)),
+            birth: .init(topic: "\(topics)/_gateway/\(gatewayID)/status", payload: Array("online".utf8)),
+            subscriptions: [.init("\(topics)/+/up"), .init("\(topics)/+/status")],
+            reconnect: Backoff(initialMilliseconds: Int64(initialBackoff), maximumMilliseconds: Int64(max(initialBackoff, maximumBackoff))),
+            inboxCapacity: r.int("mqtt.inbox_capacity", default: 4_096, range: 16...1_000_000)
+        )
+
+        let metricsText = r.requiredString("metrics.listen", default: "127.0.0.1:9464")
+        let metrics = parseListen(metricsText, &r)
+
+        return VigilConfiguration(
+            gateway: gateway,
+            mqtt: mqtt,
+            topicPrefix: topicPrefix,
+            logLevel: r.choice("logging.level", default: LogLevel.info),
+            logFormat: r.choice("logging.format", default: LogFormat.auto),
+            metrics: metrics,
+            pipeline: Pipeline(summaryIntervalSeconds: r.int("pipeline.summary_interval_seconds", default: 60, range: 1...86_400)),
+            sourcePath: r.path
+        )
+    }
+
+    private static func parseListen(_ text: String, _ r: inout ConfigurationReader) -> MetricsListen {
+        if text == "off" { return .off }
+        if text.hasPrefix("unix:") {
+            let path = String(text.dropFirst("unix:".count))
+            if path.hasPrefix("/") { return .unix(path: path) }
+            r.report("metrics.listen", "expected an absolute socket path after unix:, got \"\(text)\"")
+            return .off
+        }
+        if let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65_535).contains(port) {
+            let host = String(text[..<colon])
+            // Metrics reveal device ids and activity: keep them on this machine.
+            if ["127.0.0.1", "::1", "[::1]", "localhost"].contains(host) {
+                return .tcp(host: host == "[::1]" ? "::1" : host, port: port)
+            }
+            r.report("metrics.listen", "expected a loopback address (127.0.0.1, ::1, localhost) or unix:/path, got host \"\(host)\"")
+            return .off
+        }
+        r.report("metrics.listen", "expected HOST:PORT on loopback, unix:/path or off, got \"\(text)\"")
+        return .off
+    }
+
+    private static func readSecret(_ path: String, key: String, _ r: inout ConfigurationReader) -> String? {
+        do {
+            let text = try String(contentsOfFile: path, encoding: .utf8)
+            let secret = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            if secret.isEmpty { r.report(key, "file \"\(path)\" is empty") }
+            return secret
+        } catch {
+            r.report(key, "cannot read \"\(path)\": \(reason(error))")
+            return nil
+        }
+    }
+
+    static func reason(_ error: any Error) -> String {
+        let nsError = error as NSError
+        if let underlying = nsError.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
+            return String(cString: strerror(Int32(underlying.code)))
+        }
+        switch nsError.code {
+        case NSFileReadNoSuchFileError: return "no such file"
+        case NSFileReadNoPermissionError: return "permission denied"
+        default: return nsError.localizedDescription
+        }
+    }
+
+    /// The values an operator may want to see (`vigil config check`): never the password.
+    public var summary: [(String, String)] {
+        var lines: [(String, String)] = [
+            ("gateway.id", gateway.id),
+            ("gateway.state_directory", gateway.stateDirectory),
+            ("mqtt.broker", "\(mqtt.tls == nil ? "mqtt" : "mqtts")://\(mqtt.host):\(mqtt.port)"),
+            ("mqtt.client_id", mqtt.clientID),
+            ("mqtt.username", mqtt.username ?? "(none)"),
+            ("mqtt.password", mqtt.password == nil ? "(none)" : "(set, from file)"),
+            ("mqtt.subscriptions", mqtt.subscriptions.map(\.filter).joined(separator: " ")),
+            ("mqtt.keepalive_seconds", "\(mqtt.keepaliveSeconds)"),
+            ("mqtt.reconnect", "\(mqtt.reconnect.initialMilliseconds)…\(mqtt.reconnect.maximumMilliseconds) ms with jitter"),
+            ("mqtt.inbox_capacity", "\(mqtt.inboxCapacity)"),
+            ("logging", "\(logLevel.rawValue), \(logFormat.rawValue)"),
+        ]
+        switch metrics {
+        case .off: lines.append(("metrics.listen", "off"))
+        case .tcp(let host, let port): lines.append(("metrics.listen", "http://\(host):\(port)/metrics"))
+        case .unix(let path): lines.append(("metrics.listen", "unix:\(path)"))
+        }
+        return lines
+    }
+}

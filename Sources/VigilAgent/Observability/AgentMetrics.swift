@@ -1,0 +1,34 @@
+import CoreMetrics
+import Metrics
+
+/// The agent's metrics, created from an injected factory (the Prometheus registry in the agent,
+/// a test factory or the no-op one elsewhere). Names follow Prometheus conventions.
+public struct AgentMetrics: Sendable {
+    public let factory: any MetricsFactory
+    public let mqttConnected: Gauge
+    public let mqttConnects: Counter
+    public let mqttDisconnects: Counter
+    public let inboxDepth: Gauge
+    public let watchdogPingsWithheld: Counter
+
+    public init(factory: any MetricsFactory) {
+        self.factory = factory
+        mqttConnected = Gauge(label: "vigil_mqtt_connected", factory: factory)
+        mqttConnects = Counter(label: "vigil_mqtt_connects_total", factory: factory)
+        mqttDisconnects = Counter(label: "vigil_mqtt_disconnects_total", factory: factory)
+        inboxDepth = Gauge(label: "vigil_ingest_inbox_depth", factory: factory)
+        watchdogPingsWithheld = Counter(label: "vigil_watchdog_pings_withheld_total", factory: factory)
+    }
+
+    func messages(device: String, kind: String) -> Counter {
+        Counter(label: "vigil_ingest_messages_total", dimensions: [("device", device), ("kind", kind)], factory: factory)
+    }
+
+    func bytes(device: String, kind: String) -> Counter {
+        Counter(label: "vigil_ingest_bytes_total", dimensions: [("device", device), ("kind", kind)], factory: factory)
+    }
+
+    func rejected(reason: String) -> Counter {
+        Counter(label: "vigil_ingest_rejected_total", dimensions: [("reason", reason)], factory: factory)
+    }
+}
