@@ -79,7 +79,7 @@ let package = Package(
         .testTarget(name: "VigilMQTTTests", dependencies: ["VigilMQTT", "VigilTestSupport"]),
         .testTarget(
             name: "VigilAgentTests",
-            dependencies: ["VigilAgent", "VigilTestSupport", "vigil", "VigilBench"]
+            dependencies: ["VigilAgent", "VigilCore", "VigilMQTT", "VigilTestSupport", "vigil", "VigilBench"]
         ),
         // Real-process helpers for integration tests: a private mosquitto, free ports, subprocesses.
         .target(

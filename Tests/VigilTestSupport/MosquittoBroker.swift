@@ -27,6 +27,15 @@ public final class MosquittoBroker: @unchecked Sendable {
             .first { FileManager.default.isExecutableFile(atPath: $0) } ?? "mosquitto"
     }
 
+    /// Runs mosquitto on a complete configuration the caller wrote (e.g. the shipped one, with
+    /// ports and paths replaced). `port` is the plain listener used to detect readiness.
+    public init(configPath: String, port: Int, directory: TemporaryDirectory) throws {
+        self.directory = directory
+        self.port = port
+        self.configPath = configPath
+        try start()
+    }
+
     public init(options: Options = Options()) throws {
         directory = try TemporaryDirectory("mosquitto")
         port = try freeLoopbackPort()
@@ -100,7 +109,7 @@ public final class MosquittoBroker: @unchecked Sendable {
 
     public enum BrokerError: Error { case didNotStart(log: String), toolFailed(String) }
 
-    static func run(_ tool: String, _ arguments: [String]) throws {
+    public static func run(_ tool: String, _ arguments: [String]) throws {
         guard try ChildProcess(tool, arguments).wait() == 0 else {
             throw BrokerError.toolFailed("\(tool) \(arguments.first ?? "")")
         }

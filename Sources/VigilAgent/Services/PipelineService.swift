@@ -15,11 +15,23 @@ public final class PipelineService: Service {
     private let logger: Logger
     private let summaryInterval: Duration
     private let processedCount = Atomic<UInt64>(0)
-    private let clock = ContinuousClock()
+    /// Per device and kind, what arrived since the last summary line (shared with the ticker).
+    private let interval = Mutex<[Key: Tally]>([:])
 
     /// Devices tracked individually in metrics; beyond this, counts go to `device="_other"` so an
     /// unexpected flood of ids cannot grow memory or the metrics page without bound.
     static let maxTrackedDevices = 256
+
+    struct Key: Hashable, Comparable {
+        var device: String
+        var kind: Topics.Kind
+        static func < (a: Key, b: Key) -> Bool { (a.device, a.kind.rawValue) < (b.device, b.kind.rawValue) }
+    }
+
+    struct Tally {
+        var messages = 0
+        var bytes = 0
+    }
 
     public init(messages: MQTTMessages, topics: Topics, metrics: AgentMetrics, logger: Logger, summaryInterval: Duration) {
         self.messages = messages
@@ -32,38 +44,46 @@ public final class PipelineService: Service {
     /// Messages fully handled since start: the watchdog's measure of progress.
     public var processed: UInt64 { processedCount.load(ordering: .relaxed) }
 
-    private struct DeviceCounters {
-        var messages: Counter
-        var bytes: Counter
-        var intervalMessages = 0
-        var intervalBytes = 0
+    public func run() async throws {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.logSummaries() }
+            await consume()
+            group.cancelAll()
+        }
+        logSummary()
+        logger.info("pipeline drained", metadata: ["processed": "\(processed)"])
+        // The inbox closes when ingest stops, which happens first in a graceful shutdown; the
+        // group expects services to finish in its order, so wait for our own turn.
+        try? await gracefulShutdown()
     }
 
-    public func run() async throws {
-        var devices: [String: DeviceCounters] = [:]
+    /// Ends when the ingest service stops the client and the inbox is drained.
+    private func consume() async {
+        var counters: [Key: (messages: Counter, bytes: Counter)] = [:]
         var rejectLog = RateLimiter<String>(burst: 5, interval: .seconds(60))
         let unknownTopic = metrics.rejected(reason: "unknown_topic")
+        let clock = ContinuousClock()
         let start = clock.now
-        var lastSummary = start
 
-        // Ends when the ingest service stops the client and the inbox is drained.
         for await message in messages {
-            let now = clock.now
             if let (device, kind) = topics.parse(message.topic), kind == .up || kind == .status {
-                let key = devices.count < Self.maxTrackedDevices || devices[device.rawValue] != nil ? device.rawValue : "_other"
-                let label = "\(key)/\(kind.rawValue)"
-                var counters = devices[label] ?? DeviceCounters(
-                    messages: metrics.messages(device: key, kind: kind.rawValue),
-                    bytes: metrics.bytes(device: key, kind: kind.rawValue))
-                counters.messages.increment()
-                counters.bytes.increment(by: message.payload.count)
-                counters.intervalMessages += 1
-                counters.intervalBytes += message.payload.count
-                devices[label] = counters
+                var key = Key(device: device.rawValue, kind: kind)
+                if counters[key] == nil && counters.count >= Self.maxTrackedDevices * 2 { key.device = "_other" }
+                let pair = counters[key] ?? {
+                    let created = (metrics.messages(device: key.device, kind: kind.rawValue), metrics.bytes(device: key.device, kind: kind.rawValue))
+                    counters[key] = created
+                    return created
+                }()
+                pair.messages.increment()
+                pair.bytes.increment(by: message.payload.count)
+                interval.withLock { tallies in
+                    tallies[key, default: Tally()].messages += 1
+                    tallies[key, default: Tally()].bytes += message.payload.count
+                }
                 logger.debug("message", metadata: ["device": "\(device)", "kind": "\(kind.rawValue)", "bytes": "\(message.payload.count)"])
             } else {
                 unknownTopic.increment()
-                if case .emit(let suppressed) = rejectLog.check("unknown_topic", now: now - start) {
+                if case .emit(let suppressed) = rejectLog.check("unknown_topic", now: clock.now - start) {
                     logger.warning("rejected a message on a topic outside the scheme", metadata: [
                         "reason": "unknown_topic", "topic": "\(String(message.topic.prefix(96)))",
                         "bytes": "\(message.payload.count)", "suppressed": "\(suppressed)",
@@ -71,27 +91,26 @@ public final class PipelineService: Service {
                 }
             }
             processedCount.add(1, ordering: .relaxed)
-            if now - lastSummary >= summaryInterval {
-                logSummary(&devices)
-                lastSummary = now
-            }
         }
-        logSummary(&devices)
-        logger.info("pipeline drained", metadata: ["processed": "\(processed)"])
-        // The inbox closes when ingest stops, which happens first in a graceful shutdown; the
-        // group expects services to finish in its order, so wait for our own turn.
-        try? await gracefulShutdown()
     }
 
-    private func logSummary(_ devices: inout [String: DeviceCounters]) {
-        for label in devices.keys.sorted() where devices[label]!.intervalMessages > 0 {
-            let parts = label.split(separator: "/")
+    private func logSummaries() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: summaryInterval)
+            logSummary()
+        }
+    }
+
+    private func logSummary() {
+        let tallies = interval.withLock { tallies in
+            defer { tallies.removeAll(keepingCapacity: true) }
+            return tallies
+        }
+        for key in tallies.keys.sorted() {
             logger.info("received", metadata: [
-                "device": "\(parts[0])", "kind": "\(parts[1])",
-                "messages": "\(devices[label]!.intervalMessages)", "bytes": "\(devices[label]!.intervalBytes)",
+                "device": "\(key.device)", "kind": "\(key.kind.rawValue)",
+                "messages": "\(tallies[key]!.messages)", "bytes": "\(tallies[key]!.bytes)",
             ])
-            devices[label]!.intervalMessages = 0
-            devices[label]!.intervalBytes = 0
         }
     }
 }

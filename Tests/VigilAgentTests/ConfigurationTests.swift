@@ -1,0 +1,124 @@
+import Foundation
+import Testing
+import VigilTestSupport
+@testable import VigilAgent
+
+@Suite struct ConfigurationTests {
+    @Test func theShippedExampleIsValidAndDocumentsEveryDefault() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let secret = try dir.write("mqtt-password", "s3cret\n")
+        let example = repositoryRoot().appendingPathComponent("config/vigil.yaml").path
+        let configuration = try VigilConfiguration.load(path: example, environment: ["VIGIL_MQTT_PASSWORD_FILE": secret])
+        #expect(configuration.gateway.id == "gw-0001")
+        #expect(configuration.mqtt.password == "s3cret")
+        #expect(configuration.mqtt.username == "vigil-agent")
+        #expect(configuration.mqtt.subscriptions.map(\.filter) == ["vigil/v1/+/up", "vigil/v1/+/status"])
+        #expect(configuration.metrics == .tcp(host: "127.0.0.1", port: 9464))
+        #expect(!configuration.mqtt.cleanSession)
+
+        // An empty file gives the same values: the example really shows the defaults.
+        let minimal = try VigilConfiguration.parse(
+            yaml: "gateway:\n  id: gw-0001\nmqtt:\n  client_id: vigil-gw-0001\n  username: vigil-agent\n", path: "min.yaml")
+        #expect(minimal.mqtt.port == configuration.mqtt.port)
+        #expect(minimal.mqtt.keepaliveSeconds == configuration.mqtt.keepaliveSeconds)
+        #expect(minimal.mqtt.reconnect == configuration.mqtt.reconnect)
+        #expect(minimal.mqtt.inboxCapacity == configuration.mqtt.inboxCapacity)
+        #expect(minimal.logLevel == configuration.logLevel && minimal.logFormat == configuration.logFormat)
+        #expect(minimal.pipeline == configuration.pipeline)
+        #expect(minimal.gateway.stateDirectory == configuration.gateway.stateDirectory)
+    }
+
+    @Test func everyProblemIsReportedWithFileLineKeyAndExpectation() throws {
+        let yaml = """
+            gateway:
+              id: "bad id!"
+            mqtt:
+              port: 70000
+              keepalive_seconds: soon
+              prot: 3
+            logging:
+              level: loud
+            metrics:
+              listen: 0.0.0.0:9464
+            """
+        let error = try #require(throws: ConfigurationError.self) { try VigilConfiguration.parse(yaml: yaml, path: "v.yaml") }
+        let text = error.issues.map(\.description)
+        #expect(text.contains("v.yaml:2: gateway.id: expected 1 to 32 of A-Z a-z 0-9 _ -, got \"bad id!\""))
+        #expect(text.contains("v.yaml:4: mqtt.port: expected an integer from 1 to 65535, got \"70000\""))
+        #expect(text.contains("v.yaml:5: mqtt.keepalive_seconds: expected an integer from 5 to 3600, got \"soon\""))
+        #expect(text.contains { $0.hasPrefix("v.yaml:6: mqtt.prot: unknown setting (known here:") && $0.contains("port") })
+        #expect(text.contains("v.yaml:8: logging.level: expected one of trace, debug, info, notice, warning, error, critical, got \"loud\""))
+        #expect(text.contains { $0.hasPrefix("v.yaml:10: metrics.listen: expected a loopback address") })
+        #expect(error.issues.count == 6)
+    }
+
+    @Test func environmentOverridesTheFileAndIsNamedInErrors() throws {
+        let yaml = "mqtt:\n  port: 1883\n  host: broker.local\n"
+        let overridden = try VigilConfiguration.parse(yaml: yaml, path: "v.yaml", environment: ["VIGIL_MQTT_PORT": "2883"])
+        #expect(overridden.mqtt.port == 2883)
+        #expect(overridden.mqtt.host == "broker.local")
+
+        let error = try #require(throws: ConfigurationError.self) {
+            try VigilConfiguration.parse(yaml: yaml, path: "v.yaml", environment: ["VIGIL_MQTT_PORT": "many"])
+        }
+        #expect(error.issues.map(\.description) == ["environment VIGIL_MQTT_PORT: mqtt.port: expected an integer from 1 to 65535, got \"many\""])
+        #expect(ConfigurationReader.variable(for: "mqtt.reconnect.max_ms") == "VIGIL_MQTT_RECONNECT_MAX_MS")
+    }
+
+    @Test func syntaxErrorsAndUnreadableFilesAreClear() throws {
+        let syntax = try #require(throws: ConfigurationError.self) {
+            try VigilConfiguration.parse(yaml: "gateway:\n  id: [a\n", path: "broken.yaml")
+        }
+        #expect(syntax.issues.count == 1)
+        #expect(syntax.issues[0].description.hasPrefix("broken.yaml:3: (syntax): YAML syntax error:"))
+
+        let missing = try #require(throws: ConfigurationError.self) { try VigilConfiguration.load(path: "/nonexistent/vigil.yaml") }
+        #expect(missing.issues.map(\.description) == ["/nonexistent/vigil.yaml: (file): cannot read the file: no such file"])
+
+        let notAMapping = try #require(throws: ConfigurationError.self) { try VigilConfiguration.parse(yaml: "- a\n- b\n", path: "list.yaml") }
+        #expect(notAMapping.issues[0].key == "(document)")
+    }
+
+    @Test func tlsAndSecretFilesAreCheckedAtLoad() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let ca = try dir.write("ca.pem", "-----BEGIN CERTIFICATE-----\n")
+        let empty = try dir.write("empty-password", "\n")
+        let yaml = """
+            mqtt:
+              password_file: \(empty)
+              tls:
+                ca_file: \(ca)
+                cert_file: \(dir.file("absent.pem"))
+            """
+        let error = try #require(throws: ConfigurationError.self) { try VigilConfiguration.parse(yaml: yaml, path: "t.yaml") }
+        let text = error.issues.map(\.description)
+        #expect(text.contains("t.yaml:2: mqtt.password_file: file \"\(empty)\" is empty"))
+        #expect(text.contains("t.yaml:5: mqtt.tls.cert_file: file \"\(dir.file("absent.pem"))\" does not exist or is not readable"))
+        #expect(text.contains("t.yaml:5: mqtt.tls.cert_file: a client certificate needs both cert_file and key_file"))
+
+        let good = try VigilConfiguration.parse(yaml: "mqtt:\n  tls:\n    ca_file: \(ca)\n", path: "t.yaml")
+        #expect(good.mqtt.tls?.caFile == ca)
+    }
+
+    @Test(arguments: [
+        ("127.0.0.1:9464", VigilConfiguration.MetricsListen.tcp(host: "127.0.0.1", port: 9464)),
+        ("[::1]:9000", .tcp(host: "::1", port: 9000)),
+        ("unix:/run/vigil/metrics.sock", .unix(path: "/run/vigil/metrics.sock")),
+        ("off", .off),
+    ])
+    func metricsListenForms(text: String, expected: VigilConfiguration.MetricsListen) throws {
+        let configuration = try VigilConfiguration.parse(yaml: "metrics:\n  listen: \"\(text)\"\n", path: "m.yaml")
+        #expect(configuration.metrics == expected)
+    }
+
+    @Test func theSummaryNeverShowsThePassword() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let secret = try dir.write("pw", "hunter2-very-secret")
+        let configuration = try VigilConfiguration.parse(yaml: "mqtt:\n  password_file: \(secret)\n", path: "s.yaml")
+        #expect(configuration.mqtt.password == "hunter2-very-secret")
+        #expect(!configuration.summary.contains { $0.1.contains("hunter2") })
+    }
+}
