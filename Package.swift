@@ -76,7 +76,7 @@ let package = Package(
         ),
         .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore"]),
         .testTarget(name: "VigilProtocolTests", dependencies: ["VigilProtocol"]),
-        .testTarget(name: "VigilMQTTTests", dependencies: ["VigilMQTT", "VigilTestSupport"]),
+        .testTarget(name: "VigilMQTTTests", dependencies: ["VigilMQTT", "VigilTestSupport", "VigilBench"]),
         .testTarget(
             name: "VigilAgentTests",
             dependencies: ["VigilAgent", "VigilCore", "VigilMQTT", "VigilTestSupport", "vigil", "VigilBench"]

@@ -20,13 +20,13 @@ struct Config: ParsableCommand {
                 """
         )
 
-        @Argument(help: ArgumentHelp("Configuration file to check.", valueName: "file"))
+        @Argument(help: ArgumentHelp(
+            "Configuration file to check.", discussion: "Defaults to $VIGIL_CONFIG, then /etc/vigil/vigil.yaml.",
+            valueName: "file"))
         var file: String?
 
-        @OptionGroup var options: ConfigOption
-
         func run() throws {
-            let path = file ?? options.path
+            let path = file ?? ConfigOption().path
             do {
                 let configuration = try VigilConfiguration.load(path: path)
                 let width = configuration.summary.map(\.0.count).max() ?? 0

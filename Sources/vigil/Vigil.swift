@@ -24,6 +24,8 @@ struct ConfigOption: ParsableArguments {
         valueName: "path"))
     var config: String?
 
+    init() {}
+
     var path: String {
         config ?? ProcessEnvironment.value("VIGIL_CONFIG") ?? "/etc/vigil/vigil.yaml"
     }
