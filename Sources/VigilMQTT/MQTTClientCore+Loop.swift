@@ -2,11 +2,15 @@ import CMosquitto
 import Foundation
 import VigilCore
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 private let success = Int32(MOSQ_ERR_SUCCESS.rawValue)
 
 extension MQTTClientCore {
-    /// The loop thread: creates the handle, connects, drives `mosquitto_loop`, reconnects with
-    /// backoff, and tears everything down when asked to stop.
+    /// The loop thread: creates the handle, connects, drives the socket with its own `poll` loop,
+    /// reconnects with backoff, and tears everything down when asked to stop.
     func threadMain() {
         let unmanaged = Unmanaged.passRetained(self)
         guard let handle = mosquitto_new(configuration.clientID, configuration.cleanSession, unmanaged.toOpaque()) else {
@@ -24,17 +28,18 @@ extension MQTTClientCore {
             finishThread()
             return
         }
-        handleLock.withLock { $0 = MosquittoHandle(pointer: handle) }
         finishStart(throwing: nil)
 
         runConnectionLoop(handle)
 
         if state.withLock({ $0.connected }) {
-            // A clean DISCONNECT tells the broker not to publish our will: this is a planned stop.
+            // Publishes queued before the stop still go out, then a clean DISCONNECT tells the
+            // broker not to publish our will: this is a planned stop.
+            runCommands(handle)
+            for _ in 0..<20 where mosquitto_want_write(handle) && pump(handle, timeoutMilliseconds: 10) == success {}
             mosquitto_disconnect(handle)
-            for _ in 0..<20 where mosquitto_loop(handle, 10, 1) == success {}
+            for _ in 0..<20 where pump(handle, timeoutMilliseconds: 10) == success {}
         }
-        handleLock.withLock { $0 = nil }
         mosquitto_destroy(handle)
         unmanaged.release()
         finishThread()
@@ -47,8 +52,6 @@ extension MQTTClientCore {
                 throw MQTTError(kind: .invalidConfiguration, message: error.message)
             }
         }
-        // We call libmosquitto from other threads (publish) while our own thread runs the loop.
-        try check(mosquitto_threaded_set(handle, true), "threaded_set")
         try check(mosquitto_int_option(handle, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311), "protocol version")
         if configuration.username != nil || configuration.password != nil {
             try check(mosquitto_username_pw_set(handle, configuration.username, configuration.password), "username/password")
@@ -85,9 +88,8 @@ extension MQTTClientCore {
             }
             var failure = rc == success ? nil : MQTTError.library(rc, "connect to \(configuration.host):\(configuration.port)")
             if rc == success {
-                // 100 ms bounds how long a stop request or a full inbox can go unnoticed.
                 while !isStopping {
-                    rc = mosquitto_loop(handle, 100, 1)
+                    rc = pump(handle, timeoutMilliseconds: 100)
                     tick()
                     if rc != success { break }
                 }
@@ -107,22 +109,52 @@ extension MQTTClientCore {
                 "MQTT disconnected",
                 metadata: ["reason": "\(reason.message)", "retry_ms": "\(delay)", "client": "\(configuration.clientID)"]
             )
-            sleep(milliseconds: delay)
+            sleep(milliseconds: delay, handle: handle)
         }
     }
 
     private var isStopping: Bool { stopRequestedFlag }
 
-    /// Sleeps in slices of at most 100 ms, ticking, so the watchdog sees a live loop thread during
-    /// a long outage, and wakes at once on a stop request.
-    private func sleep(milliseconds: Int64) {
-        let deadline = Date(timeIntervalSinceNow: TimeInterval(milliseconds) / 1000)
-        sleeper.lock()
-        while !isStopping, Date() < deadline {
-            _ = sleeper.wait(until: min(deadline, Date(timeIntervalSinceNow: 0.1)))
+    /// One turn of the socket loop (what `mosquitto_loop` does, plus our doorbell): wait up to
+    /// `timeoutMilliseconds` for the socket or a command, carry out queued publishes, read,
+    /// write, and let libmosquitto do its keepalive and retry housekeeping. 100 ms bounds how
+    /// long a stop request goes unnoticed.
+    func pump(_ handle: OpaquePointer, timeoutMilliseconds: Int32) -> Int32 {
+        let socket = mosquitto_socket(handle)
+        guard socket >= 0 else { return Int32(MOSQ_ERR_NO_CONN.rawValue) }
+        let wantWrite = mosquitto_want_write(handle)
+        var fds = [
+            pollfd(fd: socket, events: Int16(POLLIN) | (wantWrite ? Int16(POLLOUT) : 0), revents: 0),
+            pollfd(fd: wakeup.descriptor, events: Int16(POLLIN), revents: 0),
+        ]
+        let ready = poll(&fds, 2, timeoutMilliseconds)
+        if ready < 0 && errno != EINTR { return Int32(MOSQ_ERR_ERRNO.rawValue) }
+        if fds[1].revents != 0 { wakeup.drain() }
+        runCommands(handle)
+        if fds[0].revents & Int16(POLLIN | POLLERR | POLLHUP) != 0 {
+            let rc = mosquitto_loop_read(handle, 1)
+            if rc != success { return rc }
+        }
+        if mosquitto_want_write(handle) {
+            let rc = mosquitto_loop_write(handle, 1)
+            if rc != success { return rc }
+        }
+        return mosquitto_loop_misc(handle)
+    }
+
+    /// Waits out a backoff delay in slices of at most 100 ms, ticking (so the watchdog sees a
+    /// live thread during a long outage), queueing publishes, and waking at once on a stop.
+    private func sleep(milliseconds: Int64, handle: OpaquePointer) {
+        let deadline = ContinuousClock.now.advanced(by: .milliseconds(milliseconds))
+        while !isStopping, ContinuousClock.now < deadline {
+            let remaining = deadline - ContinuousClock.now
+            let slice = min(100, max(1, Int32(remaining.components.seconds * 1_000 + remaining.components.attoseconds / 1_000_000_000_000_000)))
+            var doorbell = pollfd(fd: wakeup.descriptor, events: Int16(POLLIN), revents: 0)
+            if poll(&doorbell, 1, slice) > 0 { wakeup.drain() }
+            // QoS 1 publishes made during the outage go into libmosquitto's queue for the reconnect.
+            runCommands(handle)
             tick()
         }
-        sleeper.unlock()
     }
 
     private func finishStart(throwing error: (any Error)?) {
@@ -140,13 +172,12 @@ extension MQTTClientCore {
     /// Runs last on the loop thread: nothing touches the C handle after this.
     private func finishThread() {
         inbox.close()
+        failQueuedCommands()
         let (pending, waiters) = state.withLock { state in
             state.lifecycle = .stopped
             state.connected = false
             defer {
                 state.pendingPublishes.removeAll()
-                state.completedUnclaimed.removeAll()
-                state.ignoredMids.removeAll()
                 state.stopWaiters.removeAll()
             }
             return (Array(state.pendingPublishes.values), state.stopWaiters)

@@ -6,26 +6,34 @@ import VigilCore
 
 /// The context libmosquitto's callbacks reach through their `obj` pointer.
 ///
+/// Threading: only the loop thread ever calls into libmosquitto (connect, loop, publish,
+/// subscribe, destroy), so the library runs unthreaded, exactly as its single-threaded API
+/// expects, and TLS state is never touched from two threads. Other threads hand publishes over
+/// through `commands` and wake the loop thread through a pipe (`Doorbell`).
+///
 /// Lifetime: the loop thread holds a +1 reference (`Unmanaged.passRetained`) from `mosquitto_new`
 /// until after `mosquitto_destroy`, so the pointer the C library holds is always valid, and no
 /// callback can run once the thread has ended.
 ///
-/// Locking: `handleLock` guards only the C handle pointer and is held across calls made from
-/// other threads (publish); callbacks never take it. `state` guards Swift-side bookkeeping and is
-/// never held across a libmosquitto call. The two are never nested, so they cannot deadlock with
-/// libmosquitto's internal mutexes.
+/// Locking: `state` and `commands` guard Swift-side bookkeeping; neither is ever held across a
+/// libmosquitto call.
 final class MQTTClientCore: Sendable {
     struct Bookkeeping {
         var lifecycle = Lifecycle.idle
         var pendingPublishes: [Int32: CheckedContinuation<Void, any Error>] = [:]
-        /// Acknowledged ids whose publisher has not yet said whether it waits for them.
-        var completedUnclaimed: Set<Int32> = []
-        /// Ids whose publisher does not wait (fire-and-forget, birth messages).
-        var ignoredMids: Set<Int32> = []
         var lastRefusal: Int32?
         var connected = false
         var startWaiter: CheckedContinuation<Void, any Error>?
         var stopWaiters: [CheckedContinuation<Void, Never>] = []
+    }
+
+    /// A publish requested by another thread, carried out by the loop thread.
+    struct PublishCommand: Sendable {
+        var topic: String
+        var payload: [UInt8]
+        var qos: MQTTQoS
+        var retain: Bool
+        var waiter: CheckedContinuation<Void, any Error>?
     }
 
     enum Lifecycle { case idle, running, stopping, stopped }
@@ -35,10 +43,9 @@ final class MQTTClientCore: Sendable {
     let inbox: MessageInbox
     let states = StateBroadcaster()
     let state = Mutex(Bookkeeping())
-    // Guards the C handle; `nil` before start and after teardown.
-    let handleLock = Mutex<MosquittoHandle?>(nil)
-    // Interruptible backoff sleeps: `requestStop` signals it.
-    let sleeper = NSCondition()
+    let commands = Mutex<[PublishCommand]>([])
+    /// Wakes the loop thread out of `poll` for commands and stop requests.
+    let wakeup: Doorbell
     private let stopRequested = Atomic<Bool>(false)
     private let ticks = Atomic<UInt64>(0)
 
@@ -46,6 +53,7 @@ final class MQTTClientCore: Sendable {
         self.configuration = configuration
         self.logger = logger
         self.inbox = MessageInbox(capacity: configuration.inboxCapacity)
+        self.wakeup = Doorbell()
     }
 
     var loopTicks: UInt64 { ticks.load(ordering: .relaxed) }
@@ -72,9 +80,7 @@ final class MQTTClientCore: Sendable {
 
     func requestStop() {
         stopRequested.store(true, ordering: .releasing)
-        sleeper.lock()
-        sleeper.broadcast()
-        sleeper.unlock()
+        wakeup.signal()
         // Unblocks a loop thread parked in the message callback on a full inbox.
         inbox.close()
     }
@@ -118,56 +124,75 @@ final class MQTTClientCore: Sendable {
 
     func tick() { ticks.add(1, ordering: .relaxed) }
 
-    // MARK: Publishing
+    // MARK: Publishing (any thread)
 
-    /// Every message id is settled exactly once, whichever comes first: the caller's bookkeeping
-    /// after `mosquitto_publish` returns, or the loop thread's `on_publish`. Without that, ids of
-    /// fire-and-forget publishes would pile up (and, being 16-bit and reused, complete the wrong
-    /// waiter later).
-    private enum Interest {
-        case ignore
-        case await(CheckedContinuation<Void, any Error>)
-    }
-
-    private func submit(topic: String, payload: [UInt8], qos: MQTTQoS, retain: Bool) throws -> Int32 {
-        var mid: Int32 = 0
-        let rc: Int32 = try handleLock.withLock { handle in
-            guard let handle else { throw MQTTError.shutdown }
-            return payload.withUnsafeBytes { bytes in
-                mosquitto_publish(handle.pointer, &mid, topic, Int32(bytes.count), bytes.baseAddress, qos.rawValue, retain)
-            }
+    /// Hands a publish to the loop thread. Only the first command of a burst rings the doorbell:
+    /// the loop thread takes the whole queue each time it wakes.
+    private func submit(_ command: PublishCommand) throws {
+        let (accepted, first) = commands.withLock { queue -> (Bool, Bool) in
+            // Checked under the queue's lock, which `finishThread` also takes before failing what is
+            // left, so no command can slip in after the final drain.
+            guard !stopRequestedFlag else { return (false, false) }
+            queue.append(command)
+            return (true, queue.count == 1)
         }
-        // libmosquitto 2.0 queues a QoS 1 message even when it answers NO_CONN, and sends it after
-        // the reconnect; reporting that as a failure would make callers publish it twice.
-        let queuedWhileDisconnected = rc == Int32(MOSQ_ERR_NO_CONN.rawValue) && qos == .atLeastOnce
-        guard rc == Int32(MOSQ_ERR_SUCCESS.rawValue) || queuedWhileDisconnected else {
-            throw MQTTError.library(rc, "publish to \(topic)")
-        }
-        return mid
-    }
-
-    private func register(_ interest: Interest, for mid: Int32) {
-        let completedAlready = state.withLock { state -> Bool in
-            if state.completedUnclaimed.remove(mid) != nil { return true }
-            switch interest {
-            case .ignore: state.ignoredMids.insert(mid)
-            case .await(let continuation): state.pendingPublishes[mid] = continuation
-            }
-            return false
-        }
-        if completedAlready, case .await(let continuation) = interest { continuation.resume() }
+        guard accepted else { throw MQTTError.shutdown }
+        if first { wakeup.signal() }
     }
 
     func enqueue(topic: String, payload: [UInt8], qos: MQTTQoS, retain: Bool) throws {
-        let mid = try submit(topic: topic, payload: payload, qos: qos, retain: retain)
-        register(.ignore, for: mid)
+        try submit(PublishCommand(topic: topic, payload: payload, qos: qos, retain: retain, waiter: nil))
     }
 
     func publish(topic: String, payload: [UInt8], qos: MQTTQoS, retain: Bool) async throws {
-        let mid = try submit(topic: topic, payload: payload, qos: qos, retain: retain)
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            register(.await(continuation), for: mid)
+            do {
+                try submit(PublishCommand(topic: topic, payload: payload, qos: qos, retain: retain, waiter: continuation))
+            } catch {
+                continuation.resume(throwing: error)
+            }
         }
+    }
+
+    // MARK: Publishing (loop thread)
+
+    /// Carries out queued publishes. libmosquitto 2.0 queues a QoS 1 message even when it answers
+    /// NO_CONN and sends it after the reconnect, so that case waits for the PUBACK too.
+    ///
+    /// A QoS 1 waiter is registered after `mosquitto_publish` returns, which is safe: its PUBACK
+    /// can only be read by this same thread, later. A QoS 0 publish is complete once handed to
+    /// the library (there is no acknowledgement to wait for).
+    func runCommands(_ handle: OpaquePointer) {
+        let batch = commands.withLock { queue -> [PublishCommand] in
+            defer { queue.removeAll(keepingCapacity: true) }
+            return queue
+        }
+        for command in batch {
+            var mid: Int32 = 0
+            let rc = command.payload.withUnsafeBytes { bytes in
+                mosquitto_publish(handle, &mid, command.topic, Int32(bytes.count), bytes.baseAddress, command.qos.rawValue, command.retain)
+            }
+            let queuedWhileDisconnected = rc == Int32(MOSQ_ERR_NO_CONN.rawValue) && command.qos == .atLeastOnce
+            guard rc == Int32(MOSQ_ERR_SUCCESS.rawValue) || queuedWhileDisconnected else {
+                command.waiter?.resume(throwing: MQTTError.library(rc, "publish to \(command.topic)"))
+                continue
+            }
+            guard let waiter = command.waiter else { continue }
+            if command.qos == .atLeastOnce {
+                state.withLock { $0.pendingPublishes[mid] = waiter }
+            } else {
+                waiter.resume()
+            }
+        }
+    }
+
+    /// Fails what is still queued (at shutdown, after the loop has ended).
+    func failQueuedCommands() {
+        let batch = commands.withLock { queue -> [PublishCommand] in
+            defer { queue.removeAll() }
+            return queue
+        }
+        for command in batch { command.waiter?.resume(throwing: MQTTError.shutdown) }
     }
 
     // MARK: Callbacks (loop thread)
@@ -188,12 +213,9 @@ final class MQTTClientCore: Sendable {
             }
         }
         if let birth = configuration.birth {
-            var mid: Int32 = 0
-            let rc = birth.payload.withUnsafeBytes { bytes in
-                mosquitto_publish(handle, &mid, birth.topic, Int32(bytes.count), bytes.baseAddress, birth.qos.rawValue, birth.retain)
+            _ = birth.payload.withUnsafeBytes { bytes in
+                mosquitto_publish(handle, nil, birth.topic, Int32(bytes.count), bytes.baseAddress, birth.qos.rawValue, birth.retain)
             }
-            // Its PUBACK cannot be handled before this callback returns (same thread), so this wins.
-            if rc == Int32(MOSQ_ERR_SUCCESS.rawValue) { state.withLock { _ = $0.ignoredMids.insert(mid) } }
         }
         states.publish(.connected(sessionPresent: flags & 1 == 1))
     }
@@ -202,13 +224,10 @@ final class MQTTClientCore: Sendable {
         state.withLock { $0.connected = false }
     }
 
+    /// QoS 1 PUBACK (or QoS 0 written). Ids nobody waits for (QoS 0, fire-and-forget, the birth
+    /// message) are simply not in the table.
     func didPublish(mid: Int32) {
-        let waiter = state.withLock { state -> CheckedContinuation<Void, any Error>? in
-            if let waiter = state.pendingPublishes.removeValue(forKey: mid) { return waiter }
-            if state.ignoredMids.remove(mid) == nil { state.completedUnclaimed.insert(mid) }
-            return nil
-        }
-        waiter?.resume()
+        state.withLock { $0.pendingPublishes.removeValue(forKey: mid) }?.resume()
     }
 
     func didReceive(_ message: UnsafePointer<mosquitto_message>) {
@@ -226,8 +245,3 @@ final class MQTTClientCore: Sendable {
     }
 }
 
-/// The `struct mosquitto *`, made `Sendable` on the strength of the locking rules above: it is
-/// used only by the loop thread and by callers holding `handleLock`.
-struct MosquittoHandle: @unchecked Sendable {
-    let pointer: OpaquePointer
-}
