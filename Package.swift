@@ -19,6 +19,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
     ],
     targets: [
         .systemLibrary(
@@ -28,8 +29,11 @@ let package = Package(
         ),
         // Pure value types and small algorithms shared by every layer.
         .target(name: "VigilCore"),
-        // Pure: topic scheme (and, with issue 3, the frame codec).
-        .target(name: "VigilProtocol", dependencies: ["VigilCore"]),
+        // Pure: topic scheme, frame codec, HMAC (computation only, no I/O).
+        .target(
+            name: "VigilProtocol",
+            dependencies: ["VigilCore", .product(name: "Crypto", package: "swift-crypto")]
+        ),
         // The only module that touches libmosquitto.
         .target(
             name: "VigilMQTT",
