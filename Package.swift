@@ -80,6 +80,8 @@ let package = Package(
         ),
         .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore"]),
         .testTarget(name: "VigilProtocolTests", dependencies: ["VigilProtocol"]),
+        // The MicroPython reference firmware and codec, run under the real MicroPython unix port.
+        .testTarget(name: "FirmwareTests", dependencies: ["VigilProtocol", "VigilCore", "VigilTestSupport"]),
         .testTarget(name: "VigilMQTTTests", dependencies: ["VigilMQTT", "VigilTestSupport", "VigilBench"]),
         .testTarget(
             name: "VigilAgentTests",

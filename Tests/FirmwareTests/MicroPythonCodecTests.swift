@@ -1,0 +1,89 @@
+import Foundation
+import Testing
+import VigilCore
+import VigilProtocol
+import VigilTestSupport
+
+/// The reference codec under the real MicroPython unix port (installed into .venv by
+/// scripts/setup), and byte-for-byte compatibility in both directions with the Swift codec.
+@Suite struct MicroPythonCodecTests {
+    let root = repositoryRoot()
+    var micropython: String { root.appendingPathComponent(".venv/bin/micropython").path }
+    var firmware: String { root.appendingPathComponent("firmware-protocol/micropython").path }
+
+    func runVectors(_ file: String) async throws -> ProcessOutput {
+        // MicroPython resolves imports from the script's directory, so run it from there.
+        try await runProcess("/bin/sh", ["-c", "cd \"$0\" && exec \"$1\" test_vectors.py \"$2\"", firmware, micropython, file])
+    }
+
+    @Test func allVectorsPassUnderMicroPython() async throws {
+        let result = try await runVectors(root.appendingPathComponent("firmware-protocol/vectors/frames.json").path)
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("micropython vectors: 90 passed, 0 failed"))
+    }
+
+    @Test func vectorsAreWhatTheGeneratorProduces() async throws {
+        let result = try await runProcess("/usr/bin/python3", [root.appendingPathComponent("firmware-protocol/tools/make_vectors.py").path, "--check"])
+        #expect(result.status == 0, "\(result.stderr)")
+    }
+
+    /// Frames made by the Swift encoder (random but seeded) decode in MicroPython to the fields
+    /// Swift put in, and MicroPython re-encodes them to the same bytes.
+    @Test func swiftEncodedFramesDecodeInMicroPython() async throws {
+        var random = SplitMix(seed: 2026)
+        let devices = ["ecg-patch-01", "w", String(repeating: "z", count: 32)].map { DeviceID($0)! }
+        var vectors: [[String: Any]] = []
+        for index in 0..<200 {
+            let device = devices[index % devices.count]
+            let keyBytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &random) }
+            let key = DeviceKey(device: device, bytes: keyBytes)!
+            let count = Int.random(in: 1...8, using: &random)
+            var records: [FrameEncoder.RecordInput] = []
+            var decodedRecords: [[String: Any]] = []
+            var dt: UInt32 = 0
+            for _ in 0..<count {
+                dt += UInt32.random(in: 0...5_000, using: &random)
+                let channels = Channel.allCases.filter { _ in Bool.random(using: &random) }.filter { $0 != .diastolicBP }
+                let chosen = channels.isEmpty ? [Channel.heartRate] : channels
+                let values = chosen.map { ($0, Int16.random(in: $0.accepted, using: &random)) }
+                records.append(.init(dt: dt, values: values))
+                decodedRecords.append(["dt": dt, "values": Dictionary(uniqueKeysWithValues: values.map { ($0.0.key, Int($0.1)) })])
+            }
+            let boot = UInt32.random(in: 0...UInt32.max, using: &random)
+            let seq = UInt32.random(in: 0...1_000_000, using: &random)
+            let t0 = UInt64.random(in: 0...UInt64(1) << 50, using: &random)
+            let flags = FrameFlags(rawValue: UInt8.random(in: 0...3, using: &random))
+            let frame = FrameEncoder.readings(key: key, boot: boot, seq: seq, t0: t0, records: records, flags: flags)
+            vectors.append([
+                "name": "swift readings \(index)", "device": device.rawValue, "key": hexString(keyBytes), "frame": hexString(frame),
+                "expect": ["decoded": ["type": "readings", "boot": boot, "flags": Int(flags.rawValue), "seq": seq, "t0": t0, "records": decodedRecords]],
+            ])
+            let ackKey = key
+            let ack = FrameEncoder.ack(key: ackKey, boot: boot, seq: seq)
+            vectors.append(["name": "swift ack \(index)", "device": device.rawValue, "key": hexString(keyBytes), "frame": hexString(ack),
+                            "expect": ["decoded": ["type": "ack", "boot": boot, "flags": 0, "seq": seq]]])
+        }
+        let dir = try TemporaryDirectory("swift-vectors")
+        defer { dir.remove() }
+        let data = try JSONSerialization.data(withJSONObject: ["protocol": 1, "vectors": vectors])
+        let path = dir.file("swift.json")
+        try data.write(to: URL(fileURLWithPath: path))
+        let result = try await runVectors(path)
+        #expect(result.status == 0, "\(result.stdout.prefix(2_000))\(result.stderr)")
+        #expect(result.stdout.contains("micropython vectors: 400 passed, 0 failed"))
+    }
+}
+
+func hexString(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
+
+struct SplitMix: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}

@@ -1,0 +1,61 @@
+# Runs every vector of ../vectors/frames.json through vigil_frame under MicroPython (or CPython):
+# each decodes to the expected fields or is rejected for the expected reason, and every valid
+# frame is re-encoded byte for byte from its decoded fields.
+# Usage: micropython test_vectors.py [vectors.json]
+import sys
+import json
+
+try:
+    from binascii import unhexlify
+except ImportError:
+    from ubinascii import unhexlify
+
+import vigil_frame as vf
+
+
+def encode_from(key, device, d):
+    kind = d["type"]
+    if kind == "readings":
+        records = []
+        for r in d["records"]:
+            channels = [(vf.CHANNEL_IDS[name], value) for name, value in r["values"].items()]
+            channels.sort()
+            records.append((r["dt"], channels))
+        return vf.encode_readings(key, device, d["boot"], d["seq"], d["t0"], records, d["flags"])
+    if kind == "status":
+        return vf.encode_status(key, device, d["boot"], d["online"], d["battery"], d["rssi"],
+                                d["config_version"], d["uptime_ms"], d["firmware"], d["flags"])
+    if kind == "ack":
+        return vf.encode_ack(key, device, d["boot"], d["seq"])
+    if kind == "config":
+        return vf.encode_config(key, device, d["version"], [tuple(e) for e in d["entries"]])
+    return vf.encode_resend(key, device, d["boot"], d["from_seq"], d["to_seq"])
+
+
+def main(path):
+    with open(path) as f:
+        vectors = json.load(f)["vectors"]
+    passed = 0
+    failed = 0
+    for v in vectors:
+        key = unhexlify(v["key"])
+        frame = unhexlify(v["frame"])
+        try:
+            outcome = {"decoded": vf.decode(key, v["device"], frame)}
+        except vf.FrameError as e:
+            outcome = {"reject": e.reason}
+        ok = outcome == v["expect"]
+        if ok and "decoded" in outcome:
+            ok = encode_from(key, v["device"], outcome["decoded"]) == frame
+        if ok:
+            passed += 1
+        else:
+            failed += 1
+            print("FAIL", v["name"], "got", outcome)
+    print("micropython vectors: %d passed, %d failed" % (passed, failed))
+    return failed
+
+
+if __name__ == "__main__":
+    here = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
+    sys.exit(1 if main(sys.argv[1] if len(sys.argv) > 1 else here + "/../vectors/frames.json") else 0)
