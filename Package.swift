@@ -34,6 +34,8 @@ let package = Package(
             name: "VigilProtocol",
             dependencies: ["VigilCore", .product(name: "Crypto", package: "swift-crypto")]
         ),
+        // Pure: replay/duplicate/gap tracking, clock mapping, rate limits.
+        .target(name: "VigilValidation", dependencies: ["VigilCore", "VigilProtocol"]),
         // The only module that touches libmosquitto.
         .target(
             name: "VigilMQTT",
@@ -80,6 +82,7 @@ let package = Package(
         ),
         .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore"]),
         .testTarget(name: "VigilProtocolTests", dependencies: ["VigilProtocol"]),
+        .testTarget(name: "VigilValidationTests", dependencies: ["VigilValidation", "VigilProtocol", "VigilCore"]),
         // The MicroPython reference firmware and codec, run under the real MicroPython unix port.
         .testTarget(name: "FirmwareTests", dependencies: ["VigilProtocol", "VigilCore", "VigilTestSupport"]),
         .testTarget(name: "VigilMQTTTests", dependencies: ["VigilMQTT", "VigilTestSupport", "VigilBench"]),

@@ -1,0 +1,41 @@
+/// How far a reading's time can be trusted (carried with every reading to the hospital).
+public enum TimeQuality: String, Sendable, Equatable {
+    /// From the device's synchronised clock.
+    case device
+    /// Device uptime mapped to wall time by the gateway (the least-delayed live frame's offset).
+    case estimated
+    /// The device's clock disagrees with the gateway's by more than the tolerance.
+    case suspect
+    /// Replayed from a boot never seen live: only the gateway's receive time is known.
+    case unknown
+}
+
+/// Maps device times to Unix milliseconds per (device, boot). Pure; time is passed in.
+public struct ClockMapper: Sendable, Equatable {
+    /// Synced device clocks further than this from the gateway's are flagged `suspect`.
+    public static let tolerance: Int64 = 10 * 60 * 1_000
+
+    /// Per boot: receive time minus device uptime, from the live frame with the smallest value
+    /// (the one that spent least time in transit).
+    private var offsets: [UInt32: Int64] = [:]
+
+    public init() {}
+
+    /// Learns from a frame (call before `map`), then maps one reading's time.
+    public mutating func observe(boot: UInt32, deviceTime: UInt64, synced: Bool, replay: Bool, receivedAt: Int64) {
+        guard !synced, !replay else { return }
+        let offset = receivedAt - Int64(clamping: deviceTime)
+        offsets[boot] = min(offsets[boot] ?? offset, offset)
+        if offsets.count > SequenceTracker.bootsKept, let oldest = offsets.keys.min() { offsets.removeValue(forKey: oldest) }
+    }
+
+    public func map(boot: UInt32, deviceTime: UInt64, synced: Bool, receivedAt: Int64) -> (time: Int64, quality: TimeQuality) {
+        let device = Int64(clamping: deviceTime)
+        if synced {
+            let skew = device - receivedAt
+            return (device, abs(skew) > Self.tolerance ? .suspect : .device)
+        }
+        guard let offset = offsets[boot] else { return (receivedAt, .unknown) }
+        return (device + offset, .estimated)
+    }
+}

@@ -1,0 +1,123 @@
+import VigilCore
+import VigilProtocol
+
+/// Turns raw `up` payloads into accepted readings, or a reason. Pure: the caller passes the
+/// device profile (from the registry) and the receive time; nothing here does I/O.
+///
+/// Two steps, because "accepted" must mean "stored": `validate` decides and changes nothing
+/// about sequence state; `commit` records the readings once the store has them durably, and
+/// returns what the device's ack may cover. A frame validated but never committed (a full disk)
+/// is therefore accepted again when the device resends it.
+public struct Validator: Sendable {
+    public struct Limits: Sendable {
+        /// Frames a device may send in a burst, and the sustained interval per frame.
+        public var burst: Int
+        public var interval: Duration
+
+        public init(burst: Int = 64, interval: Duration = .milliseconds(50)) {
+            self.burst = burst
+            self.interval = interval
+        }
+    }
+
+    /// A frame that passed every check, with its readings' times mapped.
+    public struct Accepted: Sendable {
+        public let device: DeviceID
+        public let patient: String
+        public let frame: ReadingsFrame
+        /// Sequence numbers of records not seen before (all of them unless a resend overlapped).
+        public let fresh: [UInt32]
+        public let timeQuality: TimeQuality
+        /// Unix milliseconds of the frame's `t0` after clock mapping.
+        public let mappedT0: Int64
+
+        /// Unix milliseconds of a record.
+        public func time(of record: Record) -> Int64 { mappedT0 + Int64(record.dt) }
+    }
+
+    public enum Outcome: Sendable {
+        case accepted(Accepted)
+        /// Already stored: acknowledge again (`ackThrough`), store nothing.
+        case duplicate(device: DeviceID, boot: UInt32, ackThrough: UInt32?)
+        case rejected(ValidationReason)
+    }
+
+    private struct DeviceState: Sendable {
+        var sequences = SequenceTracker()
+        var clock = ClockMapper()
+    }
+
+    private var devices: [DeviceID: DeviceState] = [:]
+    private var rateLimiter: RateLimiter<DeviceID>
+
+    public init(limits: Limits = Limits()) {
+        rateLimiter = RateLimiter(burst: limits.burst, interval: limits.interval, maxKeys: 4_096)
+    }
+
+    /// - Parameters:
+    ///   - now: monotonic time, for rate limiting.
+    ///   - receivedAt: Unix milliseconds when the message arrived, for clock mapping.
+    public mutating func validate(
+        _ payload: [UInt8], from device: DeviceID, profile: DeviceProfile?, now: Duration, receivedAt: Int64
+    ) -> Outcome {
+        guard let profile else { return .rejected(.unprovisioned) }
+        guard case .emit = rateLimiter.check(device, now: now) else { return .rejected(.rateLimited) }
+        let decoded: Frame
+        do {
+            decoded = try FrameDecoder.decode(payload, key: profile.key)
+        } catch {
+            return .rejected(.frame(error))
+        }
+        guard case .readings(let frame) = decoded else { return .rejected(.wrongTopic) }
+        if let allowed = profile.channels {
+            for record in frame.records where record.channels.contains(where: { !allowed.contains($0.channel) }) {
+                return .rejected(.channelNotAllowed)
+            }
+        }
+        var state = devices[device] ?? DeviceState()
+        let admission = state.sequences.classify(boot: frame.boot, first: frame.seq, last: frame.lastSeq)
+        let fresh: [UInt32]
+        switch admission {
+        case .replayed:
+            return .rejected(.replayed)
+        case .duplicate:
+            return .duplicate(device: device, boot: frame.boot,
+                              ackThrough: state.sequences.state(boot: frame.boot)?.contiguousThrough)
+        case .new:
+            fresh = Array(frame.seq...frame.lastSeq)
+        case .partial(let subset):
+            fresh = subset
+        }
+        let synced = frame.flags.contains(.clockSynced)
+        state.clock.observe(boot: frame.boot, deviceTime: frame.t0, synced: synced,
+                            replay: frame.flags.contains(.replay), receivedAt: receivedAt)
+        let (mapped, quality) = state.clock.map(boot: frame.boot, deviceTime: frame.t0, synced: synced, receivedAt: receivedAt)
+        devices[device] = state
+        return .accepted(Accepted(device: device, patient: profile.patient, frame: frame, fresh: fresh,
+                                  timeQuality: quality, mappedT0: mapped))
+    }
+
+    public struct Commit: Sendable, Equatable {
+        /// The sequence an ACK may carry for this boot (every reading ≤ it is stored).
+        public let ackThrough: UInt32?
+        /// Missing ranges in this boot, to request with RESEND.
+        public let gaps: [ClosedRange<UInt32>]
+        /// A range given up because too much was missing for too long (record a data gap).
+        public let abandoned: ClosedRange<UInt32>?
+    }
+
+    /// Records an accepted frame's fresh readings as stored.
+    public mutating func commit(_ accepted: Accepted) -> Commit {
+        var state = devices[accepted.device] ?? DeviceState()
+        var abandoned: ClosedRange<UInt32>?
+        for seq in accepted.fresh {
+            if let skipped = state.sequences.accept(boot: accepted.frame.boot, first: seq, last: seq) { abandoned = skipped }
+        }
+        devices[accepted.device] = state
+        let boot = state.sequences.state(boot: accepted.frame.boot)
+        return Commit(ackThrough: boot?.contiguousThrough, gaps: boot?.gaps ?? [], abandoned: abandoned)
+    }
+
+    /// The tracker of one device (for status reports and tests).
+    public func sequences(of device: DeviceID) -> SequenceTracker? { devices[device]?.sequences }
+}
