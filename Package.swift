@@ -52,6 +52,7 @@ let package = Package(
             dependencies: [
                 "VigilCore",
                 "VigilProtocol",
+                "VigilValidation",
                 "VigilMQTT",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -88,7 +89,9 @@ let package = Package(
         .testTarget(name: "VigilMQTTTests", dependencies: ["VigilMQTT", "VigilTestSupport", "VigilBench"]),
         .testTarget(
             name: "VigilAgentTests",
-            dependencies: ["VigilAgent", "VigilCore", "VigilMQTT", "VigilTestSupport", "vigil", "VigilBench"]
+            dependencies: [
+                "VigilAgent", "VigilCore", "VigilMQTT", "VigilProtocol", "VigilValidation", "VigilTestSupport", "vigil", "VigilBench",
+            ]
         ),
         // Real-process helpers for integration tests: a private mosquitto, free ports, subprocesses.
         .target(

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import Metrics
 import Prometheus
@@ -29,9 +30,18 @@ public struct Agent: Sendable {
         let metrics = AgentMetrics(factory: PrometheusMetricsFactory(registry: registry))
         let client = MQTTClient(configuration: configuration.mqtt, logger: logger)
         let readiness = Readiness(required: [.ingest, .metrics])
-        let pipeline = PipelineService(
-            messages: client.messages, topics: Topics(prefix: configuration.topicPrefix), metrics: metrics,
-            logger: logger, summaryInterval: .seconds(configuration.pipeline.summaryIntervalSeconds))
+        let devices = DeviceRegistry(
+            directory: URL(fileURLWithPath: configuration.gateway.stateDirectory).appendingPathComponent("devices"), logger: logger)
+        let pipeline = PipelineService(.init(
+            messages: client.messages, topics: Topics(prefix: configuration.topicPrefix), registry: devices, metrics: metrics,
+            logger: logger, summaryInterval: .seconds(configuration.pipeline.summaryIntervalSeconds),
+            publish: { topic, payload in
+                do {
+                    try client.enqueue(topic: topic, payload: payload)
+                } catch {
+                    logger.warning("could not queue a message to a device", metadata: ["topic": "\(topic)", "error": "\(error)"])
+                }
+            }))
 
         logger.notice("starting", metadata: [
             "gateway": "\(configuration.gateway.id)", "config": "\(configuration.sourcePath)",

@@ -1,7 +1,9 @@
 import Foundation
 import Testing
 import VigilCore
+import VigilAgent
 import VigilMQTT
+import VigilProtocol
 import VigilTestSupport
 
 #if canImport(Glibc)
@@ -44,10 +46,13 @@ import Glibc
         return RunningAgent(child: child, directory: directory, metricsPort: metricsPort)
     }
 
-    @Test func receivesCountsLogsWithoutPayloadsAndStopsCleanlyUnderSystemd() async throws {
+    @Test func validatesCountsRequestsResendsAndStopsCleanlyUnderSystemd() async throws {
         let broker = try MosquittoBroker()
         let dir = try TemporaryDirectory("agent")
         defer { dir.remove() }
+        let devices = URL(fileURLWithPath: dir.path).appendingPathComponent("state/devices")
+        let keyA = Array(repeating: UInt8(0xA1), count: 32)
+        try DeviceRegistry.write(.init(device: "dev-a", patient: "Patient/p-a", kind: "spo2-ring", key: hexString(keyA)), to: devices)
         let notify = try NotifySocketListener(directory: dir)
         defer { notify.stop() }
         let agent = try startAgent(broker: broker, directory: dir, extraEnvironment: [
@@ -55,40 +60,67 @@ import Glibc
         ])
         #expect(await eventually { notify.messages.contains("READY=1") })
         #expect(await eventually { agent.log.contains("connected to the broker") })
+        #expect(agent.log.contains("device registry loaded devices=1"))
 
-        let sensor = MQTTClient(configuration: .init(port: broker.port, clientID: "sensor-sim"), logger: .init(label: "t"))
+        let key = DeviceKey(device: DeviceID("dev-a")!, bytes: keyA)!
+        let sensor = MQTTClient(configuration: .init(port: broker.port, clientID: "dev-a", subscriptions: [.init("vigil/v1/dev-a/cmd")]),
+                                logger: .init(label: "t"))
         try await sensor.start()
         #expect(await eventually { sensor.connectionState.isConnected })
-        // A recognisable "reading" that must never appear in a log line.
-        let secretReading = Array("SPO2=87;HR=131".utf8)
-        for _ in 0..<5 { try await sensor.publish(topic: "vigil/v1/dev-a/up", payload: secretReading) }
-        for _ in 0..<3 { try await sensor.publish(topic: "vigil/v1/dev-b/up", payload: [1, 2, 3, 4]) }
-        try await sensor.publish(topic: "vigil/v1/dev-a/status", payload: Array("online".utf8))
-        try await sensor.publish(topic: "vigil/v1/not a device/up", payload: [0])
+        // A reading whose values must never appear in a log line: SpO2 87.3 %, pulse 131.7 /min.
+        func frame(seq: UInt32, count: Int = 1) -> [UInt8] {
+            FrameEncoder.readings(key: key, boot: 4, seq: seq, t0: 1_795_350_000_000,
+                                  records: (0..<count).map { .init(dt: UInt32($0) * 1_000, values: [(.pulseRate, 1317), (.spo2, 873)]) },
+                                  flags: .clockSynced)
+        }
+        try await sensor.publish(topic: "vigil/v1/dev-a/up", payload: frame(seq: 0, count: 5))
+        try await sensor.publish(topic: "vigil/v1/dev-a/up", payload: frame(seq: 0, count: 5))   // duplicate
+        try await sensor.publish(topic: "vigil/v1/dev-a/up", payload: frame(seq: 8))             // gap 5...7
+        var forged = frame(seq: 9)
+        forged[forged.count - 1] ^= 1
+        try await sensor.publish(topic: "vigil/v1/dev-a/up", payload: forged)
+        try await sensor.publish(topic: "vigil/v1/dev-z/up", payload: frame(seq: 0))             // unprovisioned
+        try await sensor.publish(topic: "vigil/v1/dev-a/status", payload: FrameEncoder.status(
+            key: key, boot: 4, online: true, battery: 80, rssi: -60, configVersion: 0, uptimeMilliseconds: 1_000, firmware: "test-fw 1"))
+
+        // The gap is requested on the device's cmd topic, signed with its key.
+        let request = await receive(1, from: sensor)
+        let resend = try request.first.map { try FrameDecoder.decode($0.payload, key: key) }
+        guard case .resend(let r)? = resend else {
+            Issue.record("expected a RESEND frame, got \(String(describing: resend))")
+            return
+        }
+        #expect(r.boot == 4 && r.fromSeq == 5 && r.toSeq == 7)
+        try await sensor.publish(topic: "vigil/v1/dev-a/up", payload: FrameEncoder.readings(
+            key: key, boot: 4, seq: 5, t0: 1_795_350_000_000, records: (0..<3).map { .init(dt: UInt32($0), values: [(.spo2, 950)]) },
+            flags: [.clockSynced, .replay]))
         await sensor.shutdown()
 
         #expect(await eventually {
             let metrics = try? httpGet(port: agent.metricsPort, path: "/metrics").body
-            return metrics?.contains(#"vigil_ingest_messages_total{device="dev-b",kind="up"} 3"#) == true
+            return metrics?.contains(#"vigil_readings_accepted_total{device="dev-a"} 9"#) == true
         })
         let metrics = try httpGet(port: agent.metricsPort, path: "/metrics").body
-        #expect(metrics.contains(#"vigil_ingest_messages_total{device="dev-a",kind="up"} 5"#))
-        #expect(metrics.contains(#"vigil_ingest_bytes_total{device="dev-a",kind="up"} 70"#))
-        #expect(metrics.contains(#"vigil_ingest_messages_total{device="dev-a",kind="status"} 1"#))
+        #expect(metrics.contains("vigil_frames_duplicate_total 1"))
+        #expect(metrics.contains(#"vigil_ingest_rejected_total{reason="bad_mac"} 1"#))
+        #expect(metrics.contains(#"vigil_ingest_rejected_total{reason="unprovisioned"} 1"#))
+        #expect(metrics.contains("vigil_resend_requests_total 1"))
         #expect(metrics.contains("vigil_mqtt_connected 1"))
         #expect(try httpGet(port: agent.metricsPort, path: "/other").status == 404)
 
         #expect(await eventually { notify.messages.contains("WATCHDOG=1") })
-        #expect(await eventually { agent.log.contains("device=dev-b") && agent.log.contains("messages=3") })
+        #expect(await eventually { agent.log.contains("device=dev-a") && agent.log.contains("readings=") })
         agent.child.terminate()
         #expect(await agent.child.waitAsync(timeout: .seconds(30)) == 0)
         #expect(notify.messages.contains("STOPPING=1"))
 
         let log = agent.log
-        #expect(log.contains("<6>vigil: received bytes=70 device=dev-a kind=up messages=5"))
-        #expect(log.contains("<7>vigil: message bytes=14 device=dev-a kind=up"))
+        #expect(log.contains("<4>vigil: rejected a message bytes=48 device=dev-a reason=bad_mac suppressed=0"))
+        #expect(log.contains("<4>vigil: rejected a message bytes=48 device=dev-z reason=unprovisioned suppressed=0"))
+        #expect(log.contains("<6>vigil: requested a resend boot=4 device=dev-a from_seq=5 to_seq=7"))
+        #expect(log.contains("<5>vigil: device online boot=4 config_version=0 device=dev-a firmware=\"test-fw 1\""))
         #expect(log.contains("stopped cleanly"))
-        #expect(!log.contains("SPO2") && !log.contains("131"))
+        for secret in ["1317", "131.7", "873", "87.3"] { #expect(!log.contains(secret), "a reading leaked into the log") }
     }
 
     @Test func anInvalidConfigurationExitsWithExConfigAndSaysWhy() async throws {
@@ -116,5 +148,28 @@ import Glibc
         #expect(metrics.contains("vigil_mqtt_disconnects_total 1"))
         agent.child.signal(SIGINT)
         #expect(await agent.child.waitAsync(timeout: .seconds(30)) == 0)
+    }
+}
+
+func hexString(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
+
+/// Reads `count` messages or gives up after the (hang-guard) timeout.
+func receive(_ count: Int, from client: MQTTClient, timeout: Duration = .seconds(30)) async -> [MQTTMessage] {
+    await withTaskGroup(of: [MQTTMessage].self) { group in
+        group.addTask {
+            var received: [MQTTMessage] = []
+            for await message in client.messages {
+                received.append(message)
+                if received.count == count { break }
+            }
+            return received
+        }
+        group.addTask {
+            try? await Task.sleep(for: timeout)
+            return []
+        }
+        let first = await group.next() ?? []
+        group.cancelAll()
+        return first
     }
 }

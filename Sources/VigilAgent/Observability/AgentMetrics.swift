@@ -10,6 +10,9 @@ public struct AgentMetrics: Sendable {
     public let mqttDisconnects: Counter
     public let inboxDepth: Gauge
     public let watchdogPingsWithheld: Counter
+    public let duplicates: Counter
+    public let gapsAbandoned: Counter
+    public let resendRequests: Counter
 
     public init(factory: any MetricsFactory) {
         self.factory = factory
@@ -18,14 +21,14 @@ public struct AgentMetrics: Sendable {
         mqttDisconnects = Counter(label: "vigil_mqtt_disconnects_total", factory: factory)
         inboxDepth = Gauge(label: "vigil_ingest_inbox_depth", factory: factory)
         watchdogPingsWithheld = Counter(label: "vigil_watchdog_pings_withheld_total", factory: factory)
+        duplicates = Counter(label: "vigil_frames_duplicate_total", factory: factory)
+        gapsAbandoned = Counter(label: "vigil_gaps_abandoned_total", factory: factory)
+        resendRequests = Counter(label: "vigil_resend_requests_total", factory: factory)
     }
 
-    func messages(device: String, kind: String) -> Counter {
-        Counter(label: "vigil_ingest_messages_total", dimensions: [("device", device), ("kind", kind)], factory: factory)
-    }
-
-    func bytes(device: String, kind: String) -> Counter {
-        Counter(label: "vigil_ingest_bytes_total", dimensions: [("device", device), ("kind", kind)], factory: factory)
+    /// Per provisioned device only (ids from the registry), so labels stay bounded.
+    func readingsAccepted(device: String) -> Counter {
+        Counter(label: "vigil_readings_accepted_total", dimensions: [("device", device)], factory: factory)
     }
 
     func rejected(reason: String) -> Counter {

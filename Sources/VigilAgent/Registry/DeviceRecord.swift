@@ -1,0 +1,75 @@
+import Foundation
+import VigilCore
+import VigilProtocol
+import VigilValidation
+
+/// One provisioned device as stored in `<state>/devices/<id>.json` (mode 0600).
+public struct DeviceRecord: Codable, Sendable, Equatable {
+    public var device: String
+    /// FHIR reference of the patient wearing it, e.g. `Patient/123`.
+    public var patient: String
+    public var kind: String
+    /// 32-byte HMAC key, hex.
+    public var key: String
+    /// JSON keys of the channels it may send (`hr`, `spo2`, …); absent: all.
+    public var channels: [String]?
+    public var jsonDebug: Bool?
+
+    enum CodingKeys: String, CodingKey {
+        case device, patient, kind, key, channels
+        case jsonDebug = "json_debug"
+    }
+
+    public init(device: String, patient: String, kind: String, key: String, channels: [String]? = nil, jsonDebug: Bool? = nil) {
+        self.device = device
+        self.patient = patient
+        self.kind = kind
+        self.key = key
+        self.channels = channels
+        self.jsonDebug = jsonDebug
+    }
+
+    /// The validated profile, or why the record is unusable.
+    public func profile() throws(RegistryError) -> DeviceProfile {
+        guard let id = DeviceID(device) else { throw .invalid(device, "device id must be 1-32 of A-Z a-z 0-9 _ -") }
+        guard let bytes = Self.hexBytes(key), bytes.count == DeviceKey.length, let deviceKey = DeviceKey(device: id, bytes: bytes) else {
+            throw .invalid(device, "key must be 64 hex digits")
+        }
+        guard !patient.isEmpty else { throw .invalid(device, "patient reference is empty") }
+        var allowed: Set<Channel>?
+        if let channels {
+            allowed = []
+            for name in channels {
+                guard let channel = Channel(key: name) else { throw .invalid(device, "unknown channel \"\(name)\"") }
+                allowed?.insert(channel)
+            }
+        }
+        return DeviceProfile(key: deviceKey, patient: patient, channels: allowed)
+    }
+
+    static func hexBytes(_ text: String) -> [UInt8]? {
+        guard text.count % 2 == 0 else { return nil }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(text.count / 2)
+        var index = text.startIndex
+        while index < text.endIndex {
+            let next = text.index(index, offsetBy: 2)
+            guard let byte = UInt8(text[index..<next], radix: 16) else { return nil }
+            bytes.append(byte)
+            index = next
+        }
+        return bytes
+    }
+}
+
+public enum RegistryError: Error, Sendable, Equatable, CustomStringConvertible {
+    case invalid(String, String)
+    case io(String)
+
+    public var description: String {
+        switch self {
+        case .invalid(let device, let problem): "device \(device): \(problem)"
+        case .io(let problem): problem
+        }
+    }
+}

@@ -1,0 +1,80 @@
+import Foundation
+import Logging
+import Synchronization
+import VigilCore
+import VigilValidation
+
+/// The file-backed device registry: one JSON file per device in `<state>/devices/`.
+///
+/// Read at start and re-read (at most every `reloadInterval`) when a message arrives from a
+/// device it does not know, so `vigil sensor add` takes effect without a restart. A damaged file
+/// is skipped with a log line naming it; it never stops the agent.
+public final class DeviceRegistry: Sendable {
+    public let directory: URL
+    private let logger: Logger
+    private let reloadInterval: Duration
+    private struct State {
+        var profiles: [DeviceID: DeviceProfile] = [:]
+        var lastLoad: ContinuousClock.Instant?
+    }
+    private let state = Mutex(State())
+
+    public init(directory: URL, logger: Logger, reloadInterval: Duration = .seconds(5)) {
+        self.directory = directory
+        self.logger = logger
+        self.reloadInterval = reloadInterval
+    }
+
+    public var count: Int { state.withLock { $0.profiles.count } }
+
+    /// The device's profile; reloads from disk (rate-limited) if it is unknown.
+    public func profile(for device: DeviceID) -> DeviceProfile? {
+        if let known = state.withLock({ $0.profiles[device] }) { return known }
+        let due = state.withLock { state -> Bool in
+            guard let last = state.lastLoad else { return true }
+            return ContinuousClock.now - last >= reloadInterval
+        }
+        guard due else { return nil }
+        reload()
+        return state.withLock { $0.profiles[device] }
+    }
+
+    /// Reads every `*.json` in the directory.
+    public func reload() {
+        var profiles: [DeviceID: DeviceProfile] = [:]
+        let files = (try? FileManager.default.contentsOfDirectory(at: directory, includingPropertiesForKeys: nil)) ?? []
+        for file in files where file.pathExtension == "json" {
+            do {
+                let record = try JSONDecoder().decode(DeviceRecord.self, from: Data(contentsOf: file))
+                let profile = try record.profile()
+                guard file.deletingPathExtension().lastPathComponent == profile.device.rawValue else {
+                    throw RegistryError.invalid(record.device, "file name does not match the device id")
+                }
+                profiles[profile.device] = profile
+            } catch {
+                logger.error("skipping an unusable device registry file", metadata: ["file": "\(file.lastPathComponent)", "error": "\(error)"])
+            }
+        }
+        state.withLock {
+            $0.profiles = profiles
+            $0.lastLoad = .now
+        }
+    }
+
+    /// Writes a record atomically with mode 0600 (used by provisioning and tests).
+    public static func write(_ record: DeviceRecord, to directory: URL) throws {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let data = try encoder.encode(record)
+        let target = directory.appendingPathComponent("\(record.device).json")
+        let temporary = directory.appendingPathComponent(".\(record.device).json.tmp")
+        guard FileManager.default.createFile(atPath: temporary.path, contents: data, attributes: [.posixPermissions: 0o600]) else {
+            throw RegistryError.io("cannot write \(temporary.path)")
+        }
+        // rename(2) replaces the old record atomically: a reader sees the old file or the new one.
+        guard rename(temporary.path, target.path) == 0 else {
+            throw RegistryError.io("cannot rename \(temporary.lastPathComponent): \(String(cString: strerror(errno)))")
+        }
+    }
+}
