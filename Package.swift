@@ -77,6 +77,8 @@ let package = Package(
             name: "VigilBench",
             dependencies: [
                 "VigilMQTT",
+                "VigilProtocol",
+                "VigilAgent",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -7,8 +7,8 @@ import Foundation
 struct VigilBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vigil-bench",
-        abstract: "Benchmarks and stress runs for Vigil's MQTT wrapper (JSON on stdout).",
-        subcommands: [Throughput.self, Stall.self, Cycles.self]
+        abstract: "Benchmarks, stress runs (JSON on stdout) and simulated sensors for Vigil.",
+        subcommands: [Throughput.self, Stall.self, Cycles.self, Simulate.self]
     )
 }
 

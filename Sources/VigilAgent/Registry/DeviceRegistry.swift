@@ -6,41 +6,48 @@ import VigilValidation
 
 /// The file-backed device registry: one JSON file per device in `<state>/devices/`.
 ///
-/// Read at start and re-read (at most every `reloadInterval`) when a message arrives from a
-/// device it does not know, so `vigil sensor add` takes effect without a restart. A damaged file
-/// is skipped with a log line naming it; it never stops the agent.
+/// Read at start, and re-read when a message arrives from a device it does not know and the
+/// directory changed since (one `stat`), so `vigil sensor add` takes effect at once without a
+/// restart, and a flood from unknown ids costs no rescans. A damaged file is skipped with a log
+/// line naming it; it never stops the agent.
 public final class DeviceRegistry: Sendable {
     public let directory: URL
     private let logger: Logger
-    private let reloadInterval: Duration
     private struct State {
         var profiles: [DeviceID: DeviceProfile] = [:]
-        var lastLoad: ContinuousClock.Instant?
+        var loadedVersion: timespec?
     }
     private let state = Mutex(State())
 
-    public init(directory: URL, logger: Logger, reloadInterval: Duration = .seconds(5)) {
+    public init(directory: URL, logger: Logger) {
         self.directory = directory
         self.logger = logger
-        self.reloadInterval = reloadInterval
     }
 
     public var count: Int { state.withLock { $0.profiles.count } }
 
-    /// The device's profile; reloads from disk (rate-limited) if it is unknown.
+    /// The device's profile; if it is unknown and the directory changed, reloads first.
     public func profile(for device: DeviceID) -> DeviceProfile? {
         if let known = state.withLock({ $0.profiles[device] }) { return known }
-        let due = state.withLock { state -> Bool in
-            guard let last = state.lastLoad else { return true }
-            return ContinuousClock.now - last >= reloadInterval
+        let current = directoryVersion()
+        let changed = state.withLock { state in
+            state.loadedVersion.map { $0.tv_sec != current?.tv_sec || $0.tv_nsec != current?.tv_nsec } ?? true
         }
-        guard due else { return nil }
+        guard changed else { return nil }
         reload()
         return state.withLock { $0.profiles[device] }
     }
 
+    /// The directory's modification time: it changes whenever a record is added, replaced
+    /// (rename) or removed.
+    private func directoryVersion() -> timespec? {
+        var info = stat()
+        return stat(directory.path, &info) == 0 ? info.st_mtim : nil
+    }
+
     /// Reads every `*.json` in the directory.
     public func reload() {
+        let version = directoryVersion()
         var profiles: [DeviceID: DeviceProfile] = [:]
         let files = (try? FileManager.default.contentsOfDirectory(at: directory, includingPropertiesForKeys: nil)) ?? []
         for file in files where file.pathExtension == "json" {
@@ -57,7 +64,7 @@ public final class DeviceRegistry: Sendable {
         }
         state.withLock {
             $0.profiles = profiles
-            $0.lastLoad = .now
+            $0.loadedVersion = version
         }
     }
 

@@ -1,0 +1,53 @@
+import Foundation
+import Logging
+import Testing
+import VigilCore
+import VigilTestSupport
+@testable import VigilAgent
+
+@Suite struct DeviceRegistryTests {
+    let key = String(repeating: "ab", count: 32)
+
+    @Test func aDeviceAddedWhileRunningIsFoundWithoutARestart() throws {
+        let dir = try TemporaryDirectory("registry")
+        defer { dir.remove() }
+        let devices = dir.url.appendingPathComponent("devices")
+        let registry = DeviceRegistry(directory: devices, logger: Logger(label: "t"))
+        registry.reload()
+        #expect(registry.profile(for: DeviceID("ring-1")!) == nil)
+        try DeviceRegistry.write(.init(device: "ring-1", patient: "Patient/1", kind: "spo2-ring", key: key, channels: ["spo2", "pr"]), to: devices)
+        let profile = try #require(registry.profile(for: DeviceID("ring-1")!))
+        #expect(profile.patient == "Patient/1")
+        #expect(profile.channels == [.spo2, .pulseRate])
+        let mode = try FileManager.default.attributesOfItem(atPath: devices.appendingPathComponent("ring-1.json").path)[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+    }
+
+    @Test func damagedOrMismatchedFilesAreSkippedNotFatal() throws {
+        let dir = try TemporaryDirectory("registry")
+        defer { dir.remove() }
+        let devices = dir.url.appendingPathComponent("devices")
+        try DeviceRegistry.write(.init(device: "good", patient: "Patient/1", kind: "k", key: key), to: devices)
+        try "{not json".write(to: devices.appendingPathComponent("broken.json"), atomically: true, encoding: .utf8)
+        try DeviceRegistry.write(.init(device: "short-key", patient: "Patient/2", kind: "k", key: "abcd"), to: devices)
+        var moved = DeviceRecord(device: "other", patient: "Patient/3", kind: "k", key: key)
+        try DeviceRegistry.write(moved, to: devices)
+        moved.device = "elsewhere"
+        try JSONEncoder().encode(moved).write(to: devices.appendingPathComponent("other.json"))
+        let lines = LogLines()
+        let registry = DeviceRegistry(directory: devices, logger: Logger(label: "t") { JournaldLogHandler(label: $0, level: .info, style: .journald, sink: lines.append) })
+        registry.reload()
+        #expect(registry.count == 1)
+        #expect(registry.profile(for: DeviceID("good")!) != nil)
+        #expect(lines.all.count == 3)
+        #expect(lines.all.contains { $0.contains("file=short-key.json") && $0.contains("key must be 64 hex digits") })
+        #expect(lines.all.contains { $0.contains("file=other.json") && $0.contains("does not match") })
+    }
+}
+
+final class LogLines: @unchecked Sendable {
+    private let lock = NSLock()
+    private var lines: [String] = []
+    func append(_ line: String) { lock.withLock { lines.append(line) } }
+    var all: [String] { lock.withLock { lines } }
+}
