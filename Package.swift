@@ -9,6 +9,7 @@ let package = Package(
     products: [
         .executable(name: "vigil", targets: ["vigil"]),
         .executable(name: "vigil-bench", targets: ["VigilBench"]),
+        .executable(name: "vigil-fuzz", targets: ["VigilFuzz"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -83,6 +84,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // libFuzzer target for the decoder and validator (scripts/fuzz); a corpus replayer otherwise.
+        .executableTarget(name: "VigilFuzz", dependencies: ["VigilCore", "VigilProtocol", "VigilValidation"]),
         .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore"]),
         .testTarget(name: "VigilProtocolTests", dependencies: ["VigilProtocol"]),
         .testTarget(name: "VigilValidationTests", dependencies: ["VigilValidation", "VigilProtocol", "VigilCore"]),

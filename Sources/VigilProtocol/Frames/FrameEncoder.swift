@@ -79,6 +79,13 @@ public enum FrameEncoder {
         return frame
     }
 
+    /// Appends the tag to arbitrary bytes (for fuzzing and tests of malformed-but-signed frames).
+    public static func seal(_ unsigned: [UInt8], key: DeviceKey) -> [UInt8] {
+        var frame = unsigned
+        key.seal(&frame)
+        return frame
+    }
+
     private static func header(_ type: MessageType, flags: FrameFlags, boot: UInt32) -> [UInt8] {
         var frame: [UInt8] = []
         frame.reserveCapacity(64)
