@@ -30,7 +30,7 @@ import VigilTestSupport
     /// Frames made by the Swift encoder (random but seeded) decode in MicroPython to the fields
     /// Swift put in, and MicroPython re-encodes them to the same bytes.
     @Test func swiftEncodedFramesDecodeInMicroPython() async throws {
-        var random = SplitMix(seed: 2026)
+        var random = SplitMix64(seed: 2026)
         let devices = ["ecg-patch-01", "w", String(repeating: "z", count: 32)].map { DeviceID($0)! }
         var vectors: [[String: Any]] = []
         for index in 0..<200 {
@@ -71,19 +71,5 @@ import VigilTestSupport
         let result = try await runVectors(path)
         #expect(result.status == 0, "\(result.stdout.prefix(2_000))\(result.stderr)")
         #expect(result.stdout.contains("micropython vectors: 400 passed, 0 failed"))
-    }
-}
-
-func hexString(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
-
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

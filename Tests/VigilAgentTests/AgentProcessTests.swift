@@ -150,26 +150,3 @@ import Glibc
         #expect(await agent.child.waitAsync(timeout: .seconds(30)) == 0)
     }
 }
-
-func hexString(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
-
-/// Reads `count` messages or gives up after the (hang-guard) timeout.
-func receive(_ count: Int, from client: MQTTClient, timeout: Duration = .seconds(30)) async -> [MQTTMessage] {
-    await withTaskGroup(of: [MQTTMessage].self) { group in
-        group.addTask {
-            var received: [MQTTMessage] = []
-            for await message in client.messages {
-                received.append(message)
-                if received.count == count { break }
-            }
-            return received
-        }
-        group.addTask {
-            try? await Task.sleep(for: timeout)
-            return []
-        }
-        let first = await group.next() ?? []
-        group.cancelAll()
-        return first
-    }
-}

@@ -28,24 +28,3 @@ func startedClient(_ configuration: MQTTConfiguration) async throws -> MQTTClien
 func waitUntilConnected(_ client: MQTTClient) async -> Bool {
     await eventually { client.connectionState.isConnected }
 }
-
-/// Reads `count` messages or gives up after the (hang-guard) timeout.
-func receive(_ count: Int, from client: MQTTClient, timeout: Duration = .seconds(60)) async -> [MQTTMessage] {
-    await withTaskGroup(of: [MQTTMessage].self) { group in
-        group.addTask {
-            var received: [MQTTMessage] = []
-            for await message in client.messages {
-                received.append(message)
-                if received.count == count { break }
-            }
-            return received
-        }
-        group.addTask {
-            try? await Task.sleep(for: timeout)
-            return []
-        }
-        let first = await group.next() ?? []
-        group.cancelAll()
-        return first
-    }
-}

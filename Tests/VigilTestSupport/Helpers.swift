@@ -1,0 +1,26 @@
+import Foundation
+import VigilMQTT
+
+/// Lower-case hex of bytes (keys and frames in vectors and registry files).
+public func hexString(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
+
+/// Reads `count` messages from a client, or returns what it has after the (hang-guard) timeout.
+public func receive(_ count: Int, from client: MQTTClient, timeout: Duration = .seconds(60)) async -> [MQTTMessage] {
+    await withTaskGroup(of: [MQTTMessage].self) { group in
+        group.addTask {
+            var received: [MQTTMessage] = []
+            for await message in client.messages {
+                received.append(message)
+                if received.count == count { break }
+            }
+            return received
+        }
+        group.addTask {
+            try? await Task.sleep(for: timeout)
+            return []
+        }
+        let first = await group.next() ?? []
+        group.cancelAll()
+        return first
+    }
+}
