@@ -22,6 +22,14 @@ import VigilTestSupport
         #expect(result.stdout.contains("micropython vectors: 90 passed, 0 failed"))
     }
 
+    @Test func ringBufferPersistsAcksAndStaysBounded() async throws {
+        let dir = try TemporaryDirectory("ring")
+        defer { dir.remove() }
+        let result = try await runProcess("/bin/sh", ["-c", "cd \"$0\" && exec \"$1\" test_ring.py \"$2\"", firmware, micropython, dir.path])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("micropython ring: 7 passed, 0 failed"))
+    }
+
     @Test func vectorsAreWhatTheGeneratorProduces() async throws {
         let result = try await runProcess("/usr/bin/python3", [root.appendingPathComponent("firmware-protocol/tools/make_vectors.py").path, "--check"])
         #expect(result.status == 0, "\(result.stderr)")
