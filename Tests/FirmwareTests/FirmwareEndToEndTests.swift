@@ -44,7 +44,9 @@ import VigilTestSupport
         let micropython = root.appendingPathComponent(".venv/bin/micropython").path
         let firmware = root.appendingPathComponent("firmware-protocol/micropython").path
         @Sendable func runDevice(_ index: Int, seconds: Int, extra: [String] = []) async throws -> DeviceStats {
-            let result = try await runProcess("/bin/sh", ["-c", "cd \"$0\" && exec \"$@\"", firmware, micropython, "device.py", deviceConfigs[index],
+            let result = try await runProcess("/bin/sh", ["-c", "cd \"$0\" && exec \"$@\"", firmware, micropython,
+                                                          // The heap bound documented in firmware-protocol/micropython/README.md.
+                                                          "-X", "heapsize=64K", "device.py", deviceConfigs[index],
                                                           "--seconds", "\(seconds)", "--scenario", "stable"] + extra)
             #expect(result.status == 0, "device \(index): \(result.stderr)")
             let json = try jsonObject(result.stdout)

@@ -22,7 +22,11 @@ class Ring:
             self.head, self.count = struct.unpack("<II", self.f.read(HEADER))
         except (OSError, ValueError):
             self.f = open(path, "w+b")
-            self.f.write(bytes(HEADER + capacity * SLOT))
+            # Slot by slot: one buffer of the whole file would not fit a small heap.
+            self.f.write(bytes(HEADER))
+            empty = bytes(SLOT)
+            for _ in range(capacity):
+                self.f.write(empty)
             self.head, self.count = 0, 0
             self._save_header()
 
