@@ -81,3 +81,15 @@ import VigilTestSupport
         #expect(result.stdout.contains("micropython vectors: 400 passed, 0 failed"))
     }
 }
+
+/// The decode benchmark's short run: checks it measures the whole path (every frame distinct and
+/// accepted), not its speed.
+@Suite struct DecodeBenchmarkTests {
+    @Test func shortRunAcceptsEveryFrame() async throws {
+        let result = try await runProcess(builtProduct("vigil-bench"), ["decode", "--frames", "20000"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let figures = try jsonObject(result.stdout)
+        #expect(figures["readings_accepted"] as? Int == 20_000)
+        #expect(figures["bytes_per_reading_binary_live"] as? Int == 54)
+    }
+}

@@ -4,24 +4,24 @@ import VigilCore
 
 /// A device's 32-byte key bound to its id: everything needed to sign and verify its frames.
 ///
-/// The MAC input starts with `len(id) ‖ id`; that prefix is built once here, not per frame.
+/// The MAC input starts with `len(id) ‖ id`. The HMAC state after the key and that prefix is
+/// computed once here and copied per frame (a value copy), so a frame costs only its own bytes.
 public struct DeviceKey: Sendable {
     public static let length = 32
     public let device: DeviceID
-    let key: SymmetricKey
-    let prefix: [UInt8]
+    private let primed: HMAC<SHA256>
 
     public init?(device: DeviceID, bytes: some Collection<UInt8>) {
         guard bytes.count == Self.length else { return nil }
         self.device = device
-        self.key = SymmetricKey(data: Array(bytes))
-        self.prefix = [UInt8(device.rawValue.utf8.count)] + Array(device.rawValue.utf8)
+        var hmac = HMAC<SHA256>(key: SymmetricKey(data: Array(bytes)))
+        hmac.update(data: [UInt8(device.rawValue.utf8.count)] + Array(device.rawValue.utf8))
+        self.primed = hmac
     }
 
     /// The 16-byte tag of `unsigned` (header and body).
     func tag(_ unsigned: UnsafeRawBufferPointer) -> HashedAuthenticationCode<SHA256> {
-        var hmac = HMAC<SHA256>(key: key)
-        hmac.update(data: prefix)
+        var hmac = primed
         hmac.update(data: unsigned)
         return hmac.finalize()
     }
