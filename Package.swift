@@ -37,6 +37,8 @@ let package = Package(
         ),
         // Pure: replay/duplicate/gap tracking, clock mapping, rate limits.
         .target(name: "VigilValidation", dependencies: ["VigilCore", "VigilProtocol"]),
+        // Pure, integer-only scoring: NEWS2 (and, with issue 5, baselines, drift, quality, alerts).
+        .target(name: "VigilModels", dependencies: ["VigilCore"]),
         // The only module that touches libmosquitto.
         .target(
             name: "VigilMQTT",
@@ -88,6 +90,7 @@ let package = Package(
         .executableTarget(name: "VigilFuzz", dependencies: ["VigilCore", "VigilProtocol", "VigilValidation"]),
         .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore"]),
         .testTarget(name: "VigilProtocolTests", dependencies: ["VigilProtocol"]),
+        .testTarget(name: "VigilModelsTests", dependencies: ["VigilModels"]),
         .testTarget(name: "VigilValidationTests", dependencies: ["VigilValidation", "VigilProtocol", "VigilCore"]),
         // The MicroPython reference firmware and codec, run under the real MicroPython unix port.
         .testTarget(name: "FirmwareTests", dependencies: ["VigilProtocol", "VigilCore", "VigilAgent", "VigilTestSupport", "vigil", "VigilBench"]),
