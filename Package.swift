@@ -56,6 +56,7 @@ let package = Package(
                 "VigilCore",
                 "VigilProtocol",
                 "VigilValidation",
+                "VigilModels",
                 "VigilMQTT",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

@@ -26,6 +26,7 @@ import VigilTestSupport
         #expect(minimal.mqtt.inboxCapacity == configuration.mqtt.inboxCapacity)
         #expect(minimal.logLevel == configuration.logLevel && minimal.logFormat == configuration.logFormat)
         #expect(minimal.pipeline == configuration.pipeline)
+        #expect(minimal.models == configuration.models)
         #expect(minimal.gateway.stateDirectory == configuration.gateway.stateDirectory)
     }
 

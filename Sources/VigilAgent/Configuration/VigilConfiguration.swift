@@ -37,6 +37,13 @@ public struct VigilConfiguration: Sendable, Equatable {
         public var summaryIntervalSeconds: Int
     }
 
+    public struct Models: Sendable, Equatable {
+        /// How long a parameter's latest value may stand in for a missing one in NEWS2.
+        public var news2FreshnessMinutes: Int
+        /// Consecutive low NEWS2 results before an alert clears (hysteresis).
+        public var news2ClearAfter: Int
+    }
+
     public var gateway: Gateway
     public var mqtt: MQTTConfiguration
     public var topicPrefix: String
@@ -44,6 +51,7 @@ public struct VigilConfiguration: Sendable, Equatable {
     public var logFormat: LogFormat
     public var metrics: MetricsListen
     public var pipeline: Pipeline
+    public var models: Models
     /// Where the file came from (for messages).
     public var sourcePath: String
 }
@@ -134,6 +142,9 @@ extension VigilConfiguration {
             logFormat: r.choice("logging.format", default: LogFormat.auto),
             metrics: metrics,
             pipeline: Pipeline(summaryIntervalSeconds: r.int("pipeline.summary_interval_seconds", default: 60, range: 1...86_400)),
+            models: Models(
+                news2FreshnessMinutes: r.int("models.news2_freshness_minutes", default: 60, range: 1...1_440),
+                news2ClearAfter: r.int("models.news2_clear_after", default: 2, range: 1...100)),
             sourcePath: r.path
         )
     }
