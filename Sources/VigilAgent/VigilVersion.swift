@@ -1,10 +1,4 @@
-import Logging
-
 public enum VigilVersion {
     /// Bumped with each release; also reported in the gateway's status and FHIR Device resource.
     public static let current = "0.1.0"
-}
-
-extension VigilConfiguration.LogLevel {
-    public var loggerLevel: Logger.Level { level }
 }

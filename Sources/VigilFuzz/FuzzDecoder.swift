@@ -32,6 +32,6 @@ func fuzzOne(_ bytes: [UInt8]) {
 private func signed(_ bytes: [UInt8]) -> [UInt8] {
     guard bytes.count >= 16 else { return bytes }
     let body = Array(bytes.dropLast(16))
-    // Re-sign through the encoder's own sealing: an ACK-shaped frame signs arbitrary bodies.
+    // Treat the last 16 bytes as the tag slot and replace them with the correct MAC.
     return FrameEncoder.seal(body, key: key)
 }

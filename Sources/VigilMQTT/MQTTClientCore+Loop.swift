@@ -86,8 +86,10 @@ extension MQTTClientCore {
                 rc = mosquitto_connect(handle, configuration.host, Int32(configuration.port), Int32(configuration.keepaliveSeconds))
                 everAttempted = true
             }
-            var failure = rc == success ? nil : MQTTError.library(rc, "connect to \(configuration.host):\(configuration.port)")
-            if rc == success {
+            let reason: MQTTError
+            if rc != success {
+                reason = MQTTError.library(rc, "connect to \(configuration.host):\(configuration.port)")
+            } else {
                 while !isStopping {
                     rc = pump(handle, timeoutMilliseconds: 100)
                     tick()
@@ -99,11 +101,10 @@ extension MQTTClientCore {
                     return (state.connected, state.lastRefusal)
                 }
                 if wasConnected { attempt = 0 }
-                failure = refusal.map(MQTTError.refused) ?? MQTTError.library(rc, "connection lost")
+                reason = refusal.map(MQTTError.refused) ?? MQTTError.library(rc, "connection lost")
             }
             let delay = configuration.reconnect.delayMilliseconds(attempt: attempt, using: &random)
             attempt += 1
-            let reason = failure ?? MQTTError.library(rc, "connection lost")
             states.publish(.disconnected(reason: reason, retryInMilliseconds: delay))
             logger.warning(
                 "MQTT disconnected",

@@ -34,7 +34,7 @@ import VigilTestSupport
         try DeviceRegistry.write(moved, to: devices)
         moved.device = "elsewhere"
         try JSONEncoder().encode(moved).write(to: devices.appendingPathComponent("other.json"))
-        let lines = LogLines()
+        let lines = Lines()
         let registry = DeviceRegistry(directory: devices, logger: Logger(label: "t") { JournaldLogHandler(label: $0, level: .info, style: .journald, sink: lines.append) })
         registry.reload()
         #expect(registry.count == 1)
@@ -43,11 +43,4 @@ import VigilTestSupport
         #expect(lines.all.contains { $0.contains("file=short-key.json") && $0.contains("key must be 64 hex digits") })
         #expect(lines.all.contains { $0.contains("file=other.json") && $0.contains("does not match") })
     }
-}
-
-final class LogLines: @unchecked Sendable {
-    private let lock = NSLock()
-    private var lines: [String] = []
-    func append(_ line: String) { lock.withLock { lines.append(line) } }
-    var all: [String] { lock.withLock { lines } }
 }

@@ -7,12 +7,8 @@ public final class MosquittoBroker: @unchecked Sendable {
     public struct Options: Sendable {
         /// `nil` means anonymous clients are allowed; otherwise user → password.
         public var users: [String: String]?
-        public var aclFile: String?
-        public var extraConfig: String
-        public init(users: [String: String]? = nil, aclFile: String? = nil, extraConfig: String = "") {
+        public init(users: [String: String]? = nil) {
             self.users = users
-            self.aclFile = aclFile
-            self.extraConfig = extraConfig
         }
     }
 
@@ -63,8 +59,6 @@ public final class MosquittoBroker: @unchecked Sendable {
         } else {
             config += "allow_anonymous true\n"
         }
-        if let acl = options.aclFile { config += "acl_file \(acl)\n" }
-        config += options.extraConfig + "\n"
         configPath = try directory.write("mosquitto.conf", config)
         try start()
     }
@@ -75,7 +69,6 @@ public final class MosquittoBroker: @unchecked Sendable {
         directory.remove()
     }
 
-    public var url: String { "mqtt://127.0.0.1:\(port)" }
 
     /// Starts (or restarts) the broker on the same port and data directory.
     public func start() throws {
@@ -98,11 +91,6 @@ public final class MosquittoBroker: @unchecked Sendable {
         }
         process?.terminate()
         process?.wait()
-    }
-
-    /// SIGHUP: reload the password file and ACL (what `vigil sensor add/remove` triggers).
-    public func reload() {
-        lock.withLock { process?.signal(SIGHUP) }
     }
 
     public var log: String { (try? String(contentsOfFile: directory.file("mosquitto.log"), encoding: .utf8)) ?? "" }

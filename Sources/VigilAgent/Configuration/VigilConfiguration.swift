@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import VigilCore
 import VigilMQTT
+import VigilProtocol
 
 /// The agent's whole configuration, typed and validated. Built only by ``load(path:environment:)``.
 public struct VigilConfiguration: Sendable, Equatable {
@@ -17,7 +18,7 @@ public struct VigilConfiguration: Sendable, Equatable {
     public enum LogLevel: String, Sendable, CaseIterable {
         case trace, debug, info, notice, warning, error, critical
 
-        var level: Logger.Level { Logger.Level(rawValue: rawValue) ?? .info }
+        public var loggerLevel: Logger.Level { Logger.Level(rawValue: rawValue) ?? .info }
     }
 
     /// Where the Prometheus endpoint listens.
@@ -87,9 +88,12 @@ extension VigilConfiguration {
         let gateway = Gateway(id: gatewayID, stateDirectory: r.requiredString("gateway.state_directory", default: "/var/lib/vigil"))
 
         let topicPrefix = r.requiredString("mqtt.topic_prefix", default: "vigil/v1")
-        if topicPrefix.contains("+") || topicPrefix.contains("#") || topicPrefix.hasPrefix("/") || topicPrefix.hasSuffix("/") {
+        let prefixValid = !(topicPrefix.contains("+") || topicPrefix.contains("#") || topicPrefix.hasPrefix("/") || topicPrefix.hasSuffix("/"))
+        if !prefixValid {
             r.report("mqtt.topic_prefix", "expected topic levels without wildcards or leading/trailing '/', got \"\(topicPrefix)\"")
         }
+        // An invalid prefix has been reported (load will throw); the default keeps Topics' preconditions.
+        let topics = Topics(prefix: prefixValid ? topicPrefix : "vigil/v1")
         var password: String?
         if let passwordFile = r.string("mqtt.password_file") {
             password = readSecret(passwordFile, key: "mqtt.password_file", &r)
@@ -114,7 +118,6 @@ extension VigilConfiguration {
         if maximumBackoff < initialBackoff {
             r.report("mqtt.reconnect.max_ms", "expected at least mqtt.reconnect.initial_ms (\(initialBackoff)), got \(maximumBackoff)")
         }
-        let topics = topicPrefix
         let mqtt = MQTTConfiguration(
             host: r.requiredString("mqtt.host", default: "127.0.0.1"),
             port: r.int("mqtt.port", default: 1883, range: 1...65_535),
@@ -124,9 +127,9 @@ extension VigilConfiguration {
             tls: tls,
             keepaliveSeconds: r.int("mqtt.keepalive_seconds", default: 30, range: 5...3_600),
             cleanSession: false,
-            will: .init(topic: "\(topics)/_gateway/\(gatewayID)/status", payload: Array("offline".utf8)),
-            birth: .init(topic: "\(topics)/_gateway/\(gatewayID)/status", payload: Array("online".utf8)),
-            subscriptions: [.init("\(topics)/+/up"), .init("\(topics)/+/status")],
+            will: .init(topic: topics.gatewayStatus(gatewayID), payload: Array("offline".utf8)),
+            birth: .init(topic: topics.gatewayStatus(gatewayID), payload: Array("online".utf8)),
+            subscriptions: [.init(topics.filter(.up)), .init(topics.filter(.status))],
             reconnect: Backoff(initialMilliseconds: Int64(initialBackoff), maximumMilliseconds: Int64(max(initialBackoff, maximumBackoff))),
             inboxCapacity: r.int("mqtt.inbox_capacity", default: 4_096, range: 16...1_000_000)
         )

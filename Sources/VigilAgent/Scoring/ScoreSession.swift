@@ -25,10 +25,14 @@ public struct ScoreSession {
     public let freshnessMilliseconds: Int64
     public let clearAfter: Int
     private var patients: [String: Patient] = [:]
+    private let fractionalTime = ISO8601DateFormatter()
+    private let wholeTime = ISO8601DateFormatter()
 
     public init(freshnessMinutes: Int = 60, clearAfter: Int = 2) {
         freshnessMilliseconds = Int64(freshnessMinutes) * 60_000
         self.clearAfter = clearAfter
+        fractionalTime.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        wholeTime.formatOptions = [.withInternetDateTime]
     }
 
     /// Numeric inputs: key, parameter, decimals kept, accepted range in those units.
@@ -58,7 +62,7 @@ public struct ScoreSession {
         guard case .string(let patientID)? = fields["patient"], !patientID.isEmpty else {
             return fail("patient", "expected a non-empty string")
         }
-        guard case .string(let timeText)? = fields["time"], let time = Self.parseTime(timeText) else {
+        guard case .string(let timeText)? = fields["time"], let time = parseTime(timeText) else {
             return fail("time", "expected an RFC 3339 timestamp such as \"2026-11-22T08:00:00Z\"")
         }
         var patient = patients[patientID] ?? Patient(tracker: NEWS2AlertTracker(clearAfter: clearAfter))
@@ -118,24 +122,19 @@ public struct ScoreSession {
                 "risk": event.risk.rawValue, "score": event.score, "response": event.risk.response,
                 "parameters": Dictionary(uniqueKeysWithValues: event.parameters.map { ($0.key.rawValue, $0.value) }),
                 "missing": event.missing.map(\.rawValue),
-                "window_start": Self.formatTime(event.windowStart), "window_end": Self.formatTime(event.windowEnd),
+                "window_start": formatTime(event.windowStart), "window_end": formatTime(event.windowEnd),
             ]]
         } ?? []
         let data = (try? JSONSerialization.data(withJSONObject: output, options: [.sortedKeys])) ?? Data()
         return .success(String(decoding: data, as: UTF8.self))
     }
 
-    static func parseTime(_ text: String) -> Int64? {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        if let date = formatter.date(from: text) { return Int64((date.timeIntervalSince1970 * 1_000).rounded()) }
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.date(from: text).map { Int64((($0.timeIntervalSince1970) * 1_000).rounded()) }
+    func parseTime(_ text: String) -> Int64? {
+        guard let date = fractionalTime.date(from: text) ?? wholeTime.date(from: text) else { return nil }
+        return Int64((date.timeIntervalSince1970 * 1_000).rounded())
     }
 
-    static func formatTime(_ milliseconds: Int64) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.string(from: Date(timeIntervalSince1970: TimeInterval(milliseconds / 1_000)))
+    func formatTime(_ milliseconds: Int64) -> String {
+        wholeTime.string(from: Date(timeIntervalSince1970: TimeInterval(milliseconds / 1_000)))
     }
 }
