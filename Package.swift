@@ -39,6 +39,16 @@ let package = Package(
         .target(name: "VigilValidation", dependencies: ["VigilCore", "VigilProtocol"]),
         // Pure, integer-only scoring: NEWS2 (and, with issue 5, baselines, drift, quality, alerts).
         .target(name: "VigilModels", dependencies: ["VigilCore"]),
+        // The encrypted store-and-forward log: segment format and AEAD (pure), and every
+        // file-system call behind one protocol so tests can inject faults and crashes.
+        .target(
+            name: "VigilStore",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+            ]
+        ),
         // The only module that touches libmosquitto.
         .target(
             name: "VigilMQTT",
@@ -58,6 +68,7 @@ let package = Package(
                 "VigilValidation",
                 "VigilModels",
                 "VigilMQTT",
+                "VigilStore",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
@@ -92,6 +103,7 @@ let package = Package(
         .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore"]),
         .testTarget(name: "VigilProtocolTests", dependencies: ["VigilProtocol"]),
         .testTarget(name: "VigilModelsTests", dependencies: ["VigilModels", "VigilCore"]),
+        .testTarget(name: "VigilStoreTests", dependencies: ["VigilStore", "VigilTestSupport"]),
         .testTarget(name: "VigilValidationTests", dependencies: ["VigilValidation", "VigilProtocol", "VigilCore"]),
         // The MicroPython reference firmware and codec, run under the real MicroPython unix port.
         .testTarget(name: "FirmwareTests", dependencies: ["VigilProtocol", "VigilCore", "VigilAgent", "VigilTestSupport", "vigil", "VigilBench"]),
@@ -105,7 +117,7 @@ let package = Package(
         // Real-process helpers for integration tests: a private mosquitto, free ports, subprocesses.
         .target(
             name: "VigilTestSupport",
-            dependencies: ["VigilMQTT"],
+            dependencies: ["VigilCore", "VigilMQTT", "VigilStore"],
             path: "Tests/VigilTestSupport"
         ),
     ],

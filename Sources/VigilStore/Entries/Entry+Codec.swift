@@ -1,0 +1,89 @@
+/// The plaintext encoding of entries inside records (little-endian; see FORMAT.md).
+extension Entry {
+    public var encoded: [UInt8] {
+        var writer = ByteWriter(capacity: 128)
+        switch self {
+        case .readings(let batch):
+            writer.shortString(batch.device)
+            writer.shortString(batch.patient)
+            writer.u32(batch.boot)
+            writer.u8(batch.timeQuality)
+            writer.i64(batch.receivedAt)
+            writer.u16(UInt16(batch.readings.count))
+            for reading in batch.readings {
+                writer.u32(reading.seq)
+                writer.i64(reading.time)
+                writer.u64(reading.deviceTime)
+                writer.u8(reading.flags)
+                writer.u8(UInt8(reading.values.count))
+                for value in reading.values {
+                    writer.u8(value.channel)
+                    writer.i16(value.raw)
+                }
+            }
+        case .alert(let alert):
+            writer.shortString(alert.device)
+            writer.shortString(alert.patient)
+            writer.i64(alert.time)
+            writer.longBytes(alert.json)
+        case .gap(let gap):
+            writer.shortString(gap.device)
+            writer.shortString(gap.patient)
+            writer.shortString(gap.reason.rawValue)
+            writer.i64(gap.from)
+            writer.i64(gap.to)
+            writer.u32(gap.count)
+        }
+        return writer.bytes
+    }
+
+    public struct DecodingError: Error, Sendable {}
+
+    public static func decode(type: RecordType, _ bytes: [UInt8]) throws(DecodingError) -> Entry {
+        var reader = ByteReader(bytes)
+        do {
+            let entry: Entry
+            switch type {
+            case .readings:
+                let device = try reader.shortString()
+                let patient = try reader.shortString()
+                let boot = try reader.u32()
+                let quality = try reader.u8()
+                let receivedAt = try reader.i64()
+                let count = Int(try reader.u16())
+                var readings: [StoredReading] = []
+                readings.reserveCapacity(count)
+                for _ in 0..<count {
+                    let seq = try reader.u32()
+                    let time = try reader.i64()
+                    let deviceTime = try reader.u64()
+                    let flags = try reader.u8()
+                    let valueCount = Int(try reader.u8())
+                    var values: [StoredReading.Value] = []
+                    values.reserveCapacity(valueCount)
+                    for _ in 0..<valueCount {
+                        values.append(.init(channel: try reader.u8(), raw: try reader.i16()))
+                    }
+                    readings.append(StoredReading(seq: seq, time: time, deviceTime: deviceTime, flags: flags, values: values))
+                }
+                entry = .readings(ReadingBatch(device: device, patient: patient, boot: boot, timeQuality: quality,
+                                               receivedAt: receivedAt, readings: readings))
+            case .alert:
+                entry = .alert(AlertEntry(device: try reader.shortString(), patient: try reader.shortString(),
+                                          time: try reader.i64(), json: try reader.longBytes()))
+            case .gap:
+                let device = try reader.shortString()
+                let patient = try reader.shortString()
+                guard let reason = DataGap.Reason(rawValue: try reader.shortString()) else { throw DecodingError() }
+                entry = .gap(DataGap(device: device, patient: patient, reason: reason, from: try reader.i64(),
+                                     to: try reader.i64(), count: try reader.u32()))
+            case .seal:
+                throw DecodingError()
+            }
+            guard reader.remaining == 0 else { throw DecodingError() }
+            return entry
+        } catch {
+            throw DecodingError()
+        }
+    }
+}

@@ -1,0 +1,116 @@
+/// What the store keeps, independent of how the wire carried it.
+public enum Entry: Sendable, Equatable {
+    /// The fresh readings of one accepted frame.
+    case readings(ReadingBatch)
+    /// An alert, as JSON produced by the models layer (opaque here).
+    case alert(AlertEntry)
+    /// Readings known to be missing: evicted for space, or never delivered.
+    case gap(DataGap)
+
+    public var type: RecordType {
+        switch self {
+        case .readings: .readings
+        case .alert: .alert
+        case .gap: .gap
+        }
+    }
+
+    public var lane: Lane { self.type == .readings ? .routine : .priority }
+}
+
+public struct StoredReading: Sendable, Equatable {
+    public static let abnormal: UInt8 = 1 << 0
+
+    public var seq: UInt32
+    /// Unix milliseconds (gateway-mapped).
+    public var time: Int64
+    /// Milliseconds as the device reported them (`t0 + dt`: Unix time or uptime).
+    public var deviceTime: UInt64
+    public var flags: UInt8
+    /// (channel wire id, encoded fixed-point value) in ascending channel order.
+    public var values: [Value]
+
+    public struct Value: Sendable, Equatable {
+        public var channel: UInt8
+        public var raw: Int16
+
+        public init(channel: UInt8, raw: Int16) {
+            self.channel = channel
+            self.raw = raw
+        }
+    }
+
+    public var isAbnormal: Bool { flags & Self.abnormal != 0 }
+
+    public init(seq: UInt32, time: Int64, deviceTime: UInt64, flags: UInt8 = 0, values: [Value]) {
+        self.seq = seq
+        self.time = time
+        self.deviceTime = deviceTime
+        self.flags = flags
+        self.values = values
+    }
+}
+
+public struct ReadingBatch: Sendable, Equatable {
+    public var device: String
+    public var patient: String
+    public var boot: UInt32
+    /// `TimeQuality` raw value: 0 device clock, 1 estimated, 2 unknown.
+    public var timeQuality: UInt8
+    /// Unix milliseconds when the gateway received the frame.
+    public var receivedAt: Int64
+    public var readings: [StoredReading]
+
+    public init(device: String, patient: String, boot: UInt32, timeQuality: UInt8, receivedAt: Int64, readings: [StoredReading]) {
+        self.device = device
+        self.patient = patient
+        self.boot = boot
+        self.timeQuality = timeQuality
+        self.receivedAt = receivedAt
+        self.readings = readings
+    }
+}
+
+public struct AlertEntry: Sendable, Equatable {
+    public var device: String
+    public var patient: String
+    public var time: Int64
+    public var json: [UInt8]
+
+    public init(device: String, patient: String, time: Int64, json: [UInt8]) {
+        self.device = device
+        self.patient = patient
+        self.time = time
+        self.json = json
+    }
+}
+
+public struct DataGap: Sendable, Equatable {
+    public enum Reason: String, Sendable {
+        /// Routine readings removed (downsampled) to stay within the quota.
+        case thinned
+        /// Readings deleted outright because the quota was still exceeded.
+        case evicted
+        /// A range the device never delivered, given up after resend requests.
+        case undelivered
+        /// Readings in a damaged segment that could not be recovered.
+        case damaged
+    }
+
+    public var device: String
+    public var patient: String
+    public var reason: Reason
+    /// The time span (Unix ms) the missing readings fell in.
+    public var from: Int64
+    public var to: Int64
+    public var count: UInt32
+
+    public init(device: String, patient: String, reason: Reason, from: Int64, to: Int64, count: UInt32) {
+        self.device = device
+        self.patient = patient
+        self.reason = reason
+        self.from = from
+        self.to = to
+        self.count = count
+    }
+}

@@ -1,0 +1,123 @@
+import Foundation
+
+extension Store {
+    /// The next record the uplink has not confirmed, in `lane`.
+    public func cursor(_ lane: Lane) -> Position {
+        lock.lock()
+        defer { lock.unlock() }
+        return cursorLocked(lane)
+    }
+
+    func cursorLocked(_ lane: Lane) -> Position {
+        cursors[lane] ?? Position(segment: lanes[lane]?.segments.first?.id ?? 0, record: 0)
+    }
+
+    /// Up to `limit` records of `lane` from `position` (default: the cursor), oldest first. Reads
+    /// only what has been written; the uplink may send records not yet synced (a crash would make
+    /// the device resend them, and the receiver drops the duplicate).
+    public func read(_ lane: Lane, from position: Position? = nil, limit: Int) throws(StoreError) -> [StoredRecord] {
+        lock.lock()
+        defer { lock.unlock() }
+        let start = position ?? cursorLocked(lane)
+        var result: [StoredRecord] = []
+        let segments = lanes[lane]?.segments ?? []
+        for (offset, segment) in segments.enumerated() where segment.id >= start.segment {
+            guard result.count < limit else { break }
+            let records = try records(lane, segment.id)
+            let following = offset + 1 < segments.count ? segments[offset + 1].id : nil
+            for record in records where segment.id > start.segment || record.index >= start.record {
+                guard result.count < limit else { break }
+                guard let entry = try? Entry.decode(type: record.type, record.plaintext) else { continue }
+                let isLast = record.index + 1 == UInt64(records.count)
+                let next = isLast && segment.sealed && following != nil
+                    ? Position(segment: following!, record: 0) : Position(segment: segment.id, record: record.index + 1)
+                result.append(StoredRecord(lane: lane, position: Position(segment: segment.id, record: record.index), next: next, entry: entry))
+            }
+        }
+        return result
+    }
+
+    /// Every stored entry of both lanes (for `vigil store export`), priority lane first.
+    public func allRecords() throws(StoreError) -> [StoredRecord] {
+        var result: [StoredRecord] = []
+        for lane in Lane.allCases {
+            lock.lock()
+            let first = lanes[lane]?.segments.first?.id ?? 0
+            lock.unlock()
+            result += try read(lane, from: Position(segment: first, record: 0), limit: .max)
+        }
+        return result
+    }
+
+    /// Marks everything before `position` as confirmed by the receiver: persists the cursor
+    /// atomically (temp file, fsync, rename, fsync directory), then deletes sealed segments that
+    /// are entirely before it.
+    public func advance(_ lane: Lane, to position: Position) throws(StoreError) {
+        lock.lock()
+        defer { lock.unlock() }
+        cursors[lane] = position
+        var encoded: [String: Position] = [:]
+        for (lane, position) in cursors { encoded["\(lane)"] = position }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        do {
+            try fileSystem.replaceDurably(cursorPath, with: Array(try! encoder.encode(encoded)))
+            var removed = false
+            while let first = lanes[lane]?.segments.first, first.sealed,
+                  first.id < position.segment || (first.id == position.segment && position.record >= first.records) {
+                try fileSystem.remove(segmentPath(lane, first.id))
+                lanes[lane]?.segments.removeFirst()
+                removed = true
+            }
+            if removed { try fileSystem.syncDirectory(laneDirectory(lane)) }
+        } catch {
+            throw .fileSystem(error)
+        }
+        metrics.update(self)
+    }
+
+    /// A segment's valid records, decrypted.
+    func records(_ lane: Lane, _ id: UInt64) throws(StoreError) -> [ScannedRecord] {
+        do {
+            let bytes = try fileSystem.readFile(segmentPath(lane, id))
+            return try SegmentScanner.scan(bytes, keyring: keyring).records
+        } catch let error as FileSystemError {
+            throw .fileSystem(error)
+        } catch {
+            throw .keys("\(error)")
+        }
+    }
+
+    /// Sizes and counts for `vigil store stats`.
+    public struct Stats: Sendable {
+        public struct LaneStats: Sendable {
+            public var segments: Int
+            public var bytes: Int
+            public var records: UInt64
+            public var thinnedSegments: Int
+            public var oldest: Int64?
+            public var cursor: Position
+        }
+
+        public var lanes: [Lane: LaneStats]
+        public var quarantined: Int
+        public var keyIDs: Set<UInt32>
+    }
+
+    public var stats: Stats {
+        lock.lock()
+        defer { lock.unlock() }
+        var lanes: [Lane: Stats.LaneStats] = [:]
+        var keyIDs: Set<UInt32> = []
+        for lane in Lane.allCases {
+            let segments = self.lanes[lane]?.segments ?? []
+            keyIDs.formUnion(segments.map(\.keyID))
+            lanes[lane] = .init(segments: segments.count, bytes: segments.reduce(0) { $0 + $1.size },
+                                records: segments.reduce(0) { $0 + $1.records },
+                                thinnedSegments: segments.filter { $0.thinning > 0 }.count,
+                                oldest: segments.filter { $0.records > 0 }.map(\.created).min(), cursor: cursorLocked(lane))
+        }
+        let quarantined = (try? fileSystem.list(quarantineDirectory).count) ?? 0
+        return Stats(lanes: lanes, quarantined: quarantined, keyIDs: keyIDs)
+    }
+}

@@ -1,0 +1,190 @@
+import CoreMetrics
+import Foundation
+import Logging
+
+/// What recovery found and did at start.
+public struct RecoveryReport: Sendable {
+    public var segments = 0
+    public var records = 0
+    /// Segments whose torn tail was cut off (name, bytes removed).
+    public var truncated: [(segment: String, bytes: Int)] = []
+    /// Segments left open by a stop or crash and sealed now.
+    public var sealed = 0
+    /// Damaged segments moved to `quarantine/` (name, reason), after their valid records were kept.
+    public var quarantined: [(segment: String, reason: String)] = []
+    /// Valid records copied out of quarantined segments into the live log.
+    public var recoveredRecords = 0
+    /// Empty files left by a crash while a segment was being created (nothing to keep).
+    public var removedEmpty = 0
+}
+
+extension Store {
+    /// Opens the store at `directory` (creating it), recovering from whatever a crash or power
+    /// loss left: a torn tail of a lane's newest segment is cut off and the segment sealed; a
+    /// damaged segment is moved to `quarantine/` after its valid records are copied into the live
+    /// log. One bad file never stops the start.
+    ///
+    /// - Parameter restore: called with every stored entry in order, so the caller can rebuild
+    ///   state (which sequence numbers are already stored).
+    public static func open(
+        directory: String, keyring: Keyring, options: StoreOptions = .init(), fileSystem: any FileSystem = PosixFileSystem(),
+        logger: Logger, metrics: StoreMetrics = StoreMetrics(factory: NOOPMetricsHandler.instance),
+        now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1_000) },
+        restore: (Entry) -> Void = { _ in }
+    ) throws(StoreError) -> (Store, RecoveryReport) {
+        let store = Store(directory: directory, keyring: keyring, options: options, fileSystem: fileSystem, logger: logger,
+                          metrics: metrics, now: now)
+        let report = try store.recover(restore: restore)
+        return (store, report)
+    }
+
+    private func recover(restore: (Entry) -> Void) throws(StoreError) -> RecoveryReport {
+        lock.lock()
+        defer { lock.unlock() }
+        var report = RecoveryReport()
+        var salvage: [(Lane, RecordType, [UInt8])] = []
+        do {
+            for lane in Lane.allCases { try fileSystem.makeDirectory(laneDirectory(lane)) }
+            try fileSystem.makeDirectory(quarantineDirectory)
+            cursors = loadCursors()
+            let quarantinedIDs = try quarantinedSegmentIDs()
+            for lane in Lane.allCases {
+                var state = LaneState()
+                state.nextID = (quarantinedIDs[lane] ?? 0) + 1
+                var ids: [UInt64] = []
+                for name in try fileSystem.list(laneDirectory(lane)) {
+                    if let id = Self.segmentID(name) {
+                        ids.append(id)
+                    } else if name.hasSuffix(".new") || name.hasSuffix(".tmp") {
+                        // An eviction rewrite that did not finish: the original is still in place.
+                        try fileSystem.remove(laneDirectory(lane) + "/" + name)
+                    }
+                }
+                ids.sort()
+                for id in ids {
+                    state.nextID = max(state.nextID, id + 1)
+                    if let info = try recoverSegment(lane, id, newest: id == ids.last, report: &report, salvage: &salvage, restore: restore) {
+                        state.segments.append(info)
+                    }
+                }
+                lanes[lane] = state
+            }
+            if !report.quarantined.isEmpty || report.removedEmpty > 0 { try fileSystem.syncDirectory(quarantineDirectory) }
+        } catch {
+            throw .fileSystem(error)
+        }
+        for (lane, type, plaintext) in salvage {
+            let writer = try activeWriter(lane)
+            writer.append(type, plaintext: plaintext)
+            if let entry = try? Entry.decode(type: type, plaintext) { restore(entry) }
+        }
+        report.recoveredRecords = salvage.count
+        if !salvage.isEmpty {
+            for lane in Lane.allCases {
+                guard let writer = lanes[lane]?.writer else { continue }
+                do {
+                    try writer.flush()
+                    try writer.sync()
+                } catch {
+                    throw .syncFailed(error)
+                }
+            }
+        }
+        metrics.quarantined.record((try? fileSystem.list(quarantineDirectory).count) ?? 0)
+        metrics.update(self)
+        return report
+    }
+
+    /// One segment file: returns its description if it stays in the live log.
+    private func recoverSegment(
+        _ lane: Lane, _ id: UInt64, newest: Bool, report: inout RecoveryReport,
+        salvage: inout [(Lane, RecordType, [UInt8])], restore: (Entry) -> Void
+    ) throws(FileSystemError) -> SegmentInfo? {
+        let path = segmentPath(lane, id)
+        let bytes = try fileSystem.readFile(path)
+        let scanned: ScannedSegment
+        do {
+            scanned = try SegmentScanner.scan(bytes, keyring: keyring)
+        } catch {
+            if newest && bytes.count < SegmentHeader.size && bytes.allSatisfy({ $0 == 0 }) {
+                try fileSystem.remove(path)
+                report.removedEmpty += 1
+                return nil
+            }
+            try quarantine(lane, id, reason: "\(error)", report: &report)
+            return nil
+        }
+        report.segments += 1
+        func keep(_ records: [ScannedRecord]) {
+            for record in records {
+                if let entry = try? Entry.decode(type: record.type, record.plaintext) { restore(entry) }
+            }
+            report.records += records.count
+        }
+        switch scanned.end {
+        case .sealed:
+            keep(scanned.records)
+            return info(scanned, size: bytes.count, sealed: true)
+        case .open where newest, .torn where newest:
+            if scanned.validLength < bytes.count {
+                report.truncated.append((Self.segmentName(id), bytes.count - scanned.validLength))
+                logger.warning("cut a torn tail off a segment", metadata: [
+                    "lane": "\(lane)", "segment": "\(id)", "bytes": "\(bytes.count - scanned.validLength)",
+                ])
+            }
+            let writer = try SegmentWriter(sealing: path, scanned: scanned, master: keyring.key(scanned.header.keyID)!, fileSystem: fileSystem)
+            writer.queueSeal()
+            try writer.flush()
+            try writer.sync()
+            writer.close()
+            report.sealed += 1
+            keep(scanned.records)
+            return info(scanned, size: writer.flushedLength, sealed: true)
+        case .open, .torn, .damaged:
+            var reason = "unsealed"
+            if case .damaged(_, let why) = scanned.end { reason = why }
+            if case .torn = scanned.end { reason = "torn" }
+            report.segments -= 1
+            for record in scanned.records { salvage.append((lane, record.type, record.plaintext)) }
+            try quarantine(lane, id, reason: reason, report: &report)
+            return nil
+        }
+    }
+
+    private func info(_ scanned: ScannedSegment, size: Int, sealed: Bool) -> SegmentInfo {
+        SegmentInfo(id: scanned.header.id, size: size, records: UInt64(scanned.records.count), thinning: scanned.header.thinning,
+                    keyID: scanned.header.keyID, created: scanned.header.created, sealed: sealed)
+    }
+
+    /// Moves a segment out of the live log, never deleting it.
+    private func quarantine(_ lane: Lane, _ id: UInt64, reason: String, report: inout RecoveryReport) throws(FileSystemError) {
+        let safeReason = String(reason.map { $0.isLetter || $0.isNumber || $0 == "_" ? $0 : "_" })
+        let name = "\(lane)-\(Self.segmentName(id).dropLast(4))-\(safeReason).seg"
+        try fileSystem.rename(segmentPath(lane, id), to: quarantineDirectory + "/" + name)
+        try fileSystem.syncDirectory(laneDirectory(lane))
+        report.quarantined.append((name, reason))
+        logger.error("quarantined a damaged segment", metadata: ["lane": "\(lane)", "segment": "\(id)", "reason": "\(reason)"])
+    }
+
+    private func quarantinedSegmentIDs() throws(FileSystemError) -> [Lane: UInt64] {
+        var highest: [Lane: UInt64] = [:]
+        for name in try fileSystem.list(quarantineDirectory) {
+            let parts = name.split(separator: "-")
+            guard parts.count >= 2, let lane = Lane.allCases.first(where: { "\($0)" == parts[0] }),
+                  let id = UInt64(parts[1], radix: 16) else { continue }
+            highest[lane] = max(highest[lane] ?? 0, id)
+        }
+        return highest
+    }
+
+    func loadCursors() -> [Lane: Position] {
+        guard let bytes = try? fileSystem.readFile(cursorPath) else { return [:] }
+        guard let decoded = try? JSONDecoder().decode([String: Position].self, from: Data(bytes)) else {
+            logger.error("the upload cursor is unreadable; uploading from the oldest record (the receiver drops duplicates)")
+            return [:]
+        }
+        var cursors: [Lane: Position] = [:]
+        for lane in Lane.allCases { cursors[lane] = decoded["\(lane)"] }
+        return cursors
+    }
+}

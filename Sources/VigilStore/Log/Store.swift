@@ -1,0 +1,237 @@
+import Crypto
+import Foundation
+import Logging
+
+/// The encrypted, append-only store-and-forward log (format: `FORMAT.md` beside this module).
+///
+/// Two lanes (``Lane``), each a directory of segment files. The pipeline appends entries and calls
+/// ``commit()`` once per batch (group commit); only after it returns may the agent acknowledge the
+/// readings to their devices. The uplink reads from a persisted cursor per lane.
+///
+/// Thread safety: every method takes one lock; the pipeline is the only writer.
+public final class Store: @unchecked Sendable {
+    public let directory: String
+    let options: StoreOptions
+    let fileSystem: any FileSystem
+    let logger: Logger
+    let metrics: StoreMetrics
+    let now: @Sendable () -> Int64
+    let lock = NSLock()
+    var keyring: Keyring
+    var lanes: [Lane: LaneState] = [:]
+    var cursors: [Lane: Position] = [:]
+
+    /// What the store knows about one lane's segments, oldest first.
+    struct LaneState {
+        var segments: [SegmentInfo] = []
+        var writer: SegmentWriter?
+        var nextID: UInt64 = 1
+    }
+
+    struct SegmentInfo {
+        let id: UInt64
+        var size: Int
+        var records: UInt64
+        var thinning: UInt8
+        var keyID: UInt32
+        var created: Int64
+        var sealed: Bool
+    }
+
+    /// Lanes whose queued records could not be written for lack of space (and were dropped).
+    public struct CommitOutcome: Sendable, Equatable {
+        public var dropped: Set<Lane> = []
+        public var succeeded: Bool { dropped.isEmpty }
+    }
+
+    init(directory: String, keyring: Keyring, options: StoreOptions, fileSystem: any FileSystem, logger: Logger,
+         metrics: StoreMetrics, now: @escaping @Sendable () -> Int64) {
+        self.directory = directory
+        self.keyring = keyring
+        self.options = options
+        self.fileSystem = fileSystem
+        self.logger = logger
+        self.metrics = metrics
+        self.now = now
+    }
+
+    func laneDirectory(_ lane: Lane) -> String { "\(directory)/\(lane)" }
+    var quarantineDirectory: String { "\(directory)/quarantine" }
+    var cursorPath: String { "\(directory)/cursor" }
+
+    func segmentPath(_ lane: Lane, _ id: UInt64) -> String {
+        laneDirectory(lane) + "/" + Self.segmentName(id)
+    }
+
+    static func segmentName(_ id: UInt64) -> String {
+        let hex = String(id, radix: 16)
+        return String(repeating: "0", count: max(0, 16 - hex.count)) + hex + ".seg"
+    }
+
+    static func segmentID(_ name: String) -> UInt64? {
+        guard name.hasSuffix(".seg"), name.count == 20 else { return nil }
+        return UInt64(name.prefix(16), radix: 16)
+    }
+
+    // MARK: Writing
+
+    /// Queues an entry in its lane. Nothing is durable until ``commit()``.
+    public func append(_ entry: Entry) throws(StoreError) {
+        lock.lock()
+        defer { lock.unlock() }
+        try appendLocked(entry)
+    }
+
+    func appendLocked(_ entry: Entry) throws(StoreError) {
+        let lane = entry.lane
+        let writer = try activeWriter(lane)
+        writer.append(entry.type, plaintext: entry.encoded)
+    }
+
+    /// Writes and `fdatasync`s every lane with queued records: the group commit. Space is made by
+    /// eviction when the quota or the disk is full; what still does not fit is dropped and
+    /// reported in the outcome (those frames are not acknowledged, so devices resend them).
+    ///
+    /// - Throws: ``StoreError/syncFailed(_:)`` when `fdatasync` fails. The caller must stop:
+    ///   after a failed sync the kernel may have discarded the pages, and retrying can report
+    ///   success for data that is gone (the "fsyncgate" lesson). A restart recovers from disk.
+    public func commit() throws(StoreError) -> CommitOutcome {
+        lock.lock()
+        defer { lock.unlock() }
+        var outcome = CommitOutcome()
+        // Priority first: an alert must not wait behind routine data for space.
+        for lane in [Lane.priority, .routine] {
+            guard let writer = lanes[lane]?.writer, writer.queuedRecords > 0 else { continue }
+            let count = writer.queuedRecords
+            if !write(lane) {
+                lanes[lane]?.writer?.discardQueued()
+                outcome.dropped.insert(lane)
+                metrics.dropped(lane: lane, count: count)
+                continue
+            }
+            metrics.appended(lane: lane, count: count)
+        }
+        for lane in Lane.allCases {
+            guard let writer = lanes[lane]?.writer else { continue }
+            do {
+                try writer.sync()
+            } catch {
+                throw .syncFailed(error)
+            }
+            updateSize(lane, writer)
+            if writer.size >= options.segmentBytes { try rotate(lane) }
+        }
+        metrics.update(self)
+        return outcome
+    }
+
+    /// Flushes a lane's queue, making room and retrying when space runs out. `false` if it could not.
+    private func write(_ lane: Lane) -> Bool {
+        for attempt in 0..<4 {
+            guard let writer = try? activeWriter(lane) else { return false }
+            if lane == .routine && attempt == 0 && !withinLimits(adding: Int64(writer.size - writer.flushedLength)) {
+                if !makeRoom(for: lane, needed: Int64(writer.size - writer.flushedLength)) { return false }
+            }
+            do {
+                try writer.flush()
+                return true
+            } catch {
+                if writer.broken { abandonBroken(lane) }
+                guard error.isNoSpace else {
+                    logger.error("store write failed", metadata: ["lane": "\(lane)", "error": "\(error)"])
+                    return false
+                }
+                metrics.noSpace.increment()
+                if !makeRoom(for: lane, needed: Int64(writer.size - writer.flushedLength), force: true) { return false }
+            }
+        }
+        return false
+    }
+
+    /// A writer whose failed flush could not be cut back: leave the file (recovery will keep its
+    /// valid prefix and quarantine it) and start a new segment, keeping the queued records.
+    private func abandonBroken(_ lane: Lane) {
+        guard let writer = lanes[lane]?.writer else { return }
+        logger.error("abandoned a segment after a failed write", metadata: ["lane": "\(lane)", "segment": "\(writer.header.id)"])
+        writer.close()
+        lanes[lane]?.writer = nil
+    }
+
+    func withinLimits(adding bytes: Int64) -> Bool {
+        if usedBytes + bytes > options.quotaBytes { return false }
+        if let free = try? fileSystem.availableBytes(directory), free - bytes < options.reserveBytes { return false }
+        return true
+    }
+
+    /// The lane's writer, creating a segment if there is none (or the last one broke).
+    func activeWriter(_ lane: Lane) throws(StoreError) -> SegmentWriter {
+        if let writer = lanes[lane]?.writer, !writer.broken { return writer }
+        var carried: [(RecordType, [UInt8])] = []
+        if let broken = lanes[lane]?.writer {
+            carried = broken.takeQueued()
+            broken.close()
+        }
+        var state = lanes[lane] ?? LaneState()
+        let id = state.nextID
+        let header = SegmentHeader(lane: lane, id: id, keyID: keyring.currentID, salt: Self.randomSalt(), created: now())
+        let writer: SegmentWriter
+        do {
+            writer = try SegmentWriter(create: segmentPath(lane, id), header: header, master: keyring.current, fileSystem: fileSystem)
+        } catch {
+            throw .fileSystem(error)
+        }
+        for (type, plaintext) in carried { writer.append(type, plaintext: plaintext) }
+        state.nextID = id + 1
+        state.segments.append(SegmentInfo(id: id, size: SegmentHeader.size, records: 0, thinning: 0, keyID: header.keyID,
+                                          created: header.created, sealed: false))
+        state.writer = writer
+        lanes[lane] = state
+        return writer
+    }
+
+    /// Seals the active segment; the next append starts a new one. A seal that cannot be written
+    /// (no space) leaves the segment open: recovery keeps its records and quarantines the file.
+    func rotate(_ lane: Lane) throws(StoreError) {
+        guard let writer = lanes[lane]?.writer, !writer.broken, writer.queuedRecords == 0 else { return }
+        writer.queueSeal()
+        do {
+            try writer.flush()
+        } catch {
+            writer.discardQueued()
+            abandonBroken(lane)
+            return
+        }
+        do {
+            try writer.sync()
+        } catch {
+            throw .syncFailed(error)
+        }
+        writer.close()
+        updateSize(lane, writer)
+        if let index = lanes[lane]?.segments.firstIndex(where: { $0.id == writer.header.id }) {
+            lanes[lane]?.segments[index].sealed = true
+        }
+        lanes[lane]?.writer = nil
+    }
+
+    private func updateSize(_ lane: Lane, _ writer: SegmentWriter) {
+        guard let index = lanes[lane]?.segments.firstIndex(where: { $0.id == writer.header.id }) else { return }
+        lanes[lane]?.segments[index].size = writer.flushedLength
+        lanes[lane]?.segments[index].records = writer.recordCount
+    }
+
+    var usedBytes: Int64 {
+        lanes.values.reduce(0) { total, lane in total + lane.segments.reduce(0) { $0 + Int64($1.size) } }
+    }
+
+    static func randomSalt() -> [UInt8] {
+        SymmetricKey(size: .bits256).withUnsafeBytes { Array($0) }
+    }
+
+    /// Seals the active segments (clean shutdown).
+    public func close() throws(StoreError) {
+        lock.lock()
+        defer { lock.unlock() }
+        for lane in Lane.allCases { try rotate(lane) }
+    }
+}

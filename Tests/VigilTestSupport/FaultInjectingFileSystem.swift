@@ -1,0 +1,66 @@
+import Glibc
+import Synchronization
+import VigilStore
+
+/// The real file system with faults on demand: ENOSPC once a write budget is spent, EIO from
+/// `fdatasync`, short writes. Counts what it injected.
+public final class FaultInjectingFileSystem: FileSystem {
+    struct State {
+        var writeBudget: Int?
+        var failSync = false
+        var shortWrites = false
+        var injectedNoSpace = 0
+    }
+
+    private let base = PosixFileSystem()
+    private let state = Mutex(State())
+
+    public init() {}
+
+    /// After `bytes` more bytes, every write fails with ENOSPC (`nil` lifts the limit).
+    public func limitWrites(to bytes: Int?) { state.withLock { $0.writeBudget = bytes } }
+    public func failSyncs(_ fail: Bool) { state.withLock { $0.failSync = fail } }
+    /// Each write writes at most half of what it is given (at least one byte).
+    public func shortenWrites(_ shorten: Bool) { state.withLock { $0.shortWrites = shorten } }
+    public var injectedNoSpace: Int { state.withLock { $0.injectedNoSpace } }
+
+    public func write(_ handle: FileHandleID, _ bytes: UnsafeRawBufferPointer, path: String) throws(FileSystemError) -> Int {
+        var count = bytes.count
+        let allowed: Int? = state.withLock { state in
+            if state.shortWrites { count = max(1, count / 2) }
+            guard let budget = state.writeBudget else { return count }
+            if budget == 0 {
+                state.injectedNoSpace += 1
+                return nil
+            }
+            count = min(count, budget)
+            state.writeBudget = budget - count
+            return count
+        }
+        guard let allowed else { throw FileSystemError("write", path: path, code: ENOSPC) }
+        return try base.write(handle, UnsafeRawBufferPointer(rebasing: bytes[..<allowed]), path: path)
+    }
+
+    public func dataSync(_ handle: FileHandleID, path: String) throws(FileSystemError) {
+        if state.withLock({ $0.failSync }) { throw FileSystemError("fdatasync", path: path, code: EIO) }
+        try base.dataSync(handle, path: path)
+    }
+
+    public func createExclusive(_ path: String) throws(FileSystemError) -> FileHandleID { try base.createExclusive(path) }
+    public func openAppend(_ path: String) throws(FileSystemError) -> FileHandleID { try base.openAppend(path) }
+    public func truncate(_ handle: FileHandleID, to length: Int, path: String) throws(FileSystemError) {
+        try base.truncate(handle, to: length, path: path)
+    }
+    public func close(_ handle: FileHandleID) { base.close(handle) }
+    public func readFile(_ path: String) throws(FileSystemError) -> [UInt8] { try base.readFile(path) }
+    public func list(_ directory: String) throws(FileSystemError) -> [String] { try base.list(directory) }
+    public func makeDirectory(_ path: String) throws(FileSystemError) { try base.makeDirectory(path) }
+    public func syncDirectory(_ path: String) throws(FileSystemError) { try base.syncDirectory(path) }
+    public func rename(_ from: String, to: String) throws(FileSystemError) { try base.rename(from, to: to) }
+    public func remove(_ path: String) throws(FileSystemError) { try base.remove(path) }
+    public func fileSize(_ path: String) throws(FileSystemError) -> Int { try base.fileSize(path) }
+    public func availableBytes(_ path: String) throws(FileSystemError) -> Int64 {
+        if state.withLock({ $0.writeBudget == 0 }) { return 0 }
+        return try base.availableBytes(path)
+    }
+}
