@@ -2,8 +2,9 @@ import Glibc
 import Synchronization
 import VigilStore
 
-/// The real file system with faults on demand: ENOSPC once a write budget is spent, EIO from
-/// `fdatasync`, short writes. Counts what it injected.
+/// The real file system with faults on demand: a disk that is full (ENOSPC once the free bytes
+/// given are written; removing or truncating files frees space again, as on a real disk), EIO
+/// from `fdatasync`, short writes. Counts what it injected.
 public final class FaultInjectingFileSystem: FileSystem {
     struct State {
         var writeBudget: Int?
@@ -17,7 +18,7 @@ public final class FaultInjectingFileSystem: FileSystem {
 
     public init() {}
 
-    /// After `bytes` more bytes, every write fails with ENOSPC (`nil` lifts the limit).
+    /// Only `bytes` more bytes fit (`nil`: no limit); freed bytes count again.
     public func limitWrites(to bytes: Int?) { state.withLock { $0.writeBudget = bytes } }
     public func failSyncs(_ fail: Bool) { state.withLock { $0.failSync = fail } }
     /// Each write writes at most half of what it is given (at least one byte).
@@ -49,18 +50,36 @@ public final class FaultInjectingFileSystem: FileSystem {
     public func createExclusive(_ path: String) throws(FileSystemError) -> FileHandleID { try base.createExclusive(path) }
     public func openAppend(_ path: String) throws(FileSystemError) -> FileHandleID { try base.openAppend(path) }
     public func truncate(_ handle: FileHandleID, to length: Int, path: String) throws(FileSystemError) {
+        let before = (try? base.fileSize(path)) ?? length
         try base.truncate(handle, to: length, path: path)
+        free(before - length)
+    }
+
+    private func free(_ bytes: Int) {
+        guard bytes > 0 else { return }
+        state.withLock { state in
+            if let budget = state.writeBudget { state.writeBudget = budget + bytes }
+        }
     }
     public func close(_ handle: FileHandleID) { base.close(handle) }
     public func readFile(_ path: String) throws(FileSystemError) -> [UInt8] { try base.readFile(path) }
     public func list(_ directory: String) throws(FileSystemError) -> [String] { try base.list(directory) }
     public func makeDirectory(_ path: String) throws(FileSystemError) { try base.makeDirectory(path) }
     public func syncDirectory(_ path: String) throws(FileSystemError) { try base.syncDirectory(path) }
-    public func rename(_ from: String, to: String) throws(FileSystemError) { try base.rename(from, to: to) }
-    public func remove(_ path: String) throws(FileSystemError) { try base.remove(path) }
+    public func rename(_ from: String, to: String) throws(FileSystemError) {
+        let replaced = (try? base.fileSize(to)) ?? 0
+        try base.rename(from, to: to)
+        free(replaced)
+    }
+
+    public func remove(_ path: String) throws(FileSystemError) {
+        let size = (try? base.fileSize(path)) ?? 0
+        try base.remove(path)
+        free(size)
+    }
     public func fileSize(_ path: String) throws(FileSystemError) -> Int { try base.fileSize(path) }
     public func availableBytes(_ path: String) throws(FileSystemError) -> Int64 {
-        if state.withLock({ $0.writeBudget == 0 }) { return 0 }
+        if let budget = state.withLock({ $0.writeBudget }) { return Int64(budget) }
         return try base.availableBytes(path)
     }
 }

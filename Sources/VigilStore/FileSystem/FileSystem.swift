@@ -21,6 +21,8 @@ public struct FileSystemError: Error, Sendable, Equatable, CustomStringConvertib
     }
 
     public var isNoSpace: Bool { code == ENOSPC || code == EDQUOT }
+    /// A failed `fsync`/`fdatasync`: what was written may be lost (see ``StoreError/syncFailed(_:)``).
+    public var isSync: Bool { operation == "fsync" || operation == "fdatasync" }
     public var description: String { "\(operation) \(path): \(String(cString: strerror(code)))" }
 }
 

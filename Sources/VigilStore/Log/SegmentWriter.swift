@@ -143,12 +143,6 @@ final class SegmentWriter {
         append(.seal, plaintext: digest.plaintext)
     }
 
-    /// The queued records, removed from this writer (to move them to a new segment).
-    func takeQueued() -> [(RecordType, [UInt8])] {
-        defer { discardQueued() }
-        return queued
-    }
-
     func close() {
         if let handle { fileSystem.close(handle) }
         handle = nil

@@ -20,6 +20,8 @@ public final class Store: @unchecked Sendable {
     var keyring: Keyring
     var lanes: [Lane: LaneState] = [:]
     var cursors: [Lane: Position] = [:]
+    /// Entries appended since the last commit, per lane (written only by `commit`).
+    var queues: [Lane: [(RecordType, [UInt8])]] = [:]
 
     /// What the store knows about one lane's segments, oldest first.
     struct LaneState {
@@ -83,9 +85,7 @@ public final class Store: @unchecked Sendable {
     }
 
     func appendLocked(_ entry: Entry) throws(StoreError) {
-        let lane = entry.lane
-        let writer = try activeWriter(lane)
-        writer.append(entry.type, plaintext: entry.encoded)
+        queues[entry.lane, default: []].append((entry.type, entry.encoded))
     }
 
     /// Writes and `fdatasync`s every lane with queued records: the group commit. Space is made by
@@ -101,15 +101,14 @@ public final class Store: @unchecked Sendable {
         var outcome = CommitOutcome()
         // Priority first: an alert must not wait behind routine data for space.
         for lane in [Lane.priority, .routine] {
-            guard let writer = lanes[lane]?.writer, writer.queuedRecords > 0 else { continue }
-            let count = writer.queuedRecords
-            if !write(lane) {
+            guard let queued = queues.removeValue(forKey: lane), !queued.isEmpty else { continue }
+            if try write(lane, queued) {
+                metrics.appended(lane: lane, count: queued.count)
+            } else {
                 lanes[lane]?.writer?.discardQueued()
                 outcome.dropped.insert(lane)
-                metrics.dropped(lane: lane, count: count)
-                continue
+                metrics.dropped(lane: lane, count: queued.count)
             }
-            metrics.appended(lane: lane, count: count)
         }
         for lane in Lane.allCases {
             guard let writer = lanes[lane]?.writer else { continue }
@@ -125,24 +124,36 @@ public final class Store: @unchecked Sendable {
         return outcome
     }
 
-    /// Flushes a lane's queue, making room and retrying when space runs out. `false` if it could not.
-    private func write(_ lane: Lane) -> Bool {
-        for attempt in 0..<4 {
-            guard let writer = try? activeWriter(lane) else { return false }
-            if lane == .routine && attempt == 0 && !withinLimits(adding: Int64(writer.size - writer.flushedLength)) {
-                if !makeRoom(for: lane, needed: Int64(writer.size - writer.flushedLength)) { return false }
-            }
-            do {
+    /// Writes a lane's queued entries, making room and retrying when space runs out. `false` if
+    /// they could not be written.
+    private func write(_ lane: Lane, _ queued: [(RecordType, [UInt8])]) throws(StoreError) -> Bool {
+        let bytes = Int64(queued.reduce(0) { $0 + $1.1.count + RecordFraming.prefixSize + SegmentCipher.tagSize })
+        if lane == .routine && !withinLimits(adding: bytes) && !makeRoom(for: lane, needed: bytes) {
+            logger.warning("store full: routine readings not stored", metadata: ["records": "\(queued.count)"])
+            return false
+        }
+        for _ in 0..<4 {
+            do throws(FileSystemError) {
+                let writer = try writerForWriting(lane)
+                if writer.queuedRecords == 0 {
+                    for (type, plaintext) in queued { writer.append(type, plaintext: plaintext) }
+                }
                 try writer.flush()
                 return true
             } catch {
-                if writer.broken { abandonBroken(lane) }
+                if lanes[lane]?.writer?.broken == true { abandonBroken(lane) }
+                // Requeued from `queued` on the next attempt (eviction may write gap records first).
+                lanes[lane]?.writer?.discardQueued()
+                if error.isSync { throw .syncFailed(error) }
                 guard error.isNoSpace else {
                     logger.error("store write failed", metadata: ["lane": "\(lane)", "error": "\(error)"])
                     return false
                 }
                 metrics.noSpace.increment()
-                if !makeRoom(for: lane, needed: Int64(writer.size - writer.flushedLength), force: true) { return false }
+                if !makeRoom(for: lane, needed: bytes, force: true) {
+                    logger.error("disk full and nothing left to evict", metadata: ["lane": "\(lane)", "records": "\(queued.count)"])
+                    return false
+                }
             }
         }
         return false
@@ -165,22 +176,20 @@ public final class Store: @unchecked Sendable {
 
     /// The lane's writer, creating a segment if there is none (or the last one broke).
     func activeWriter(_ lane: Lane) throws(StoreError) -> SegmentWriter {
-        if let writer = lanes[lane]?.writer, !writer.broken { return writer }
-        var carried: [(RecordType, [UInt8])] = []
-        if let broken = lanes[lane]?.writer {
-            carried = broken.takeQueued()
-            broken.close()
-        }
-        var state = lanes[lane] ?? LaneState()
-        let id = state.nextID
-        let header = SegmentHeader(lane: lane, id: id, keyID: keyring.currentID, salt: Self.randomSalt(), created: now())
-        let writer: SegmentWriter
         do {
-            writer = try SegmentWriter(create: segmentPath(lane, id), header: header, master: keyring.current, fileSystem: fileSystem)
+            return try writerForWriting(lane)
         } catch {
             throw .fileSystem(error)
         }
-        for (type, plaintext) in carried { writer.append(type, plaintext: plaintext) }
+    }
+
+    func writerForWriting(_ lane: Lane) throws(FileSystemError) -> SegmentWriter {
+        if let writer = lanes[lane]?.writer, !writer.broken { return writer }
+        lanes[lane]?.writer?.close()
+        var state = lanes[lane] ?? LaneState()
+        let id = state.nextID
+        let header = SegmentHeader(lane: lane, id: id, keyID: keyring.currentID, salt: Self.randomSalt(), created: now())
+        let writer = try SegmentWriter(create: segmentPath(lane, id), header: header, master: keyring.current, fileSystem: fileSystem)
         state.nextID = id + 1
         state.segments.append(SegmentInfo(id: id, size: SegmentHeader.size, records: 0, thinning: 0, keyID: header.keyID,
                                           created: header.created, sealed: false))
