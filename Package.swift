@@ -84,6 +84,7 @@ let package = Package(
             name: "vigil",
             dependencies: [
                 "VigilAgent",
+                "VigilStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

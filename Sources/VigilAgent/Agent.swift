@@ -3,8 +3,11 @@ import Logging
 import Metrics
 import Prometheus
 import ServiceLifecycle
+import VigilCore
 import VigilMQTT
 import VigilProtocol
+import VigilStore
+import VigilValidation
 
 /// The composition root: builds every service from a validated configuration and runs them in
 /// one `ServiceGroup` until SIGTERM or SIGINT.
@@ -30,6 +33,7 @@ public struct Agent: Sendable {
         let metrics = AgentMetrics(factory: PrometheusMetricsFactory(registry: registry))
         let client = MQTTClient(configuration: configuration.mqtt, logger: logger)
         let readiness = Readiness(required: [.ingest, .metrics])
+        let (store, validator) = try openStore(metrics: metrics)
         let devices = DeviceRegistry(
             directory: URL(fileURLWithPath: configuration.gateway.stateDirectory).appendingPathComponent("devices"), logger: logger)
         let pipeline = PipelineService(.init(
@@ -41,7 +45,8 @@ public struct Agent: Sendable {
                 } catch {
                     logger.warning("could not queue a message to a device", metadata: ["topic": "\(topic)", "error": "\(error)"])
                 }
-            }))
+            },
+            store: store, validator: validator, commitWindow: .milliseconds(configuration.store.commitWindowMilliseconds)))
 
         logger.notice("starting", metadata: [
             "gateway": "\(configuration.gateway.id)", "config": "\(configuration.sourcePath)",
@@ -62,6 +67,33 @@ public struct Agent: Sendable {
             )
         )
         try await group.run()
+        try store.close()
         logger.notice("stopped cleanly")
+    }
+
+    public var storeDirectory: String { configuration.gateway.stateDirectory + "/log" }
+
+    /// Opens (and recovers) the encrypted log, rebuilding which readings are already stored.
+    private func openStore(metrics: AgentMetrics) throws -> (Store, Validator) {
+        let keyring = try StoreKeys.load(keyFile: configuration.store.keyFile, storeDirectory: storeDirectory,
+                                         environment: ProcessInfo.processInfo.environment, logger: logger)
+        var validator = Validator()
+        let options = StoreOptions(
+            segmentBytes: configuration.store.segmentBytes, quotaBytes: configuration.store.quotaBytes,
+            reserveBytes: configuration.store.reserveBytes,
+            thinningIntervalMilliseconds: Int64(configuration.store.thinningIntervalSeconds) * 1_000)
+        let (store, report) = try Store.open(
+            directory: storeDirectory, keyring: keyring, options: options, logger: logger,
+            metrics: StoreMetrics(factory: metrics.factory),
+            restore: { entry in
+            guard case .readings(let batch) = entry, let device = DeviceID(batch.device) else { return }
+            validator.restore(device: device, boot: batch.boot, seqs: batch.readings.map(\.seq))
+        })
+        logger.notice("store opened", metadata: [
+            "segments": "\(report.segments)", "records": "\(report.records)", "sealed_at_start": "\(report.sealed)",
+            "torn_tails_cut": "\(report.truncated.count)", "quarantined": "\(report.quarantined.count)",
+            "recovered_records": "\(report.recoveredRecords)", "key_id": "\(keyring.currentID)",
+        ])
+        return (store, validator)
     }
 }

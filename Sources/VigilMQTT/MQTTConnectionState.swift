@@ -46,8 +46,10 @@ final class StateBroadcaster: Sendable {
         for observer in observers { observer.finish() }
     }
 
+    /// Transitions are few and small, so an observer that falls behind for a while (a loaded
+    /// machine) still sees each of them; past 256 only the newest are kept.
     func stream() -> AsyncStream<MQTTConnectionState> {
-        let (stream, continuation) = AsyncStream<MQTTConnectionState>.makeStream(bufferingPolicy: .bufferingNewest(16))
+        let (stream, continuation) = AsyncStream<MQTTConnectionState>.makeStream(bufferingPolicy: .bufferingNewest(256))
         let finished = state.withLock { state -> Bool in
             continuation.yield(state.current)
             if state.finished { return true }

@@ -73,6 +73,15 @@ final class MessageInbox: @unchecked Sendable {
         return first
     }
 
+    /// The next message if one is already waiting; never suspends.
+    func poll() -> MQTTMessage? {
+        if let message = consumerBatch.withLock({ $0.popFirst() }) { return message }
+        guard var batch = takeAvailable() else { return nil }
+        let first = batch.popFirst()
+        consumerBatch.withLock { $0 = batch }
+        return first
+    }
+
     /// Everything waiting, or suspends until something arrives.
     private func takeAll() async -> Deque<MQTTMessage>? {
         if let batch = takeAvailable() { return batch }
@@ -140,4 +149,8 @@ public struct MQTTMessages: AsyncSequence, Sendable {
     }
 
     public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(inbox: inbox) }
+
+    /// The next message if one has already arrived, without waiting (to gather a batch for one
+    /// group commit).
+    public func nextIfAvailable() -> MQTTMessage? { inbox.poll() }
 }

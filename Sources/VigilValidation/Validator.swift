@@ -107,15 +107,26 @@ public struct Validator: Sendable {
     }
 
     /// Records an accepted frame's fresh readings as stored.
-    public mutating func commit(_ accepted: Accepted) -> Commit {
+    public mutating func commit(_ accepted: Accepted) -> Commit { commit(accepted, only: accepted.fresh) }
+
+    /// Records `seqs` (a subset of the frame's fresh readings) as stored.
+    public mutating func commit(_ accepted: Accepted, only seqs: [UInt32]) -> Commit {
         var state = devices[accepted.device] ?? DeviceState()
         var abandoned: ClosedRange<UInt32>?
-        for seq in accepted.fresh {
+        for seq in seqs {
             if let skipped = state.sequences.accept(boot: accepted.frame.boot, first: seq, last: seq) { abandoned = skipped }
         }
         devices[accepted.device] = state
         let boot = state.sequences.state(boot: accepted.frame.boot)
         return Commit(ackThrough: boot?.contiguousThrough, gaps: boot?.gaps ?? [], abandoned: abandoned)
+    }
+
+    /// Marks readings found in the store at start as already stored, so a device resending them
+    /// (it never got the ack) is answered with an ack, not stored twice.
+    public mutating func restore(device: DeviceID, boot: UInt32, seqs: some Sequence<UInt32>) {
+        var state = devices[device] ?? DeviceState()
+        for seq in seqs { _ = state.sequences.accept(boot: boot, first: seq, last: seq) }
+        devices[device] = state
     }
 
     /// The tracker of one device (for status reports and tests).

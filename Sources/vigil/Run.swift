@@ -11,8 +11,9 @@ struct Run: AsyncParsableCommand {
             systemd (Type=notify) it reports READY, STATUS and WATCHDOG over $NOTIFY_SOCKET. Any \
             setting can be overridden by an environment variable: mqtt.port is VIGIL_MQTT_PORT.
 
-            Exit status: 0 after a clean stop, 78 (EX_CONFIG) for an invalid configuration, \
-            1 for any other failure.
+            Exit status: 0 after a clean stop, 78 (EX_CONFIG) for an invalid configuration or \
+            unusable store keys, 74 (EX_IOERR) when the store's fdatasync fails (systemd restarts \
+            the agent and recovery rescans the log), 1 for any other failure.
             """
     )
 
@@ -36,6 +37,10 @@ struct Run: AsyncParsableCommand {
         let logger = Logger(label: "vigil")
         do {
             try await Agent(configuration: configuration, logger: logger).run()
+        } catch let error as StartupError {
+            logger.critical("cannot start", metadata: ["error": "\(error)"])
+            printError("\(error)")
+            throw ExitCode(ExitStatus.configuration)
         } catch {
             logger.critical("agent failed", metadata: ["error": "\(error)"])
             throw ExitCode.failure

@@ -25,6 +25,8 @@ import Glibc
             gateway:
               id: gw-test
               state_directory: \(directory.path)/state
+            store:
+              key_file: \(directory.path)/store.keys
             mqtt:
               port: \(broker.port)
               reconnect:

@@ -27,6 +27,7 @@ import VigilTestSupport
         #expect(minimal.logLevel == configuration.logLevel && minimal.logFormat == configuration.logFormat)
         #expect(minimal.pipeline == configuration.pipeline)
         #expect(minimal.models == configuration.models)
+        #expect(minimal.store == configuration.store)
         #expect(minimal.gateway.stateDirectory == configuration.gateway.stateDirectory)
     }
 

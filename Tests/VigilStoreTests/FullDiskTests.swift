@@ -24,8 +24,8 @@ import VigilTestSupport
         for seq in 0..<4_000 as Range<UInt32> {
             let isAbnormal = seq % 97 == 0
             if isAbnormal { abnormal.append(seq) }
-            try store.append(reading(seq: seq, abnormal: isAbnormal))
-            if seq % 500 == 0 { try store.append(alert(Int(seq))) }
+            store.append(reading(seq: seq, abnormal: isAbnormal))
+            if seq % 500 == 0 { store.append(alert(Int(seq))) }
             if seq % 20 == 19 { #expect(try store.commit().succeeded) }
         }
         let stats = store.stats
@@ -54,16 +54,16 @@ import VigilTestSupport
         let options = StoreOptions(segmentBytes: 2_048, quotaBytes: 1 << 30, reserveBytes: 0)
         let (store, _) = try openStore(directory.path, keyring: keyring, options: options, fileSystem: fileSystem)
         for seq in 0..<600 as Range<UInt32> {
-            try store.append(reading(seq: seq))
+            store.append(reading(seq: seq))
             if seq % 10 == 9 { _ = try store.commit() }
         }
         // The disk fills up: a few hundred bytes left.
         fileSystem.limitWrites(to: 300)
         var droppedRoutine = 0
         for seq in 600..<700 as Range<UInt32> {
-            try store.append(reading(seq: seq))
+            store.append(reading(seq: seq))
             if seq % 10 == 9 {
-                try store.append(alert(Int(seq)))
+                store.append(alert(Int(seq)))
                 let outcome = try store.commit()
                 #expect(!outcome.dropped.contains(.priority), "an alert was refused at seq \(seq)")
                 if outcome.dropped.contains(.routine) { droppedRoutine += 1 }

@@ -25,16 +25,12 @@ import VigilTestSupport
             let batch = 1 + Int(random.next() % 6)
             var pending: [UInt32] = []
             for _ in 0..<batch {
-                do {
-                    try store.append(reading(seq: seq))
-                } catch {
-                    break operations
-                }
+                store.append(reading(seq: seq))
                 pending.append(seq)
                 seq += 1
             }
             let withAlert = random.next() % 5 == 0
-            if withAlert { try? store.append(alert(alerts)) }
+            if withAlert { store.append(alert(alerts)) }
             do {
                 let outcome = try store.commit()
                 guard outcome.succeeded else { break operations }

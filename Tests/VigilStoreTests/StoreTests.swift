@@ -11,8 +11,8 @@ import VigilTestSupport
         defer { directory.remove() }
         let (store, _) = try openStore(directory.path, keyring: keyring, options: .init(segmentBytes: 2_048))
         for seq in 0..<200 as Range<UInt32> {
-            try store.append(reading(seq: seq))
-            if seq % 50 == 0 { try store.append(alert(Int(seq))) }
+            store.append(reading(seq: seq))
+            if seq % 50 == 0 { store.append(alert(Int(seq))) }
             if seq % 7 == 0 { #expect(try store.commit().succeeded) }
         }
         #expect(try store.commit().succeeded)
@@ -34,7 +34,7 @@ import VigilTestSupport
         let options = StoreOptions(segmentBytes: 1_024)
         let (store, _) = try openStore(directory.path, keyring: keyring, options: options)
         for seq in 0..<100 as Range<UInt32> {
-            try store.append(reading(seq: seq))
+            store.append(reading(seq: seq))
             if seq % 10 == 9 { _ = try store.commit() }
         }
         let segmentsBefore = try FileManager.default.contentsOfDirectory(atPath: directory.path + "/routine").count
@@ -53,7 +53,7 @@ import VigilTestSupport
         defer { directory.remove() }
         let fileSystem = FaultInjectingFileSystem()
         let (store, _) = try openStore(directory.path, keyring: keyring, fileSystem: fileSystem)
-        try store.append(reading(seq: 1))
+        store.append(reading(seq: 1))
         fileSystem.failSyncs(true)
         #expect {
             _ = try store.commit()
@@ -69,7 +69,7 @@ import VigilTestSupport
         let fileSystem = FaultInjectingFileSystem()
         fileSystem.shortenWrites(true)
         let (store, _) = try openStore(directory.path, keyring: keyring, fileSystem: fileSystem)
-        for seq in 0..<50 as Range<UInt32> { try store.append(reading(seq: seq)) }
+        for seq in 0..<50 as Range<UInt32> { store.append(reading(seq: seq)) }
         #expect(try store.commit().succeeded)
         let (reopened, report) = try openStore(directory.path, keyring: keyring)
         #expect(report.quarantined.isEmpty)
@@ -85,10 +85,10 @@ import VigilTestSupport
         for seq in 0..<100 as Range<UInt32> {
             let value = StoredReading(seq: seq, time: 1_795_000_000_000, deviceTime: 0,
                                       values: [.init(channel: 1, raw: marker), .init(channel: 2, raw: marker)])
-            try store.append(.readings(ReadingBatch(device: "canary-dev", patient: canary, boot: 1, timeQuality: 0,
+            store.append(.readings(ReadingBatch(device: "canary-dev", patient: canary, boot: 1, timeQuality: 0,
                                                     receivedAt: 0, readings: [value])))
         }
-        try store.append(.alert(AlertEntry(device: "canary-dev", patient: canary, time: 0, json: Array("{\"why\":\"CANARY-ALERT\"}".utf8))))
+        store.append(.alert(AlertEntry(device: "canary-dev", patient: canary, time: 0, json: Array("{\"why\":\"CANARY-ALERT\"}".utf8))))
         _ = try store.commit()
         try store.close()
         let needles: [[UInt8]] = [Array(canary.utf8), Array("canary-dev".utf8), Array("CANARY-ALERT".utf8), [0x5B, 0x5A, 0x02, 0x5B, 0x5A]]
@@ -108,12 +108,12 @@ import VigilTestSupport
         let directory = try TemporaryDirectory("store")
         defer { directory.remove() }
         let (store, _) = try openStore(directory.path, keyring: keyring)
-        try store.append(reading(seq: 1))
+        store.append(reading(seq: 1))
         _ = try store.commit()
         try store.close()
         let rotated = keyring.rotated()
         let (reopened, _) = try openStore(directory.path, keyring: rotated)
-        try reopened.append(reading(seq: 2))
+        reopened.append(reading(seq: 2))
         _ = try reopened.commit()
         #expect(reopened.stats.keyIDs == [1, 2])
         #expect(sequenceNumbers(try reopened.read(.routine, limit: .max).map(\.entry)) == [1, 2])

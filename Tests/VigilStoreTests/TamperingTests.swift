@@ -12,7 +12,7 @@ import VigilTestSupport
     func makeStore(_ directory: TemporaryDirectory) throws -> [String] {
         let (store, _) = try openStore(directory.path, keyring: keyring, options: .init(segmentBytes: 700))
         for seq in 0..<30 as Range<UInt32> {
-            try store.append(reading(seq: seq))
+            store.append(reading(seq: seq))
             if seq % 10 == 9 {
                 _ = try store.commit()
             }
@@ -95,7 +95,7 @@ import VigilTestSupport
         let directory = try TemporaryDirectory("tamper")
         defer { directory.remove() }
         let (store, _) = try openStore(directory.path, keyring: keyring)
-        for seq in 0..<5 as Range<UInt32> { try store.append(reading(seq: seq)) }
+        for seq in 0..<5 as Range<UInt32> { store.append(reading(seq: seq)) }
         _ = try store.commit()
         let newest = try FileManager.default.contentsOfDirectory(atPath: directory.path + "/routine").sorted().last!
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: directory.path + "/routine/" + newest))

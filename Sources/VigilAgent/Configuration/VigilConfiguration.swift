@@ -45,7 +45,19 @@ public struct VigilConfiguration: Sendable, Equatable {
         public var news2ClearAfter: Int
     }
 
+    public struct Store: Sendable, Equatable {
+        /// The master key file (used when no systemd credential `vigil-store-keys` is present).
+        public var keyFile: String
+        public var segmentBytes: Int
+        public var quotaBytes: Int64
+        public var reserveBytes: Int64
+        /// Group commit: how long the first reading of a batch may wait for others to share its sync.
+        public var commitWindowMilliseconds: Int
+        public var thinningIntervalSeconds: Int
+    }
+
     public var gateway: Gateway
+    public var store: Store
     public var mqtt: MQTTConfiguration
     public var topicPrefix: String
     public var logLevel: LogLevel
@@ -137,8 +149,20 @@ extension VigilConfiguration {
         let metricsText = r.requiredString("metrics.listen", default: "127.0.0.1:9464")
         let metrics = parseListen(metricsText, &r)
 
+        let store = Store(
+            keyFile: r.requiredString("store.key_file", default: "/etc/vigil/store.keys"),
+            segmentBytes: r.int("store.segment_kib", default: 4_096, range: 4...262_144) * 1_024,
+            quotaBytes: Int64(r.int("store.quota_mib", default: 1_024, range: 1...1_048_576)) << 20,
+            reserveBytes: Int64(r.int("store.reserve_mib", default: 64, range: 0...1_048_576)) << 20,
+            commitWindowMilliseconds: r.int("store.commit_window_ms", default: 5, range: 0...1_000),
+            thinningIntervalSeconds: r.int("store.thinning_interval_seconds", default: 300, range: 1...86_400))
+        if Int64(store.segmentBytes) * 4 > store.quotaBytes {
+            r.report("store.segment_kib", "expected at most a quarter of store.quota_mib, so eviction has segments to work with")
+        }
+
         return VigilConfiguration(
             gateway: gateway,
+            store: store,
             mqtt: mqtt,
             topicPrefix: topicPrefix,
             logLevel: r.choice("logging.level", default: LogLevel.info),
@@ -202,6 +226,9 @@ extension VigilConfiguration {
         var lines: [(String, String)] = [
             ("gateway.id", gateway.id),
             ("gateway.state_directory", gateway.stateDirectory),
+            ("store.key_file", store.keyFile),
+            ("store.quota", "\(store.quotaBytes >> 20) MiB, reserve \(store.reserveBytes >> 20) MiB, segments of \(store.segmentBytes >> 10) KiB"),
+            ("store.commit_window_ms", "\(store.commitWindowMilliseconds)"),
             ("mqtt.broker", "\(mqtt.tls == nil ? "mqtt" : "mqtts")://\(mqtt.host):\(mqtt.port)"),
             ("mqtt.client_id", mqtt.clientID),
             ("mqtt.username", mqtt.username ?? "(none)"),

@@ -13,6 +13,8 @@ public struct AgentMetrics: Sendable {
     public let duplicates: Counter
     public let gapsAbandoned: Counter
     public let resendRequests: Counter
+    public let storeFull: Counter
+    public let acksSent: Counter
 
     public init(factory: any MetricsFactory) {
         self.factory = factory
@@ -24,6 +26,8 @@ public struct AgentMetrics: Sendable {
         duplicates = Counter(label: "vigil_frames_duplicate_total", factory: factory)
         gapsAbandoned = Counter(label: "vigil_gaps_abandoned_total", factory: factory)
         resendRequests = Counter(label: "vigil_resend_requests_total", factory: factory)
+        storeFull = Counter(label: "vigil_frames_not_stored_total", factory: factory)
+        acksSent = Counter(label: "vigil_acks_sent_total", factory: factory)
     }
 
     /// Per provisioned device only (ids from the registry), so labels stay bounded.

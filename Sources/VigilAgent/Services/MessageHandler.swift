@@ -4,9 +4,17 @@ import Logging
 import VigilCore
 import VigilMQTT
 import VigilProtocol
+import VigilStore
 import VigilValidation
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The state and decisions of the pipeline for one message at a time (owned by one task).
+///
+/// Accepted readings are appended to the store and held as *pending* until the batch's group
+/// commit (``commit()``); only then are they recorded as stored and acknowledged to devices.
 struct MessageHandler {
     let dependencies: PipelineService.Dependencies
     let tally: @Sendable (PipelineService.Key, Int, Int) -> Void
@@ -18,14 +26,47 @@ struct MessageHandler {
     private let duplicates: Counter
     private let gapsAbandoned: Counter
     private let resendRequests: Counter
+    private let storeFull: Counter
+    private let acksSent: Counter
     private let clock = ContinuousClock()
     private let start: ContinuousClock.Instant
+    private var storeLog = RateLimiter<String>(burst: 3, interval: .seconds(60))
+
+    private struct Pending {
+        let accepted: Validator.Accepted
+        let fresh: [UInt32]
+    }
+
+    private struct SequenceKey: Hashable {
+        let device: DeviceID
+        let boot: UInt32
+        let seq: UInt32
+    }
+
+    private struct BootKey: Hashable {
+        let device: DeviceID
+        let boot: UInt32
+    }
+
+    private var pending: [Pending] = []
+    private var pendingSequences: Set<SequenceKey> = []
+    /// Devices that sent only readings already pending: acknowledged after the commit.
+    private var acknowledgeAfterCommit: Set<BootKey> = []
+    /// When the oldest pending reading arrived (the group-commit window runs from here).
+    private(set) var pendingSince: ContinuousClock.Instant?
+    /// Something in the batch must not wait for the window (an alert).
+    private(set) var urgent = false
+
+    var hasPending: Bool { !pending.isEmpty || !acknowledgeAfterCommit.isEmpty }
+    var pendingCount: Int { pending.count }
 
     init(dependencies: PipelineService.Dependencies, tally: @escaping @Sendable (PipelineService.Key, Int, Int) -> Void) {
         self.dependencies = dependencies
         self.tally = tally
-        validator = Validator(limits: dependencies.limits)
+        validator = dependencies.validator
         duplicates = dependencies.metrics.duplicates
+        storeFull = dependencies.metrics.storeFull
+        acksSent = dependencies.metrics.acksSent
         gapsAbandoned = dependencies.metrics.gapsAbandoned
         resendRequests = dependencies.metrics.resendRequests
         start = clock.now
@@ -51,33 +92,107 @@ struct MessageHandler {
         let profile = dependencies.registry.profile(for: device)
         switch validator.validate(payload, from: device, profile: profile, now: now, receivedAt: receivedAt) {
         case .accepted(let accepted):
-            // Issue 4: append to the encrypted log here, commit after its fsync, then ACK.
-            let commit = validator.commit(accepted)
-            counter(for: device).increment(by: accepted.fresh.count)
-            tally(.init(device: device.rawValue, kind: "up"), payload.count, accepted.fresh.count)
-            if let abandoned = commit.abandoned {
-                gapsAbandoned.increment()
-                logger.warning("gave up waiting for missing readings", metadata: [
-                    "device": "\(device)", "boot": "\(accepted.frame.boot)",
-                    "from_seq": "\(abandoned.lowerBound)", "to_seq": "\(abandoned.upperBound)",
-                ])
+            let fresh = accepted.fresh.filter { !pendingSequences.contains(SequenceKey(device: device, boot: accepted.frame.boot, seq: $0)) }
+            tally(.init(device: device.rawValue, kind: "up"), payload.count, fresh.count)
+            guard !fresh.isEmpty else {
+                // An MQTT redelivery or resend of readings already in this batch.
+                duplicates.increment()
+                acknowledgeAfterCommit.insert(BootKey(device: device, boot: accepted.frame.boot))
+                return
             }
-            if let request = resends.request(device: device, boot: accepted.frame.boot, gaps: commit.gaps, now: now),
-               let profile {
-                let frame = FrameEncoder.resend(key: profile.key, boot: request.boot, fromSeq: request.range.lowerBound, toSeq: request.range.upperBound)
-                dependencies.publish(dependencies.topics.topic(device, .cmd), frame)
-                resendRequests.increment()
-                logger.info("requested a resend", metadata: [
-                    "device": "\(device)", "boot": "\(request.boot)",
-                    "from_seq": "\(request.range.lowerBound)", "to_seq": "\(request.range.upperBound)",
-                ])
-            }
-        case .duplicate:
+            dependencies.store.append(.readings(StoredReadings.entry(accepted, fresh: Set(fresh), receivedAt: receivedAt)))
+            for seq in fresh { pendingSequences.insert(SequenceKey(device: device, boot: accepted.frame.boot, seq: seq)) }
+            pending.append(Pending(accepted: accepted, fresh: fresh))
+            if pendingSince == nil { pendingSince = clock.now }
+        case .duplicate(_, let boot, let ackThrough):
             duplicates.increment()
             tally(.init(device: device.rawValue, kind: "up"), payload.count, 0)
+            if let ackThrough, let profile { sendAck(profile, boot: boot, seq: ackThrough) }
         case .rejected(let reason):
             reject(reason.code, device: device, bytes: payload.count)
         }
+    }
+
+    /// The group commit: makes the batch durable, records it as stored, acknowledges it, and asks
+    /// for what is missing. A failed sync ends the process (see ``StoreError/syncFailed(_:)``).
+    mutating func commit() {
+        guard hasPending else { return }
+        defer {
+            pending.removeAll(keepingCapacity: true)
+            pendingSequences.removeAll(keepingCapacity: true)
+            acknowledgeAfterCommit.removeAll(keepingCapacity: true)
+            pendingSince = nil
+            urgent = false
+        }
+        let outcome = commitStore()
+        var acks: [BootKey: UInt32] = [:]
+        if outcome.dropped.contains(.routine) {
+            // Not stored, so not acknowledged: each device keeps these readings and resends them.
+            storeFull.increment(by: pending.count)
+            if case .emit(let suppressed) = storeLog.check("full", now: now) {
+                logger.error("store full: readings not stored and not acknowledged", metadata: [
+                    "frames": "\(pending.count)", "suppressed": "\(suppressed)",
+                ])
+            }
+            pending.removeAll()
+        }
+        var gaps: [DataGap] = []
+        for item in pending {
+            let device = item.accepted.device
+            let boot = item.accepted.frame.boot
+            let result = validator.commit(item.accepted, only: item.fresh)
+            counter(for: device).increment(by: item.fresh.count)
+            if let through = result.ackThrough { acks[BootKey(device: device, boot: boot)] = through }
+            if let abandoned = result.abandoned {
+                gapsAbandoned.increment()
+                let count = UInt32(clamping: Int(abandoned.upperBound) - Int(abandoned.lowerBound) + 1)
+                gaps.append(DataGap(device: device.rawValue, patient: item.accepted.patient, reason: .undelivered,
+                                    from: item.accepted.mappedT0, to: item.accepted.mappedT0, count: count))
+                logger.warning("gave up waiting for missing readings", metadata: [
+                    "device": "\(device)", "boot": "\(boot)",
+                    "from_seq": "\(abandoned.lowerBound)", "to_seq": "\(abandoned.upperBound)",
+                ])
+            }
+            requestResend(device: device, boot: boot, gaps: result.gaps)
+        }
+        for key in acknowledgeAfterCommit where acks[key] == nil {
+            if let through = validator.sequences(of: key.device)?.state(boot: key.boot)?.contiguousThrough { acks[key] = through }
+        }
+        for (key, through) in acks {
+            if let profile = dependencies.registry.profile(for: key.device) { sendAck(profile, boot: key.boot, seq: through) }
+        }
+        if !gaps.isEmpty {
+            for gap in gaps { dependencies.store.append(.gap(gap)) }
+            _ = commitStore()
+        }
+    }
+
+    private func commitStore() -> Store.CommitOutcome {
+        do {
+            return try dependencies.store.commit()
+        } catch {
+            // Nothing written since the last good sync can be trusted, and nothing unsynced was
+            // acknowledged: stop now; systemd restarts the agent and recovery rescans the log.
+            logger.critical("store sync failed: exiting for a restart and recovery", metadata: ["error": "\(error)"])
+            exit(74)  // EX_IOERR
+        }
+    }
+
+    private mutating func requestResend(device: DeviceID, boot: UInt32, gaps: [ClosedRange<UInt32>]) {
+        guard let request = resends.request(device: device, boot: boot, gaps: gaps, now: now),
+              let profile = dependencies.registry.profile(for: device) else { return }
+        let frame = FrameEncoder.resend(key: profile.key, boot: request.boot, fromSeq: request.range.lowerBound, toSeq: request.range.upperBound)
+        dependencies.publish(dependencies.topics.topic(device, .cmd), frame)
+        resendRequests.increment()
+        logger.info("requested a resend", metadata: [
+            "device": "\(device)", "boot": "\(request.boot)",
+            "from_seq": "\(request.range.lowerBound)", "to_seq": "\(request.range.upperBound)",
+        ])
+    }
+
+    private func sendAck(_ profile: DeviceProfile, boot: UInt32, seq: UInt32) {
+        dependencies.publish(dependencies.topics.topic(profile.device, .ack), FrameEncoder.ack(key: profile.key, boot: boot, seq: seq))
+        acksSent.increment()
     }
 
     private mutating func handleStatus(_ payload: [UInt8], from device: DeviceID) {

@@ -6,14 +6,16 @@ import Synchronization
 import VigilCore
 import VigilMQTT
 import VigilProtocol
+import VigilStore
 import VigilValidation
 
 /// The per-message path: topic → device → decode and authenticate → validate (duplicates,
 /// replays, gaps, clock) → accepted readings. Rejections are counted per reason and logged at a
 /// bounded rate, with device ids and reason codes only, never readings.
 ///
-/// Until the encrypted store lands (issue 4) accepted readings are counted, not kept, and no
-/// durable ACK is sent: an ACK promises "on disk", and nothing is on disk yet.
+/// Accepted readings go to the encrypted store in group commits: the pipeline handles every
+/// message already waiting, waits up to the commit window for more, then one `fdatasync` covers
+/// the batch and only then are the devices acknowledged.
 public final class PipelineService: Service {
     public struct Dependencies: Sendable {
         public var messages: MQTTMessages
@@ -24,7 +26,12 @@ public final class PipelineService: Service {
         public var summaryInterval: Duration
         /// Fire-and-forget publish to a device topic (resend requests).
         public var publish: @Sendable (String, [UInt8]) -> Void
-        public var limits: Validator.Limits = .init()
+        public var store: Store
+        /// Sequence state rebuilt from the store at start (``Validator/restore(device:boot:seqs:)``).
+        public var validator: Validator
+        public var commitWindow: Duration
+        /// Messages handled in one group commit at most.
+        public var maxBatch = 1_024
     }
 
     private let dependencies: Dependencies
@@ -76,8 +83,24 @@ public final class PipelineService: Service {
                 tallies[key, default: Tally()].readings += readings
             }
         })
-        for await message in dependencies.messages {
+        let messages = dependencies.messages
+        for await message in messages {
             handler.handle(message)
+            processedCount.add(1, ordering: .relaxed)
+            drain(messages, into: &handler)
+            if let since = handler.pendingSince, !handler.urgent, dependencies.commitWindow > .zero {
+                // Group commit: let readings arriving within the window share this sync.
+                try? await Task.sleep(until: since + dependencies.commitWindow, clock: .continuous)
+                drain(messages, into: &handler)
+            }
+            handler.commit()
+        }
+        handler.commit()
+    }
+
+    private func drain(_ messages: MQTTMessages, into handler: inout MessageHandler) {
+        while handler.pendingCount < dependencies.maxBatch, !handler.urgent, let next = messages.nextIfAvailable() {
+            handler.handle(next)
             processedCount.add(1, ordering: .relaxed)
         }
     }

@@ -78,13 +78,13 @@ public final class Store: @unchecked Sendable {
     // MARK: Writing
 
     /// Queues an entry in its lane. Nothing is durable until ``commit()``.
-    public func append(_ entry: Entry) throws(StoreError) {
+    public func append(_ entry: Entry) {
         lock.lock()
         defer { lock.unlock() }
-        try appendLocked(entry)
+        appendLocked(entry)
     }
 
-    func appendLocked(_ entry: Entry) throws(StoreError) {
+    func appendLocked(_ entry: Entry) {
         queues[entry.lane, default: []].append((entry.type, entry.encoded))
     }
 
