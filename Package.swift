@@ -95,6 +95,7 @@ let package = Package(
                 "VigilMQTT",
                 "VigilProtocol",
                 "VigilAgent",
+                "VigilStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -112,7 +113,8 @@ let package = Package(
         .testTarget(
             name: "VigilAgentTests",
             dependencies: [
-                "VigilAgent", "VigilCore", "VigilMQTT", "VigilProtocol", "VigilValidation", "VigilTestSupport", "vigil", "VigilBench",
+                "VigilAgent", "VigilCore", "VigilMQTT", "VigilProtocol", "VigilStore", "VigilValidation", "VigilTestSupport", "vigil",
+                "VigilBench",
             ]
         ),
         // Real-process helpers for integration tests: a private mosquitto, free ports, subprocesses.

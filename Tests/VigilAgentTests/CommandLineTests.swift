@@ -14,6 +14,8 @@ import VigilTestSupport
         #expect(result.stdout.contains("Run the gateway agent until SIGTERM or SIGINT."))
         #expect(result.stdout.contains("config "))
         #expect(result.stdout.contains("score "))
+        #expect(result.stdout.contains("store "))
+        #expect(result.stdout.contains("keys "))
         #expect(result.stdout.contains("home remote-patient-monitoring gateway agent"))
     }
 

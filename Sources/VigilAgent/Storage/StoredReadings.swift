@@ -33,7 +33,7 @@ enum StoredReadings {
         return NEWS2.score(observation).subscores.values.contains { $0 > 0 }
     }
 
-    /// The store's code for a time quality (FORMAT.md).
+    /// The store's code for a time quality (docs/STORE.md).
     static func timeQualityCode(_ quality: TimeQuality) -> UInt8 {
         switch quality {
         case .device: 0

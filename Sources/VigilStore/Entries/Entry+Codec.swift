@@ -1,4 +1,4 @@
-/// The plaintext encoding of entries inside records (little-endian; see FORMAT.md).
+/// The plaintext encoding of entries inside records (little-endian; `docs/STORE.md`).
 extension Entry {
     public var encoded: [UInt8] {
         var writer = ByteWriter(capacity: 128)

@@ -7,7 +7,7 @@ public enum Lane: UInt8, Sendable, CaseIterable, CustomStringConvertible {
     public var description: String { self == .priority ? "priority" : "routine" }
 }
 
-/// The fixed 64-byte header at the start of every segment file (see `Sources/VigilStore/FORMAT.md`).
+/// The fixed 64-byte header at the start of every segment file (`docs/STORE.md`).
 public struct SegmentHeader: Sendable, Equatable {
     public static let size = 64
     static let magic: [UInt8] = Array("VGLS".utf8)

@@ -22,6 +22,8 @@ final class SegmentWriter {
     private var output: [UInt8] = []
     /// Written but not yet synced.
     private(set) var unsynced = false
+    /// Benchmarks only: see ``StoreOptions/withoutEncryptionForBenchmark``.
+    var encrypt = true
     /// A failed flush could not be rolled back: the file's tail is unknown, write no more to it.
     private(set) var broken = false
 
@@ -93,7 +95,12 @@ final class SegmentWriter {
         for (type, plaintext) in queued {
             let recordStart = output.count
             output.append(contentsOf: repeatElement(0, count: RecordFraming.prefixSize))
-            cipher.seal(plaintext, index: nextIndex, type: type, into: &output)
+            if encrypt {
+                cipher.seal(plaintext, index: nextIndex, type: type, into: &output)
+            } else {
+                output.append(contentsOf: plaintext)
+                output.append(contentsOf: repeatElement(0, count: SegmentCipher.tagSize))
+            }
             let crc = RecordFraming.fill(prefixAt: recordStart, type: type, in: &output)
             digest.add(crc: crc)
             nextIndex += 1
@@ -130,7 +137,7 @@ final class SegmentWriter {
     }
 
     /// `fdatasync`. An error here means the kernel may have dropped written pages: the caller
-    /// treats it as fatal (see FORMAT.md, "Sync failures").
+    /// treats it as fatal (docs/STORE.md, "Sync failures").
     func sync() throws(FileSystemError) {
         guard unsynced, let handle else { return }
         try fileSystem.dataSync(handle, path: path)

@@ -2,7 +2,7 @@ import Crypto
 import Foundation
 import Logging
 
-/// The encrypted, append-only store-and-forward log (format: `FORMAT.md` beside this module).
+/// The encrypted, append-only store-and-forward log (format and guarantees: `docs/STORE.md`).
 ///
 /// Two lanes (``Lane``), each a directory of segment files. The pipeline appends entries and calls
 /// ``commit()`` once per batch (group commit); only after it returns may the agent acknowledge the
@@ -190,6 +190,7 @@ public final class Store: @unchecked Sendable {
         let id = state.nextID
         let header = SegmentHeader(lane: lane, id: id, keyID: keyring.currentID, salt: Self.randomSalt(), created: now())
         let writer = try SegmentWriter(create: segmentPath(lane, id), header: header, master: keyring.current, fileSystem: fileSystem)
+        writer.encrypt = !options.withoutEncryptionForBenchmark
         state.nextID = id + 1
         state.segments.append(SegmentInfo(id: id, size: SegmentHeader.size, records: 0, thinning: 0, keyID: header.keyID,
                                           created: header.created, sealed: false))

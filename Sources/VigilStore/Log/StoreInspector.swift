@@ -26,11 +26,20 @@ public struct StoreInspector: Sendable {
         public let healthy: Bool
     }
 
+    /// Names in a directory; none if it does not exist (nothing stored yet, or all uploaded).
+    private func names(_ path: String) throws(FileSystemError) -> [String] {
+        do {
+            return try fileSystem.list(path)
+        } catch where error.code == 2 {
+            return []
+        }
+    }
+
     /// Scans (and authenticates, decrypting every record) every live segment.
     public func segments() throws(FileSystemError) -> [SegmentReport] {
         var reports: [SegmentReport] = []
         for lane in Lane.allCases {
-            let names = try fileSystem.list("\(directory)/\(lane)").filter { Store.segmentID($0) != nil }.sorted()
+            let names = try names("\(directory)/\(lane)").filter { Store.segmentID($0) != nil }.sorted()
             for name in names {
                 let bytes: [UInt8]
                 do {
@@ -63,14 +72,14 @@ public struct StoreInspector: Sendable {
 
     /// Files in `quarantine/`.
     public func quarantined() -> [String] {
-        ((try? fileSystem.list("\(directory)/quarantine")) ?? []).sorted()
+        ((try? names("\(directory)/quarantine")) ?? []).sorted()
     }
 
     /// Key ids of every segment, quarantined ones included (they may still be read by hand).
     public func keyIDsInUse() throws(FileSystemError) -> Set<UInt32> {
         var ids: Set<UInt32> = []
         for lane in Lane.allCases {
-            for name in try fileSystem.list("\(directory)/\(lane)") where Store.segmentID(name) != nil {
+            for name in try names("\(directory)/\(lane)") where Store.segmentID(name) != nil {
                 if let header = try? SegmentHeader.decode(try fileSystem.readFile("\(directory)/\(lane)/\(name)")) { ids.insert(header.keyID) }
             }
         }
@@ -84,7 +93,7 @@ public struct StoreInspector: Sendable {
     public func entries() throws(FileSystemError) -> [(lane: Lane, entry: Entry)] {
         var result: [(Lane, Entry)] = []
         for lane in Lane.allCases {
-            for name in try fileSystem.list("\(directory)/\(lane)").filter({ Store.segmentID($0) != nil }).sorted() {
+            for name in try names("\(directory)/\(lane)").filter({ Store.segmentID($0) != nil }).sorted() {
                 guard let bytes = try? fileSystem.readFile("\(directory)/\(lane)/\(name)"),
                       let scanned = try? SegmentScanner.scan(bytes, keyring: keyring) else { continue }
                 for record in scanned.records {

@@ -10,6 +10,10 @@ public struct StoreOptions: Sendable, Equatable {
     /// First eviction pass keeps one routine reading per device per interval (milliseconds).
     public var thinningIntervalMilliseconds: Int64
 
+    /// Benchmarks only (`vigil-bench store --no-encryption`): records are written with the same
+    /// framing but not encrypted, to measure what encryption costs. Never readable back.
+    package var withoutEncryptionForBenchmark = false
+
     public init(segmentBytes: Int = 4 << 20, quotaBytes: Int64 = 1 << 30, reserveBytes: Int64 = 64 << 20,
                 thinningIntervalMilliseconds: Int64 = 300_000) {
         self.segmentBytes = segmentBytes
