@@ -46,7 +46,8 @@ public struct Agent: Sendable {
                     logger.warning("could not queue a message to a device", metadata: ["topic": "\(topic)", "error": "\(error)"])
                 }
             },
-            store: store, validator: validator, commitWindow: .milliseconds(configuration.store.commitWindowMilliseconds)))
+            store: store, validator: validator, commitWindow: .milliseconds(configuration.store.commitWindowMilliseconds),
+            news2FreshnessMinutes: configuration.models.news2FreshnessMinutes, news2ClearAfter: configuration.models.news2ClearAfter))
 
         logger.notice("starting", metadata: [
             "gateway": "\(configuration.gateway.id)", "config": "\(configuration.sourcePath)",

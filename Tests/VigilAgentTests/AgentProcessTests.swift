@@ -68,7 +68,10 @@ import Glibc
         let sensor = MQTTClient(configuration: .init(port: broker.port, clientID: "dev-a", subscriptions: [.init("vigil/v1/dev-a/cmd")]),
                                 logger: .init(label: "t"))
         try await sensor.start()
-        #expect(await eventually { sensor.connectionState.isConnected })
+        let acks = MQTTClient(configuration: .init(port: broker.port, clientID: "dev-a-acks", subscriptions: [.init("vigil/v1/dev-a/ack")]),
+                              logger: .init(label: "t"))
+        try await acks.start()
+        #expect(await eventually { sensor.connectionState.isConnected && acks.connectionState.isConnected })
         // A reading whose values must never appear in a log line: SpO2 87.3 %, pulse 131.7 /min.
         func frame(seq: UInt32, count: Int = 1) -> [UInt8] {
             FrameEncoder.readings(key: key, boot: 4, seq: seq, t0: 1_795_350_000_000,
@@ -98,6 +101,22 @@ import Glibc
             flags: [.clockSynced, .replay]))
         await sensor.shutdown()
 
+        // Durable acks, signed with the device's key, for the contiguous stored prefix only:
+        // through 4 while 5...7 are missing, then through 8 once the resend filled the gap.
+        let acked = await receive(from: acks, timeout: .seconds(30)) { received in
+            received.contains { message in
+                if case .ack(let ack)? = try? FrameDecoder.decode(message.payload, key: key) { return ack.seq == 8 }
+                return false
+            }
+        }
+        let ackSeqs = acked.compactMap { message -> UInt32? in
+            guard case .ack(let ack)? = try? FrameDecoder.decode(message.payload, key: key), ack.boot == 4 else { return nil }
+            return ack.seq
+        }
+        #expect(ackSeqs.count == acked.count, "every message on the ack topic is a valid ACK for boot 4")
+        #expect(ackSeqs.last == 8 && ackSeqs.dropLast().allSatisfy { $0 == 4 }, "acks: \(ackSeqs)")
+        await acks.shutdown()
+
         #expect(await eventually {
             let metrics = try? httpGet(port: agent.metricsPort, path: "/metrics").body
             return metrics?.contains(#"vigil_readings_accepted_total{device="dev-a"} 9"#) == true
@@ -122,6 +141,17 @@ import Glibc
         #expect(log.contains("<6>vigil: requested a resend boot=4 device=dev-a from_seq=5 to_seq=7"))
         #expect(log.contains("<5>vigil: device online boot=4 config_version=0 device=dev-a firmware=\"test-fw 1\""))
         #expect(log.contains("stopped cleanly"))
+        // Pulse 131.7 (3 points) and SpO2 87.3 % (3 points): NEWS2 6, a medium alert, stored in
+        // the priority lane with its explanation; the readings are marked abnormal.
+        #expect(log.contains("<5>vigil: alert device=dev-a model=news2"))
+        let config = dir.file("vigil.yaml")
+        let export = try await runProcess(builtProduct("vigil"), ["store", "export", "--config", config])
+        let lines = export.stdout.split(separator: "\n").map(String.init)
+        let alert = try #require(lines.first { $0.contains(#""type":"alert""#) }, "\(export.stdout)")
+        #expect(alert.contains(#""event":"raise""#) && alert.contains(#""risk":"medium""#) && alert.contains(#""score":6"#))
+        #expect(alert.contains(#""values":{"hr":1317,"spo2":873}"#), "\(alert)")
+        #expect(lines.filter { $0.contains(#""type":"reading""#) }.count == 9)
+        #expect(lines.contains { $0.contains(#""seq":0,"#) && $0.contains(#""abnormal":true"#) })
         // Whole numbers only: "873" inside a port such as 48739 is not a leak.
         let numbers = Set(log.split(whereSeparator: { !($0.isNumber || $0 == ".") }).map(String.init))
         for secret in ["1317", "131.7", "873", "87.3"] { #expect(!numbers.contains(secret), "a reading leaked into the log") }

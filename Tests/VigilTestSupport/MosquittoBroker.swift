@@ -32,9 +32,23 @@ public final class MosquittoBroker: @unchecked Sendable {
         try start()
     }
 
-    public init(options: Options = Options()) throws {
-        directory = try TemporaryDirectory("mosquitto")
-        port = try freeLoopbackPort()
+    public convenience init(options: Options = Options()) throws {
+        // The free port can be taken between asking and binding (another test, or an outgoing
+        // connection's ephemeral port): try another one.
+        for attempt in 1... {
+            do {
+                try self.init(directory: try TemporaryDirectory("mosquitto"), port: try freeLoopbackPort(), options: options)
+                return
+            } catch BrokerError.didNotStart(let log) where log.contains("Address already in use") && attempt < 5 {
+                continue
+            }
+        }
+        fatalError("unreachable")
+    }
+
+    private init(directory: TemporaryDirectory, port: Int, options: Options) throws {
+        self.directory = directory
+        self.port = port
         // Started as root, mosquitto drops to the `mosquitto` user, which could not write this
         // private directory; keep the test user instead.
         let user = getuid() == 0 ? "user root\n" : ""

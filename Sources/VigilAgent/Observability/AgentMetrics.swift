@@ -15,6 +15,7 @@ public struct AgentMetrics: Sendable {
     public let resendRequests: Counter
     public let storeFull: Counter
     public let acksSent: Counter
+    public let alertsRecorded: Counter
 
     public init(factory: any MetricsFactory) {
         self.factory = factory
@@ -28,6 +29,7 @@ public struct AgentMetrics: Sendable {
         resendRequests = Counter(label: "vigil_resend_requests_total", factory: factory)
         storeFull = Counter(label: "vigil_frames_not_stored_total", factory: factory)
         acksSent = Counter(label: "vigil_acks_sent_total", factory: factory)
+        alertsRecorded = Counter(label: "vigil_alerts_total", factory: factory)
     }
 
     /// Per provisioned device only (ids from the registry), so labels stay bounded.

@@ -116,15 +116,7 @@ public struct ScoreSession {
                 "missing": score.missing.map(\.rawValue),
             ] as [String: Any],
         ]
-        output["alerts"] = event.map { event -> [[String: Any]] in
-            [[
-                "event": event.kind.rawValue, "model": NEWS2AlertTracker.model, "version": NEWS2AlertTracker.version,
-                "risk": event.risk.rawValue, "score": event.score, "response": event.risk.response,
-                "parameters": Dictionary(uniqueKeysWithValues: event.parameters.map { ($0.key.rawValue, $0.value) }),
-                "missing": event.missing.map(\.rawValue),
-                "window_start": formatTime(event.windowStart), "window_end": formatTime(event.windowEnd),
-            ]]
-        } ?? []
+        output["alerts"] = event.map { [AlertJSON.fields($0)] } ?? []
         let data = (try? JSONSerialization.data(withJSONObject: output, options: [.sortedKeys])) ?? Data()
         return .success(String(decoding: data, as: UTF8.self))
     }
@@ -132,9 +124,5 @@ public struct ScoreSession {
     func parseTime(_ text: String) -> Int64? {
         guard let date = fractionalTime.date(from: text) ?? wholeTime.date(from: text) else { return nil }
         return Int64((date.timeIntervalSince1970 * 1_000).rounded())
-    }
-
-    func formatTime(_ milliseconds: Int64) -> String {
-        wholeTime.string(from: Date(timeIntervalSince1970: TimeInterval(milliseconds / 1_000)))
     }
 }

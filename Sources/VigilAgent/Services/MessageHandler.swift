@@ -2,6 +2,7 @@ import CoreMetrics
 import Foundation
 import Logging
 import VigilCore
+import VigilModels
 import VigilMQTT
 import VigilProtocol
 import VigilStore
@@ -26,6 +27,8 @@ struct MessageHandler {
     private let duplicates: Counter
     private let gapsAbandoned: Counter
     private let resendRequests: Counter
+    private var scorer: LiveScorer
+    private let alertsRecorded: Counter
     private let storeFull: Counter
     private let acksSent: Counter
     private let clock = ContinuousClock()
@@ -65,6 +68,8 @@ struct MessageHandler {
         self.tally = tally
         validator = dependencies.validator
         duplicates = dependencies.metrics.duplicates
+        scorer = dependencies.scorer
+        alertsRecorded = dependencies.metrics.alertsRecorded
         storeFull = dependencies.metrics.storeFull
         acksSent = dependencies.metrics.acksSent
         gapsAbandoned = dependencies.metrics.gapsAbandoned
@@ -100,7 +105,15 @@ struct MessageHandler {
                 acknowledgeAfterCommit.insert(BootKey(device: device, boot: accepted.frame.boot))
                 return
             }
-            dependencies.store.append(.readings(StoredReadings.entry(accepted, fresh: Set(fresh), receivedAt: receivedAt)))
+            let batch = StoredReadings.entry(accepted, fresh: Set(fresh), receivedAt: receivedAt)
+            dependencies.store.append(.readings(batch))
+            for alert in scorer.observe(batch) {
+                // Alerts go to the priority lane and are synced at once, not after the window.
+                dependencies.store.append(.alert(alert))
+                urgent = true
+                alertsRecorded.increment()
+                logger.notice("alert", metadata: ["device": "\(device)", "model": "\(NEWS2AlertTracker.model)"])
+            }
             for seq in fresh { pendingSequences.insert(SequenceKey(device: device, boot: accepted.frame.boot, seq: seq)) }
             pending.append(Pending(accepted: accepted, fresh: fresh))
             if pendingSince == nil { pendingSince = clock.now }

@@ -30,6 +30,10 @@ public final class PipelineService: Service {
         /// Sequence state rebuilt from the store at start (``Validator/restore(device:boot:seqs:)``).
         public var validator: Validator
         public var commitWindow: Duration
+        /// NEWS2 settings for live scoring (models.news2_*).
+        public var news2FreshnessMinutes = 60
+        public var news2ClearAfter = 2
+        var scorer: LiveScorer { LiveScorer(freshnessMinutes: news2FreshnessMinutes, clearAfter: news2ClearAfter) }
         /// Messages handled in one group commit at most.
         public var maxBatch = 1_024
     }

@@ -1,0 +1,92 @@
+import Foundation
+import VigilModels
+import VigilProtocol
+import VigilStore
+
+/// NEWS2 on live readings, per patient: each new reading updates the patient's latest value of
+/// each parameter it carries; the score uses every value still within the freshness window; the
+/// alert lifecycle decides whether that raises, escalates or clears an alert. Readings older than
+/// the patient's last scored one (replays after an outage) are stored but not re-scored: they
+/// would move the clock backwards. Pure; integer-only scoring.
+struct LiveScorer {
+    private struct Patient {
+        var latest: [NEWS2.Parameter: (value: Int, time: Int64)] = [:]
+        var lastScored: Int64 = .min
+        var tracker: NEWS2AlertTracker
+    }
+
+    let freshnessMilliseconds: Int64
+    let clearAfter: Int
+    private var patients: [String: Patient] = [:]
+
+    init(freshnessMinutes: Int, clearAfter: Int) {
+        freshnessMilliseconds = Int64(freshnessMinutes) * 60_000
+        self.clearAfter = clearAfter
+    }
+
+    /// Which NEWS2 parameter a channel feeds (pulse rate wins over heart rate when both are sent).
+    static let parameters: [(Channel, NEWS2.Parameter)] = [
+        (.heartRate, .pulse), (.pulseRate, .pulse), (.respiratoryRate, .respiratoryRate), (.spo2, .spo2),
+        (.coreTemperature, .temperature), (.systolicBP, .systolicBP),
+    ]
+
+    /// The alerts (raise, escalate, clear) the batch's readings cause, as store entries.
+    mutating func observe(_ batch: ReadingBatch) -> [AlertEntry] {
+        var patient = patients[batch.patient] ?? Patient(tracker: NEWS2AlertTracker(clearAfter: clearAfter))
+        defer { patients[batch.patient] = patient }
+        var alerts: [AlertEntry] = []
+        for reading in batch.readings where reading.time >= patient.lastScored {
+            var scored = false
+            for value in reading.values {
+                guard let channel = Channel(rawValue: value.channel),
+                      let parameter = Self.parameters.first(where: { $0.0 == channel })?.1 else { continue }
+                patient.latest[parameter] = (Int(value.raw), reading.time)
+                scored = true
+            }
+            guard scored else { continue }
+            patient.lastScored = reading.time
+            var observation = NEWS2.Observation()
+            var values: [String: Int] = [:]
+            func fresh(_ parameter: NEWS2.Parameter) -> Int? {
+                guard let latest = patient.latest[parameter], reading.time - latest.time <= freshnessMilliseconds else { return nil }
+                values[parameter.rawValue] = latest.value
+                return latest.value
+            }
+            observation.pulse = fresh(.pulse)
+            observation.respiratoryRate = fresh(.respiratoryRate)
+            observation.spo2 = fresh(.spo2)
+            observation.temperature = fresh(.temperature)
+            observation.systolicBP = fresh(.systolicBP)
+            let score = NEWS2.score(observation)
+            guard let event = patient.tracker.update(score, at: reading.time) else { continue }
+            var fields = AlertJSON.fields(event)
+            fields["device"] = batch.device
+            fields["values"] = values
+            fields["units"] = ["hr": "0.1 /min", "rr": "0.1 /min", "spo2": "0.1 %", "temp": "0.01 Cel", "sbp": "mm[Hg]"]
+                .filter { values[$0.key] != nil }
+            let json = (try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys])).map(Array.init) ?? []
+            alerts.append(AlertEntry(device: batch.device, patient: batch.patient, time: reading.time, json: json))
+        }
+        return alerts
+    }
+}
+
+/// The fields of an alert event, shared by `vigil score` and the live pipeline, so both explain
+/// an alert the same way: model and version, the event, risk band and RCP response, the score,
+/// each parameter's subscore, what was missing, and the time window.
+enum AlertJSON {
+    static func fields(_ event: NEWS2AlertTracker.Event) -> [String: Any] {
+        [
+            "event": event.kind.rawValue, "model": NEWS2AlertTracker.model, "version": NEWS2AlertTracker.version,
+            "risk": event.risk.rawValue, "score": event.score, "response": event.risk.response,
+            "parameters": Dictionary(uniqueKeysWithValues: event.parameters.map { ($0.key.rawValue, $0.value) }),
+            "missing": event.missing.map(\.rawValue),
+            "window_start": isoTime(event.windowStart), "window_end": isoTime(event.windowEnd),
+        ]
+    }
+
+    private static func isoTime(_ milliseconds: Int64) -> String {
+        let formatter = ISO8601DateFormatter()
+        return formatter.string(from: Date(timeIntervalSince1970: TimeInterval(milliseconds / 1_000)))
+    }
+}

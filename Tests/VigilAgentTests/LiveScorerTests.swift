@@ -1,0 +1,68 @@
+import Foundation
+import Testing
+import VigilStore
+@testable import VigilAgent
+
+/// NEWS2 on live readings: the latest fresh value of each parameter, the alert lifecycle, and
+/// alert entries that say why.
+@Suite struct LiveScorerTests {
+    let start: Int64 = 1_795_350_000_000
+
+    /// One reading at `minute` with heart rate, respiratory rate, SpO2 and core temperature.
+    func batch(minute: Int64, hr: Int16, rr: Int16, spo2: Int16, temp: Int16, seq: UInt32 = 0) -> ReadingBatch {
+        ReadingBatch(device: "patch-1", patient: "Patient/p1", boot: 1, timeQuality: 0, receivedAt: 0, readings: [
+            StoredReading(seq: seq, time: start + minute * 60_000, deviceTime: 0, values: [
+                .init(channel: 1, raw: hr), .init(channel: 3, raw: spo2), .init(channel: 4, raw: rr), .init(channel: 6, raw: temp),
+            ]),
+        ])
+    }
+
+    func fields(_ alert: AlertEntry) throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: Data(alert.json)) as? [String: Any])
+    }
+
+    @Test func deteriorationRaisesThenEscalatesThenClearsWithHysteresis() throws {
+        var scorer = LiveScorer(freshnessMinutes: 60, clearAfter: 2)
+        #expect(scorer.observe(batch(minute: 0, hr: 720, rr: 150, spo2: 970, temp: 3_700)).isEmpty, "normal vitals: no alert")
+        // HR 112 (2), RR 22 (2), SpO2 95 (1), temp 38.2 (1): 6 → medium.
+        let raised = scorer.observe(batch(minute: 10, hr: 1_120, rr: 220, spo2: 950, temp: 3_820))
+        #expect(raised.count == 1)
+        let raise = try fields(try #require(raised.first))
+        #expect(raise["event"] as? String == "raise")
+        #expect(raise["risk"] as? String == "medium")
+        #expect(raise["score"] as? Int == 6)
+        #expect(raise["model"] as? String == "news2" && raise["version"] as? String == "RCP-2017")
+        #expect(raise["device"] as? String == "patch-1")
+        #expect((raise["values"] as? [String: Int]) == ["hr": 1_120, "rr": 220, "spo2": 950, "temp": 3_820])
+        #expect((raise["missing"] as? [String])?.contains("sbp") == true)
+        #expect(raised.first?.time == start + 10 * 60_000)
+        // Holding the same band: de-duplicated.
+        #expect(scorer.observe(batch(minute: 11, hr: 1_120, rr: 220, spo2: 950, temp: 3_820)).isEmpty)
+        // RR 25 (3), SpO2 91 (3): 2 + 3 + 3 + 1 = 9 → high.
+        let escalated = try fields(try #require(scorer.observe(batch(minute: 20, hr: 1_120, rr: 250, spo2: 910, temp: 3_820)).first))
+        #expect(escalated["event"] as? String == "escalate" && escalated["risk"] as? String == "high")
+        // Back to normal: clears only on the second low score.
+        #expect(scorer.observe(batch(minute: 30, hr: 720, rr: 150, spo2: 970, temp: 3_700)).isEmpty)
+        let cleared = try fields(try #require(scorer.observe(batch(minute: 31, hr: 720, rr: 150, spo2: 970, temp: 3_700)).first))
+        #expect(cleared["event"] as? String == "clear")
+    }
+
+    @Test func replayedOlderReadingsAreNotRescored() {
+        var scorer = LiveScorer(freshnessMinutes: 60, clearAfter: 2)
+        _ = scorer.observe(batch(minute: 30, hr: 720, rr: 150, spo2: 970, temp: 3_700))
+        // An abnormal reading from before the last scored one (a replay after an outage).
+        #expect(scorer.observe(batch(minute: 5, hr: 1_400, rr: 300, spo2: 880, temp: 3_950)).isEmpty)
+    }
+
+    @Test func staleParametersAreLeftOutOfTheScore() throws {
+        var scorer = LiveScorer(freshnessMinutes: 15, clearAfter: 2)
+        #expect(scorer.observe(batch(minute: 0, hr: 720, rr: 220, spo2: 970, temp: 3_700)).isEmpty, "RR 22 alone scores 2: low")
+        // Two hours later only SpO2 arrives (91 %: 3 points on its own → low-medium).
+        let reading = ReadingBatch(device: "patch-1", patient: "Patient/p1", boot: 1, timeQuality: 0, receivedAt: 0, readings: [
+            StoredReading(seq: 1, time: start + 120 * 60_000, deviceTime: 0, values: [.init(channel: 3, raw: 910)]),
+        ])
+        let alert = try fields(try #require(scorer.observe(reading).first))
+        #expect((alert["values"] as? [String: Int]) == ["spo2": 910], "the old RR (2 more points: medium) must not count")
+        #expect(alert["risk"] as? String == "low-medium")
+    }
+}
