@@ -59,7 +59,7 @@ public struct Agent: Sendable {
                     .init(service: MetricsServer(registry: registry, listen: configuration.metrics, logger: logger, readiness: readiness)),
                     .init(service: pipeline),
                     .init(service: IngestService(client: client, metrics: metrics, logger: logger, readiness: readiness)),
-                    .init(service: SupervisorService(client: client, pipeline: pipeline, notifier: notifier,
+                    .init(service: SupervisorService(client: client, pipeline: pipeline, store: store, notifier: notifier,
                                                      metrics: metrics, readiness: readiness, logger: logger)),
                 ],
                 gracefulShutdownSignals: [.sigterm, .sigint],

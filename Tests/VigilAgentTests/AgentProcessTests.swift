@@ -61,6 +61,7 @@ import Glibc
             "NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "2000000",
         ])
         #expect(await eventually { notify.messages.contains("READY=1") })
+        #expect(notify.messages.contains { $0.hasPrefix("STATUS=") && $0.contains("; store 0 records, ") }, "\(notify.messages)")
         #expect(await eventually { agent.log.contains("connected to the broker") })
         #expect(agent.log.contains("device registry loaded devices=1"))
 

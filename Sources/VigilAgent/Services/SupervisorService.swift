@@ -2,6 +2,7 @@ import Logging
 import ServiceLifecycle
 import VigilCore
 import VigilMQTT
+import VigilStore
 
 /// Talks to systemd and samples the agent's health: READY=1 once ingest and metrics are up,
 /// STATUS= lines an operator sees in `systemctl status`, WATCHDOG=1 only while ``WatchdogPolicy``
@@ -9,6 +10,7 @@ import VigilMQTT
 public struct SupervisorService: Service {
     let client: MQTTClient
     let pipeline: PipelineService
+    let store: Store
     let notifier: SystemdNotifier
     let metrics: AgentMetrics
     let readiness: Readiness
@@ -52,6 +54,11 @@ public struct SupervisorService: Service {
 
     private func statusLine() -> String {
         let broker = client.connectionState.isConnected ? "broker connected" : "broker not connected"
-        return "\(broker); \(pipeline.processed) messages handled"
+        let stats = store.stats
+        let records = stats.lanes.values.reduce(0) { $0 + $1.records }
+        let bytes = stats.lanes.values.reduce(0) { $0 + $1.bytes }
+        var line = "\(broker); \(pipeline.processed) messages handled; store \(records) records, \(bytes >> 10) KiB"
+        if stats.quarantined > 0 { line += "; \(stats.quarantined) segments quarantined (vigil store verify)" }
+        return line
     }
 }
