@@ -150,15 +150,73 @@ add("tag truncated to 8 bytes", good[:-8], "truncated", note="the last 16 bytes 
 add("gateway ack replayed as device readings", vf.encode_ack(KEY_A, DEV, 7, 151)[:2] + b"\x01" + vf.encode_ack(KEY_A, DEV, 7, 151)[3:],
     "truncated", note="the type byte changes the layout; even if it fitted, the MAC covers the type")
 
+# --- sequences: what the gateway does with each frame of a series, given the ones before ------
+# Every frame here is valid on its own (both implementations decode it); the expected outcome
+# comes from the gateway's sequence rules in PROTOCOL.md ("Authentication", replays): accepted
+# (the sequence numbers stored), duplicate (already stored: acknowledged again, not stored), or
+# replayed (from a boot older than the four the gateway tracks: rejected). `ack_through` is what
+# the durable ACK for that boot may say after the frame (None: nothing contiguous yet).
+SEQ_OUT = os.path.join(HERE, "..", "vectors", "sequences.json")
+sequences = []
+
+
+def scenario(name, steps, note=None):
+    out = []
+    for boot, seq, count, flags, expect in steps:
+        records = [(i * 1000, [(1, 700 + i), (3, 970)]) for i in range(count)]
+        frame = vf.encode_readings(KEY_A, DEV, boot, seq, T0 + seq * 1000, records, flags=flags | vf.CLOCK_SYNCED)
+        vf.decode(KEY_A, DEV, frame)  # valid on its own
+        out.append({"frame": frame.hex(), "boot": boot, "seq": seq, "count": count, "expect": expect})
+    entry = {"name": name, "device": DEV, "key": KEY_A.hex(), "steps": out}
+    if note:
+        entry["note"] = note
+    sequences.append(entry)
+
+
+def accepted(seqs, ack):
+    return {"outcome": "accepted", "stored": seqs, "ack_through": ack}
+
+
+def duplicate(ack):
+    return {"outcome": "duplicate", "ack_through": ack}
+
+
+REPLAYED = {"outcome": "replayed"}
+R = vf.REPLAY
+scenario("in order", [(1, 0, 1, 0, accepted([0], 0)), (1, 1, 1, 0, accepted([1], 1)), (1, 2, 3, 0, accepted([2, 3, 4], 4))])
+scenario("the same frame twice (an MQTT redelivery)", [(1, 0, 5, 0, accepted([0, 1, 2, 3, 4], 4)), (1, 0, 5, 0, duplicate(4))])
+scenario("an older sequence of the same boot, already stored", [(1, 0, 5, 0, accepted([0, 1, 2, 3, 4], 4)), (1, 2, 1, R, duplicate(4))],
+         note="stored readings sent again are idempotent: acknowledged, not stored twice")
+scenario("a resend overlapping what is stored stores only the new part",
+         [(1, 0, 5, 0, accepted([0, 1, 2, 3, 4], 4)), (1, 3, 5, R, accepted([5, 6, 7], 7))])
+scenario("a gap is not acknowledged until the resend fills it",
+         [(1, 0, 1, 0, accepted([0], 0)), (1, 5, 1, 0, accepted([5], 0)), (1, 1, 4, R, accepted([1, 2, 3, 4], 5))])
+scenario("a gap from the first frame: nothing to acknowledge yet",
+         [(1, 3, 2, 0, accepted([3, 4], None)), (1, 0, 3, R, accepted([0, 1, 2], 4))])
+scenario("a rebooted device delivers its previous boot's buffer",
+         [(2, 0, 3, 0, accepted([0, 1, 2], 2)), (3, 0, 1, 0, accepted([0], 0)), (2, 3, 2, R, accepted([3, 4], 4))])
+scenario("a boot older than the four tracked is a replay",
+         [(b, 0, 1, 0, accepted([0], 0)) for b in range(1, 6)] + [(1, 1, 1, R, REPLAYED), (2, 1, 1, R, accepted([1], 1))],
+         note="boots 2-5 are tracked after boot 5 arrives; boot 1 was dropped")
+scenario("the newest boot's old frame after four newer boots is still accepted",
+         [(10, 0, 1, 0, accepted([0], 0))] + [(b, 0, 1, 0, accepted([0], 0)) for b in (11, 12, 13)] + [(10, 1, 1, R, accepted([1], 1))])
+
+seq_text = json.dumps({"protocol": 1, "generated_by": "firmware-protocol/tools/make_vectors.py",
+                       "sequences": sequences}, indent=1, sort_keys=True) + "\n"
+
 text = json.dumps({"protocol": 1, "generated_by": "firmware-protocol/tools/make_vectors.py",
                    "vectors": vectors}, indent=1, sort_keys=True) + "\n"
 invalid = sum(1 for v in vectors if "reject" in v["expect"])
 if "--check" in sys.argv:
-    with open(OUT) as existing:
-        if existing.read() != text:
-            sys.exit("vectors/frames.json is out of date: run firmware-protocol/tools/make_vectors.py")
-    print("vectors/frames.json is up to date: %d vectors, %d invalid" % (len(vectors), invalid))
+    for path, content in ((OUT, text), (SEQ_OUT, seq_text)):
+        with open(path) as existing:
+            if existing.read() != content:
+                sys.exit("%s is out of date: run firmware-protocol/tools/make_vectors.py" % os.path.relpath(path))
+    print("vectors/frames.json is up to date: %d vectors, %d invalid; vectors/sequences.json: %d scenarios"
+          % (len(vectors), invalid, len(sequences)))
 else:
-    with open(OUT, "w") as out:
-        out.write(text)
-    print("wrote %d vectors (%d invalid) to %s" % (len(vectors), invalid, os.path.relpath(OUT)))
+    for path, content in ((OUT, text), (SEQ_OUT, seq_text)):
+        with open(path, "w") as out:
+            out.write(content)
+    print("wrote %d vectors (%d invalid) to %s and %d sequence scenarios to %s"
+          % (len(vectors), invalid, os.path.relpath(OUT), len(sequences), os.path.relpath(SEQ_OUT)))
