@@ -8,11 +8,15 @@ import VigilValidation
 
 private let device = DeviceID("fuzz-device")!
 private let key = DeviceKey(device: device, bytes: Array(0..<32))!
-private let profile = DeviceProfile(key: key, patient: "Patient/fuzz")
+private let profile = DeviceProfile(key: key, patient: "Patient/fuzz", jsonDebug: true)
 
 /// Decodes arbitrary bytes; a valid frame is also validated, iterated and re-encoded, and must
 /// come back byte for byte. Any crash, trap or mismatch is a finding.
 func fuzzOne(_ bytes: [UInt8]) {
+    if JSONFrame.isJSON(bytes) {
+        fuzzJSON(bytes)
+        return
+    }
     // With the right MAC appended, random structure reaches past the MAC check too.
     for candidate in [bytes, signed(bytes)] {
         guard let frame = try? FrameDecoder.decode(candidate, key: key) else { continue }
@@ -27,6 +31,21 @@ func fuzzOne(_ bytes: [UInt8]) {
             }
         }
     }
+}
+
+/// The JSON form: parsed; when the content is well formed its binary equivalent gets the right
+/// tag, so the binary decoder and the validator run on it, and the canonical re-encoding must
+/// decode to the same frame.
+private func fuzzJSON(_ bytes: [UInt8]) {
+    var validator = Validator()
+    _ = validator.validate(bytes, from: device, profile: profile, now: .zero, receivedAt: 0)
+    guard let binary = try? JSONFrame.binary(bytes, key: key) else { return }
+    let resigned = FrameEncoder.seal(Array(binary.dropLast(16)), key: key)
+    guard case .readings(let readings)? = try? FrameDecoder.decode(resigned, key: key) else { return }
+    let records = readings.records.map { FrameEncoder.RecordInput(dt: $0.dt, values: $0.channels.map { ($0.channel, $0.value) }) }
+    let text = JSONFrame.encode(key: key, boot: readings.boot, seq: readings.seq, t0: readings.t0, records: records, flags: readings.flags)
+    guard let again = try? JSONFrame.binary(text, key: key) else { preconditionFailure("canonical JSON does not parse") }
+    precondition(again == resigned, "canonical JSON re-encoding differs")
 }
 
 private func signed(_ bytes: [UInt8]) -> [UInt8] {

@@ -11,6 +11,8 @@ public enum ValidationReason: Sendable, Equatable, Hashable {
     case wrongTopic
     /// A channel the device's registry entry does not allow.
     case channelNotAllowed
+    /// The JSON debug form from a device whose registry entry does not enable it.
+    case jsonDisabled
 
     public var code: String {
         switch self {
@@ -20,6 +22,7 @@ public enum ValidationReason: Sendable, Equatable, Hashable {
         case .rateLimited: "rate_limited"
         case .wrongTopic: "unknown_type"
         case .channelNotAllowed: "unknown_channel"
+        case .jsonDisabled: "json_disabled"
         }
     }
 }

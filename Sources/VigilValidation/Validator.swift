@@ -64,7 +64,12 @@ public struct Validator: Sendable {
         guard case .emit = rateLimiter.check(device, now: now) else { return .rejected(.rateLimited) }
         let decoded: Frame
         do {
-            decoded = try FrameDecoder.decode(payload, key: profile.key)
+            if JSONFrame.isJSON(payload) {
+                guard profile.jsonDebug else { return .rejected(.jsonDisabled) }
+                decoded = try JSONFrame.decode(payload, key: profile.key)
+            } else {
+                decoded = try FrameDecoder.decode(payload, key: profile.key)
+            }
         } catch {
             return .rejected(.frame(error))
         }

@@ -31,12 +31,14 @@ import VigilTestSupport
         for index in 0..<10 {
             let id = "dev-\(index)"
             let key = hexString((0..<32).map { UInt8((index * 31 + $0) & 0xFF) })
-            try DeviceRegistry.write(.init(device: id, patient: "Patient/p\(index)", kind: "spo2-ring", key: key), to: devicesDir)
+            // Device 5 sends the JSON debug form, which its registry entry allows.
+            try DeviceRegistry.write(.init(device: id, patient: "Patient/p\(index)", kind: "spo2-ring", key: key,
+                                           jsonDebug: index == 5 ? true : nil), to: devicesDir)
             let flash = dir.url.appendingPathComponent("flash-\(index)")
             try FileManager.default.createDirectory(at: flash, withIntermediateDirectories: true)
             configs.append(try dir.write("device-\(index).json", """
                 {"device": "\(id)", "key": "\(key)", "broker": {"host": "127.0.0.1", "port": \(broker.port)},
-                 "settings": {"sample_interval_ms": 100, "batch_max": 8}, "state_dir": "\(flash.path)",
+                 "settings": {"sample_interval_ms": 100, "batch_max": 8, "json_debug": \(index == 5 ? 1 : 0)}, "state_dir": "\(flash.path)",
                  "clock_synced": \(index % 2 == 0)}
                 """))
         }
@@ -91,6 +93,8 @@ import VigilTestSupport
         }
         let metrics = try httpGet(port: metricsPort, path: "/metrics").body
         #expect(!metrics.contains("vigil_ingest_rejected_total{"), "nothing may be rejected:\n\(metrics)")
+        let jsonLine = metrics.split(separator: "\n").first { $0.hasPrefix("vigil_frames_json_accepted_total ") }
+        #expect((jsonLine?.split(separator: " ").last.flatMap { Double($0) } ?? 0) > 0, "dev-5's JSON frames reached the store")
         agent.terminate()
         #expect(await agent.waitAsync(timeout: .seconds(30)) == 0)
 

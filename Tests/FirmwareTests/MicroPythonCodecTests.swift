@@ -19,7 +19,7 @@ import VigilTestSupport
     @Test func allVectorsPassUnderMicroPython() async throws {
         let result = try await runVectors()
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
-        #expect(result.stdout.contains("micropython vectors: 90 passed, 0 failed"))
+        #expect(result.stdout.contains("micropython vectors: 108 passed, 0 failed"))
         #expect(result.stdout.contains("micropython sequence frames: 29 passed, 0 failed"))
     }
 

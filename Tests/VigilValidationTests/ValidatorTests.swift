@@ -133,3 +133,38 @@ import VigilProtocol
         #expect(mapper.map(boot: 3, deviceTime: 5_000, synced: false, receivedAt: 9_000_000) == (9_000_000, .unknown))
     }
 }
+
+@Suite struct JSONFormValidationTests {
+    let device = DeviceID("spo2-ring-02")!
+    var key: DeviceKey { DeviceKey(device: device, bytes: Array(0..<32))! }
+    var json: [UInt8] {
+        JSONFrame.encode(key: key, boot: 1, seq: 0, t0: 1_795_350_000_000, records: [.init(dt: 0, values: [(.pulseRate, 720), (.spo2, 970)])],
+                         flags: .clockSynced)
+    }
+
+    @Test func theJSONFormIsAcceptedOnlyWhenTheRegistryEnablesIt() throws {
+        var validator = Validator()
+        let off = DeviceProfile(key: key, patient: "Patient/p")
+        guard case .rejected(let reason) = validator.validate(json, from: device, profile: off, now: .seconds(1), receivedAt: 0) else {
+            Issue.record("a JSON frame was accepted from a device without json_debug")
+            return
+        }
+        #expect(reason == .jsonDisabled && reason.code == "json_disabled")
+
+        let on = DeviceProfile(key: key, patient: "Patient/p", jsonDebug: true)
+        guard case .accepted(let accepted) = validator.validate(json, from: device, profile: on, now: .seconds(2), receivedAt: 0) else {
+            Issue.record("the JSON frame was refused")
+            return
+        }
+        #expect(accepted.fresh == [0])
+        #expect(accepted.frame.records.map { Array($0.channels).map(\.value) } == [[720, 970]])
+        // The binary frame with the same content is the same reading: a duplicate once stored.
+        _ = validator.commit(accepted)
+        let binary = FrameEncoder.readings(key: key, boot: 1, seq: 0, t0: 1_795_350_000_000,
+                                           records: [.init(dt: 0, values: [(.pulseRate, 720), (.spo2, 970)])], flags: .clockSynced)
+        guard case .duplicate = validator.validate(binary, from: device, profile: on, now: .seconds(3), receivedAt: 0) else {
+            Issue.record("expected a duplicate")
+            return
+        }
+    }
+}

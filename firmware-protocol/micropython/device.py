@@ -54,6 +54,8 @@ class Device:
         settings = config.get("settings", {})
         self.interval_ms = settings.get("sample_interval_ms", 1000)
         self.batch_max = settings.get("batch_max", 8)
+        # CONFIG key 4 / settings json_debug: send the JSON debug form (the gateway must allow it).
+        self.json_debug = settings.get("json_debug", 0)
         self.channel_ids = [vf.CHANNEL_IDS[c] for c in config.get("channels", ["pr", "spo2", "pi", "activity", "battery"])]
         self.clock_synced = config.get("clock_synced", False)
         self.prefix = config.get("topic_prefix", "vigil/v1") + "/" + self.id + "/"
@@ -111,7 +113,12 @@ class Device:
                 boot, seq, t0, synced = run[0][0], run[0][1], run[0][2], run[0][3]
                 flags = (vf.CLOCK_SYNCED if synced else 0) | (vf.REPLAY if replay else 0)
                 records = [(max(0, r[2] - t0), r[4]) for r in run]
-                frame = vf.encode_readings(self.key, self.id, boot, seq, t0, records, flags)
+                if self.json_debug:
+                    import vigil_json  # only a device in JSON debug mode pays its heap
+                    encode = vigil_json.encode_readings_json
+                else:
+                    encode = vf.encode_readings
+                frame = encode(self.key, self.id, boot, seq, t0, records, flags)
                 self.client.publish(self.prefix + "up", frame, qos=1)
                 self.stats["replayed" if replay else "published"] += len(run)
                 run = []
@@ -135,6 +142,8 @@ class Device:
                     self.interval_ms = value
                 elif key == 3 and 1 <= value <= 32:
                     self.batch_max = value
+                elif key == 4 and value in (0, 1):
+                    self.json_debug = value
             self.config_version = message["version"]
             _write_int(self.state_dir + "/config_version", self.config_version)
             self.stats["configs_applied"] += 1

@@ -251,3 +251,4 @@ def _config(data, end, out):
     out["version"] = version
     out["entries"] = entries
     return pos
+

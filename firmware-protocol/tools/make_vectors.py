@@ -13,6 +13,7 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "micropython"))
 import vigil_frame as vf  # noqa: E402
+import vigil_json  # noqa: E402
 
 OUT = os.path.join(HERE, "..", "vectors", "frames.json")
 KEY_A = bytes(range(32))
@@ -22,9 +23,9 @@ T0 = 1795350000000
 vectors = []
 
 
-def add(name, frame, expect, key=KEY_A, device=DEV, note=None):
+def add(name, frame, expect, key=KEY_A, device=DEV, note=None, canonical=True):
     try:
-        decoded = vf.decode(key, device, frame)
+        decoded = (vigil_json.decode_json if frame[:1] == b"{" else vf.decode)(key, device, frame)
         outcome = {"decoded": decoded}
     except vf.FrameError as error:
         outcome = {"reject": error.reason}
@@ -35,6 +36,8 @@ def add(name, frame, expect, key=KEY_A, device=DEV, note=None):
     vector = {"name": name, "device": device, "key": key.hex(), "frame": frame.hex(), "expect": outcome}
     if note:
         vector["note"] = note
+    if not canonical:
+        vector["canonical"] = False  # valid, but not the text the encoders write: no re-encoding check
     vectors.append(vector)
 
 
@@ -149,6 +152,33 @@ add("tag zeroed", good[:-16] + bytes(16), "bad_mac")
 add("tag truncated to 8 bytes", good[:-8], "truncated", note="the last 16 bytes are always the tag, so the records no longer fit")
 add("gateway ack replayed as device readings", vf.encode_ack(KEY_A, DEV, 7, 151)[:2] + b"\x01" + vf.encode_ack(KEY_A, DEV, 7, 151)[3:],
     "truncated", note="the type byte changes the layout; even if it fitted, the MAC covers the type")
+
+# --- the JSON debug form ---------------------------------------------------------------------
+J = vigil_json.encode_readings_json
+J_RECORDS = [(0, [(1, 725), (3, 968)]), (1000, [(1, 731), (3, 970), (6, 3705)])]
+add("json readings", J(KEY_A, DEV, 7, 200, T0, J_RECORDS, flags=vf.CLOCK_SYNCED), "valid")
+add("json readings, every channel", J(KEY_A, DEV, 7, 210, T0, [(0, [(c, vf.CHANNELS[c][3]) for c in range(1, 13)])]), "valid")
+add("json readings, negative RSSI and zero activity", J(KEY_A, DEV, 7, 211, T0, [(0, [(10, 0), (12, -67)])]), "valid")
+add("json batch replayed", J(KEY_A, DEV, 6, 0, T0, [(i * 1000, [(3, 950 + i)]) for i in range(32)], flags=vf.REPLAY), "valid")
+same = J(KEY_A, DEV, 7, 200, T0, J_RECORDS, flags=vf.CLOCK_SYNCED)
+tag_hex = same[-34:-2].decode()
+add("json with spaces, channels out of order and trailing zeros",
+    ('{ "v": 1, "type": "readings", "boot": 7, "flags": 1, "seq": 200, "t0": %d,\n "records": [ {"spo2": 96.80, "dt": 0, "hr": 72.5},'
+     ' {"dt": 1000, "core_temp": 37.05, "hr": 73.1, "spo2": 97} ], "tag": "%s" }' % (T0, tag_hex)).encode(), "valid",
+    note="the MAC covers the content, not the text", canonical=False)
+add("json not an object", b"{\"v\":1,", "bad_json")
+add("json value finer than its scale (72.55 /min)", same.replace(b'"hr":72.5', b'"hr":72.55'), "bad_json")
+add("json value as a string", same.replace(b'"hr":72.5', b'"hr":"72.5"'), "bad_json")
+add("json unknown key", same.replace(b'"v":1,', b'"v":1,"debug":true,'), "bad_json")
+add("json tag not hex", same.replace(tag_hex.encode(), b"z" * 32), "bad_json")
+add("json negative boot", same.replace(b'"boot":7', b'"boot":-7'), "bad_json")
+add("json version 2", same.replace(b'"v":1', b'"v":2'), "unsupported_version")
+add("json status type", same.replace(b'"type":"readings"', b'"type":"status"'), "unknown_type")
+add("json unknown channel", same.replace(b'"hr":72.5', b'"heart":72.5'), "unknown_channel")
+add("json no records", same[:same.index(b'"records":[') + 11] + same[same.index(b'],"tag"'):], "bad_count")
+add("json value out of range (SpO2 100.1 %)", same.replace(b'"spo2":96.8', b'"spo2":100.1'), "out_of_range")
+add("json value changed after signing", same.replace(b'"hr":72.5', b'"hr":72.6'), "bad_mac")
+add("json over 4096 bytes", same[:-1] + b" " * (4097 - len(same)) + b"}", "oversized")
 
 # --- sequences: what the gateway does with each frame of a series, given the ones before ------
 # Every frame here is valid on its own (both implementations decode it); the expected outcome

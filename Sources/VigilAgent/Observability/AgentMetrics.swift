@@ -16,6 +16,7 @@ public struct AgentMetrics: Sendable {
     public let storeFull: Counter
     public let acksSent: Counter
     public let alertsRecorded: Counter
+    public let jsonFrames: Counter
 
     public init(factory: any MetricsFactory) {
         self.factory = factory
@@ -30,6 +31,7 @@ public struct AgentMetrics: Sendable {
         storeFull = Counter(label: "vigil_frames_not_stored_total", factory: factory)
         acksSent = Counter(label: "vigil_acks_sent_total", factory: factory)
         alertsRecorded = Counter(label: "vigil_alerts_total", factory: factory)
+        jsonFrames = Counter(label: "vigil_frames_json_accepted_total", factory: factory)
     }
 
     /// Per provisioned device only (ids from the registry), so labels stay bounded.

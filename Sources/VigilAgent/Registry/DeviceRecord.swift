@@ -44,7 +44,7 @@ public struct DeviceRecord: Codable, Sendable, Equatable {
                 allowed?.insert(channel)
             }
         }
-        return DeviceProfile(key: deviceKey, patient: patient, channels: allowed)
+        return DeviceProfile(key: deviceKey, patient: patient, channels: allowed, jsonDebug: jsonDebug ?? false)
     }
 
     static func hexBytes(_ text: String) -> [UInt8]? {

@@ -29,6 +29,7 @@ struct MessageHandler {
     private let resendRequests: Counter
     private var scorer: LiveScorer
     private let alertsRecorded: Counter
+    private let jsonFrames: Counter
     private let storeFull: Counter
     private let acksSent: Counter
     private let clock = ContinuousClock()
@@ -70,6 +71,7 @@ struct MessageHandler {
         duplicates = dependencies.metrics.duplicates
         scorer = dependencies.scorer
         alertsRecorded = dependencies.metrics.alertsRecorded
+        jsonFrames = dependencies.metrics.jsonFrames
         storeFull = dependencies.metrics.storeFull
         acksSent = dependencies.metrics.acksSent
         gapsAbandoned = dependencies.metrics.gapsAbandoned
@@ -97,6 +99,7 @@ struct MessageHandler {
         let profile = dependencies.registry.profile(for: device)
         switch validator.validate(payload, from: device, profile: profile, now: now, receivedAt: receivedAt) {
         case .accepted(let accepted):
+            if JSONFrame.isJSON(payload) { jsonFrames.increment() }
             let fresh = accepted.fresh.filter { !pendingSequences.contains(SequenceKey(device: device, boot: accepted.frame.boot, seq: $0)) }
             tally(.init(device: device.rawValue, kind: "up"), payload.count, fresh.count)
             guard !fresh.isEmpty else {

@@ -65,7 +65,7 @@ public struct StoreExport {
                 var values: [String] = []
                 for value in reading.values {
                     guard let channel = Channel(rawValue: value.channel) else { continue }
-                    values.append("\"\(channel.key)\":\(decimal(value.raw, divisor: channel.divisor))")
+                    values.append("\"\(channel.key)\":\(JSONFrame.decimalText(value.raw, divisor: channel.divisor))")
                 }
                 let quality = Int(batch.timeQuality) < Self.timeQualities.count ? Self.timeQualities[Int(batch.timeQuality)] : "unknown"
                 return "{\"type\":\"reading\",\(identity(batch.device, batch.patient)),\"boot\":\(batch.boot),\"seq\":\(reading.seq)"
@@ -95,15 +95,6 @@ public struct StoreExport {
         let shifted = milliseconds + (deidentifier?.shiftMilliseconds(patient: patient) ?? 0)
         return formatter.string(from: Date(timeIntervalSince1970: TimeInterval(shifted) / 1_000))
     }
-}
-
-/// A fixed-point value as a decimal literal, without going through floating point.
-func decimal(_ raw: Int16, divisor: Int16) -> String {
-    guard divisor > 1 else { return "\(raw)" }
-    let magnitude = abs(Int(raw))
-    let digits = String(divisor).count - 1
-    let fraction = String(magnitude % Int(divisor))
-    return "\(raw < 0 ? "-" : "")\(magnitude / Int(divisor)).\(String(repeating: "0", count: digits - fraction.count))\(fraction)"
 }
 
 func jsonEscaped(_ text: String) -> String {
