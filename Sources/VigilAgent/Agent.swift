@@ -46,6 +46,13 @@ public struct Agent: Sendable {
                     logger.warning("could not queue a message to a device", metadata: ["topic": "\(topic)", "error": "\(error)"])
                 }
             },
+            publishRetained: { topic, payload in
+                do {
+                    try client.enqueue(topic: topic, payload: payload, retain: true)
+                } catch {
+                    logger.warning("could not queue a message to a device", metadata: ["topic": "\(topic)", "error": "\(error)"])
+                }
+            },
             store: store, validator: validator, commitWindow: .milliseconds(configuration.store.commitWindowMilliseconds),
             news2FreshnessMinutes: configuration.models.news2FreshnessMinutes, news2ClearAfter: configuration.models.news2ClearAfter))
 

@@ -31,9 +31,11 @@ import VigilTestSupport
         for index in 0..<10 {
             let id = "dev-\(index)"
             let key = hexString((0..<32).map { UInt8((index * 31 + $0) & 0xFF) })
-            // Device 5 sends the JSON debug form, which its registry entry allows.
+            // Device 5 sends the JSON debug form, which its registry entry allows; device 2 gets
+            // settings pushed as a retained CONFIG (smaller batches).
             try DeviceRegistry.write(.init(device: id, patient: "Patient/p\(index)", kind: "spo2-ring", key: key,
-                                           jsonDebug: index == 5 ? true : nil), to: devicesDir)
+                                           jsonDebug: index == 5 ? true : nil,
+                                           config: index == 2 ? .init(version: 3, settings: ["batch_max": 4]) : nil), to: devicesDir)
             let flash = dir.url.appendingPathComponent("flash-\(index)")
             try FileManager.default.createDirectory(at: flash, withIntermediateDirectories: true)
             configs.append(try dir.write("device-\(index).json", """
@@ -57,7 +59,8 @@ import VigilTestSupport
             let json = try jsonObject(result.stdout)
             return DeviceStats(boot: json["boot"] as? Int ?? -1, sampled: json["sampled"] as? Int ?? -1,
                                replayed: json["replayed"] as? Int ?? -1, connects: json["connects"] as? Int ?? -1,
-                               acked: json["acked"] as? Int ?? -1, pending: json["pending"] as? Int ?? -1)
+                               acked: json["acked"] as? Int ?? -1, pending: json["pending"] as? Int ?? -1,
+                               configsApplied: json["configs_applied"] as? Int ?? -1)
         }
         // All ten at once for 6 s; the broker goes down from 2 s to 3.5 s, and device 3 also
         // loses Wi-Fi from 4 s to 5 s.
@@ -77,6 +80,8 @@ import VigilTestSupport
             #expect(firstRuns[index]!.acked + firstRuns[index]!.pending >= firstRuns[index]!.sampled)
             #expect(firstRuns[index]!.acked > firstRuns[index]!.sampled / 2, "dev-\(index): \(firstRuns[index]!)")
         }
+        #expect(firstRuns[2]!.configsApplied == 1, "dev-2 applied the CONFIG the gateway published")
+        #expect(firstRuns.filter { $0.key != 2 }.allSatisfy { $0.value.configsApplied == 0 })
         // Device 7 reboots; what was unacknowledged in its ring buffer is replayed, nothing else.
         let reboot = try await runDevice(7, seconds: 2)
         #expect(reboot.boot == 2)
@@ -116,6 +121,9 @@ import VigilTestSupport
             if index == 7 { #expect(boots[2]?.sorted() == Array(0..<reboot.sampled), "dev-7 boot 2") }
         }
         #expect(!export.stdout.contains("\"type\":\"gap\""), "no gap may remain")
+        let log = (try? String(contentsOfFile: dir.file("agent.log"), encoding: .utf8)) ?? ""
+        #expect(log.contains("published device settings config_version=3 device=dev-2"))
+        #expect(log.contains("config_version=3 device=dev-2 firmware="), "dev-2 reported the applied version in its STATUS")
     }
 }
 
@@ -126,4 +134,5 @@ struct DeviceStats: Sendable {
     let connects: Int
     let acked: Int
     let pending: Int
+    let configsApplied: Int
 }

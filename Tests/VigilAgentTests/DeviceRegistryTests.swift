@@ -44,3 +44,25 @@ import VigilTestSupport
         #expect(lines.all.contains { $0.contains("file=other.json") && $0.contains("does not match") })
     }
 }
+
+@Suite struct DeviceSettingsTests {
+    @Test func settingsBecomeCONFIGEntriesInKeyOrder() throws {
+        let settings = DeviceRecord.Settings(version: 2, settings: ["json_debug": 1, "sample_interval_ms": 5_000, "batch_max": 8])
+        let entries = try settings.entries(device: "d")
+        #expect(entries.map(\.key) == [1, 3, 4])
+        #expect(entries.map(\.value) == [5_000, 8, 1])
+    }
+
+    @Test(arguments: [
+        (["batch_max": 33], "batch_max must be within 1...32, got 33"),
+        (["sample_interval_ms": 10], "sample_interval_ms must be within 1000...3600000, got 10"),
+        (["colour": 1], "unknown setting \"colour\""),
+    ] as [([String: Int64], String)])
+    func badSettingsAreRefusedWithTheReason(settings: [String: Int64], problem: String) {
+        #expect {
+            try DeviceRecord.Settings(version: 1, settings: settings).entries(device: "d")
+        } throws: { error in
+            "\(error)".contains(problem)
+        }
+    }
+}

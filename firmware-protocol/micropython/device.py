@@ -68,6 +68,8 @@ class Device:
         self.speed = speed
         self.start = ticks_ms()
         self.client = None
+        self.status_due = False
+        self.resends = []  # (boot, from_seq, to_seq) asked for by the gateway, served in run()
         self.stats = {"boot": self.boot, "sampled": 0, "published": 0, "replayed": 0, "acked": 0,
                       "resend_requests": 0, "configs_applied": 0, "connects": 0, "connect_failures": 0}
 
@@ -134,8 +136,10 @@ class Device:
         if kind == "ack" and message["type"] == "ack":
             self.stats["acked"] += self.ring.ack(message["boot"], message["seq"])
         elif kind == "cmd" and message["type"] == "resend":
+            # Served from the main loop: this callback can run inside another packet's wait
+            # (a SUBACK or PUBACK), and publishing from here would nest a second wait in it.
             self.stats["resend_requests"] += 1
-            self.send(self.ring.pending(message["boot"], message["from_seq"], message["to_seq"]), replay=True)
+            self.resends.append((message["boot"], message["from_seq"], message["to_seq"]))
         elif kind == "config" and message["type"] == "config" and message["version"] > self.config_version:
             for key, value in message["entries"]:
                 if key == 1 and 1000 <= value <= 3600000:
@@ -147,7 +151,7 @@ class Device:
             self.config_version = message["version"]
             _write_int(self.state_dir + "/config_version", self.config_version)
             self.stats["configs_applied"] += 1
-            self.client.publish(self.prefix + "status", self.status_frame(True), retain=True, qos=1)
+            self.status_due = True  # reported from the main loop, for the same reason as resends
 
     # --- main loop --------------------------------------------------------------------------
     def run(self, seconds, outage=None):
@@ -193,6 +197,12 @@ class Device:
                     if ticks_diff(now, next_ping) >= 0:
                         self.client.ping()
                         next_ping = now + 15000
+                    if self.status_due:
+                        self.status_due = False
+                        self.client.publish(self.prefix + "status", self.status_frame(True), retain=True, qos=1)
+                    while self.resends:
+                        boot, first, last = self.resends.pop(0)
+                        self.send(self.ring.pending(boot, first, last), replay=True)
                 except (OSError, mqtt.MQTTError):
                     self.client.close()
                     self.client = None

@@ -14,19 +14,51 @@ public struct DeviceRecord: Codable, Sendable, Equatable {
     /// JSON keys of the channels it may send (`hr`, `spo2`, …); absent: all.
     public var channels: [String]?
     public var jsonDebug: Bool?
+    /// Settings pushed to the device as a signed, retained CONFIG frame.
+    public var config: Settings?
+
+    /// A versioned set of device settings (names and ranges: PROTOCOL.md, "CONFIG").
+    public struct Settings: Codable, Sendable, Equatable {
+        /// Strictly increasing per device; the device applies only a newer version.
+        public var version: UInt32
+        public var settings: [String: Int64]
+
+        public init(version: UInt32, settings: [String: Int64]) {
+            self.version = version
+            self.settings = settings
+        }
+
+        /// The CONFIG entries, keys ascending, or why the settings are unusable.
+        public func entries(device: String) throws(RegistryError) -> [ConfigFrame.Entry] {
+            guard version >= 1 else { throw .invalid(device, "config version must be at least 1") }
+            var entries: [ConfigFrame.Entry] = []
+            for (name, value) in settings {
+                guard let key = ConfigKey(name: name) else {
+                    throw .invalid(device, "unknown setting \"\(name)\" (known: \(ConfigKey.allCases.map(\.name).joined(separator: ", ")))")
+                }
+                guard key.range.contains(value) else {
+                    throw .invalid(device, "\(name) must be within \(key.range.lowerBound)...\(key.range.upperBound), got \(value)")
+                }
+                entries.append(ConfigFrame.Entry(key: key.rawValue, value: Int32(value)))
+            }
+            return entries.sorted { $0.key < $1.key }
+        }
+    }
 
     enum CodingKeys: String, CodingKey {
-        case device, patient, kind, key, channels
+        case device, patient, kind, key, channels, config
         case jsonDebug = "json_debug"
     }
 
-    public init(device: String, patient: String, kind: String, key: String, channels: [String]? = nil, jsonDebug: Bool? = nil) {
+    public init(device: String, patient: String, kind: String, key: String, channels: [String]? = nil, jsonDebug: Bool? = nil,
+                config: Settings? = nil) {
         self.device = device
         self.patient = patient
         self.kind = kind
         self.key = key
         self.channels = channels
         self.jsonDebug = jsonDebug
+        self.config = config
     }
 
     /// The validated profile, or why the record is unusable.

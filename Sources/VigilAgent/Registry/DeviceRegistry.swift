@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Synchronization
 import VigilCore
+import VigilProtocol
 import VigilValidation
 
 /// The file-backed device registry: one JSON file per device in `<state>/devices/`.
@@ -15,7 +16,14 @@ public final class DeviceRegistry: Sendable {
     private let logger: Logger
     private struct State {
         var profiles: [DeviceID: DeviceProfile] = [:]
+        var configs: [DeviceID: PendingConfig] = [:]
         var loadedVersion: timespec?
+    }
+
+    /// A device's settings as the CONFIG frame will carry them.
+    public struct PendingConfig: Sendable, Equatable {
+        public let version: UInt32
+        public let entries: [ConfigFrame.Entry]
     }
     private let state = Mutex(State())
 
@@ -26,15 +34,24 @@ public final class DeviceRegistry: Sendable {
 
     public var count: Int { state.withLock { $0.profiles.count } }
 
-    /// The device's profile; if it is unknown and the directory changed, reloads first.
-    public func profile(for device: DeviceID) -> DeviceProfile? {
-        if let known = state.withLock({ $0.profiles[device] }) { return known }
+    /// The settings of every device that has some.
+    public var configs: [DeviceID: PendingConfig] { state.withLock { $0.configs } }
+
+    /// Re-reads the directory if it changed since the last read (one `stat`); `true` if it did.
+    @discardableResult
+    public func reloadIfChanged() -> Bool {
         let current = directoryVersion()
         let changed = state.withLock { state in
             state.loadedVersion.map { $0.tv_sec != current?.tv_sec || $0.tv_nsec != current?.tv_nsec } ?? true
         }
-        guard changed else { return nil }
-        reload()
+        if changed { reload() }
+        return changed
+    }
+
+    /// The device's profile; if it is unknown and the directory changed, reloads first.
+    public func profile(for device: DeviceID) -> DeviceProfile? {
+        if let known = state.withLock({ $0.profiles[device] }) { return known }
+        guard reloadIfChanged() else { return nil }
         return state.withLock { $0.profiles[device] }
     }
 
@@ -49,6 +66,7 @@ public final class DeviceRegistry: Sendable {
     public func reload() {
         let version = directoryVersion()
         var profiles: [DeviceID: DeviceProfile] = [:]
+        var configs: [DeviceID: PendingConfig] = [:]
         let files = (try? FileManager.default.contentsOfDirectory(at: directory, includingPropertiesForKeys: nil)) ?? []
         for file in files where file.pathExtension == "json" {
             do {
@@ -57,6 +75,9 @@ public final class DeviceRegistry: Sendable {
                 guard file.deletingPathExtension().lastPathComponent == profile.device.rawValue else {
                     throw RegistryError.invalid(record.device, "file name does not match the device id")
                 }
+                if let settings = record.config {
+                    configs[profile.device] = PendingConfig(version: settings.version, entries: try settings.entries(device: record.device))
+                }
                 profiles[profile.device] = profile
             } catch {
                 logger.error("skipping an unusable device registry file", metadata: ["file": "\(file.lastPathComponent)", "error": "\(error)"])
@@ -64,6 +85,7 @@ public final class DeviceRegistry: Sendable {
         }
         state.withLock {
             $0.profiles = profiles
+            $0.configs = configs
             $0.loadedVersion = version
         }
     }

@@ -226,6 +226,11 @@ struct MessageHandler {
                 "device": "\(device)", "boot": "\(status.boot)", "firmware": "\(status.firmware)",
                 "config_version": "\(status.configVersion)",
             ])
+            if status.online, let wanted = dependencies.registry.configs[device]?.version, status.configVersion < wanted {
+                logger.info("device has not applied its settings yet", metadata: [
+                    "device": "\(device)", "config_version": "\(status.configVersion)", "pending_version": "\(wanted)",
+                ])
+            }
         } catch {
             reject(error.rawValue, device: device, bytes: payload.count)
         }

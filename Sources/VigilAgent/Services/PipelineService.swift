@@ -24,8 +24,10 @@ public final class PipelineService: Service {
         public var metrics: AgentMetrics
         public var logger: Logger
         public var summaryInterval: Duration
-        /// Fire-and-forget publish to a device topic (resend requests).
+        /// Fire-and-forget publish to a device topic (acks, resend requests).
         public var publish: @Sendable (String, [UInt8]) -> Void
+        /// The same, retained by the broker (CONFIG: a device gets it whenever it subscribes).
+        public var publishRetained: @Sendable (String, [UInt8]) -> Void
         public var store: Store
         /// Sequence state rebuilt from the store at start (``Validator/restore(device:boot:seqs:)``).
         public var validator: Validator
@@ -43,6 +45,9 @@ public final class PipelineService: Service {
     private let processedCount = Atomic<UInt64>(0)
     /// Per device and kind, what arrived since the last summary line (shared with the ticker).
     private let interval = Mutex<[Key: Tally]>([:])
+    /// The CONFIG version last published per device (published again after a restart: harmless,
+    /// the broker keeps one retained message per topic and devices ignore versions they have).
+    private let publishedConfigs = Mutex<[DeviceID: UInt32]>([:])
 
     struct Key: Hashable, Comparable {
         var device: String
@@ -66,8 +71,10 @@ public final class PipelineService: Service {
     public func run() async throws {
         dependencies.registry.reload()
         logger.info("device registry loaded", metadata: ["devices": "\(dependencies.registry.count)"])
+        publishConfigs()
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.logSummaries() }
+            group.addTask { await self.watchRegistry() }
             await consume()
             group.cancelAll()
         }
@@ -106,6 +113,26 @@ public final class PipelineService: Service {
         while handler.pendingCount < dependencies.maxBatch, !handler.urgent, let next = messages.nextIfAvailable() {
             handler.handle(next)
             processedCount.add(1, ordering: .relaxed)
+        }
+    }
+
+    /// Picks up registry changes (new devices, new settings) within a few seconds.
+    private func watchRegistry() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .seconds(2))
+            if dependencies.registry.reloadIfChanged() { publishConfigs() }
+        }
+    }
+
+    /// Publishes a signed, retained CONFIG for every device whose settings version is new.
+    func publishConfigs() {
+        for (device, config) in dependencies.registry.configs {
+            guard publishedConfigs.withLock({ $0[device] }) != config.version,
+                  let profile = dependencies.registry.profile(for: device) else { continue }
+            let frame = FrameEncoder.config(key: profile.key, version: config.version, entries: config.entries)
+            dependencies.publishRetained(dependencies.topics.topic(device, .config), frame)
+            publishedConfigs.withLock { $0[device] = config.version }
+            logger.notice("published device settings", metadata: ["device": "\(device)", "config_version": "\(config.version)"])
         }
     }
 
