@@ -41,7 +41,7 @@ import VigilTestSupport
             configs.append(try dir.write("device-\(index).json", """
                 {"device": "\(id)", "key": "\(key)", "broker": {"host": "127.0.0.1", "port": \(broker.port)},
                  "settings": {"sample_interval_ms": 100, "batch_max": 8, "json_debug": \(index == 5 ? 1 : 0)}, "state_dir": "\(flash.path)",
-                 "clock_synced": \(index % 2 == 0)}
+                 "clock_synced": \(index % 2 == 0)\(index == 8 ? #", "mqtt_client": "umqtt""# : "")}
                 """))
         }
         let deviceConfigs = configs
@@ -50,13 +50,19 @@ import VigilTestSupport
 
         let micropython = root.appendingPathComponent(".venv/bin/micropython").path
         let firmware = root.appendingPathComponent("firmware-protocol/micropython").path
+        // Device 8 runs on micropython-lib's umqtt.simple (fetched by scripts/setup) instead of mqtt.py.
+        let umqttPath = ".frozen:" + root.appendingPathComponent(".venv/micropython-lib").path
         @Sendable func runDevice(_ index: Int, seconds: Int, extra: [String] = []) async throws -> DeviceStats {
+            var environment = ProcessInfo.processInfo.environment
+            if index == 8 { environment["MICROPYPATH"] = umqttPath }
             let result = try await runProcess("/bin/sh", ["-c", "cd \"$0\" && exec \"$@\"", firmware, micropython,
                                                           // The heap bound documented in firmware-protocol/micropython/README.md.
                                                           "-X", "heapsize=64K", "device.py", deviceConfigs[index],
-                                                          "--seconds", "\(seconds)", "--scenario", "stable"] + extra)
+                                                          "--seconds", "\(seconds)", "--scenario", "stable"] + extra,
+                                              environment: environment)
             #expect(result.status == 0, "device \(index): \(result.stderr)")
             let json = try jsonObject(result.stdout)
+            #expect(json["mqtt_client"] as? String == (index == 8 ? "umqtt.simple" : "mqtt.py"), "device \(index)")
             return DeviceStats(boot: json["boot"] as? Int ?? -1, sampled: json["sampled"] as? Int ?? -1,
                                replayed: json["replayed"] as? Int ?? -1, connects: json["connects"] as? Int ?? -1,
                                acked: json["acked"] as? Int ?? -1, pending: json["pending"] as? Int ?? -1,

@@ -87,7 +87,12 @@ class Device:
     # --- MQTT -------------------------------------------------------------------------------
     def connect(self):
         broker = self.config["broker"]
-        client = mqtt.Client(self.id, broker["host"], broker.get("port", 1883), broker.get("username", self.id),
+        factory = mqtt.Client
+        if self.config.get("mqtt_client") == "umqtt":
+            import umqtt_client  # micropython-lib's umqtt.simple, where a board ships it
+            factory = umqtt_client.Client
+        self.stats["mqtt_client"] = "umqtt.simple" if factory is not mqtt.Client else "mqtt.py"
+        client = factory(self.id, broker["host"], broker.get("port", 1883), broker.get("username", self.id),
                              broker.get("password"), keepalive=30)
         client.set_last_will(self.prefix + "status", self.status_frame(False), retain=True, qos=1)
         client.set_callback(self.on_message)

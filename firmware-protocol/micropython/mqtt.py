@@ -1,8 +1,8 @@
 # A minimal MQTT 3.1.1 client for MicroPython (and CPython): connect with credentials and a last
 # will, publish QoS 0/1 (QoS 1 waits for PUBACK), subscribe, ping, and a non-blocking poll for
-# incoming messages. About 3 KB of heap. On boards that ship umqtt.simple, `Client` can be
-# swapped for `umqtt.simple.MQTTClient`: device.py uses only connect/publish/subscribe/
-# check_msg/ping/disconnect with the same meanings.
+# incoming messages. About 3 KB of heap. On boards that ship umqtt.simple, umqtt_client.py
+# offers the same interface on it (device.py uses connect/publish/subscribe/check_msg/ping/
+# disconnect/close only).
 import struct
 
 try:
