@@ -32,10 +32,10 @@ import VigilTestSupport
             let id = "dev-\(index)"
             let key = hexString((0..<32).map { UInt8((index * 31 + $0) & 0xFF) })
             // Device 5 sends the JSON debug form, which its registry entry allows; device 2 gets
-            // settings pushed as a retained CONFIG (smaller batches).
+            // settings pushed as a retained CONFIG (smaller batches, perfusion index switched off).
             try DeviceRegistry.write(.init(device: id, patient: "Patient/p\(index)", kind: "spo2-ring", key: key,
                                            jsonDebug: index == 5 ? true : nil,
-                                           config: index == 2 ? .init(version: 3, settings: ["batch_max": 4]) : nil), to: devicesDir)
+                                           config: index == 2 ? .init(version: 3, settings: ["batch_max": 4, "channel_mask": ~(1 << 9)]) : nil), to: devicesDir)
             let flash = dir.url.appendingPathComponent("flash-\(index)")
             try FileManager.default.createDirectory(at: flash, withIntermediateDirectories: true)
             configs.append(try dir.write("device-\(index).json", """
@@ -115,8 +115,12 @@ import VigilTestSupport
         let export = try await runProcess(builtProduct("vigil"), ["store", "export", "--config", config])
         #expect(export.status == 0, "\(export.stderr)")
         var stored: [String: [Int: [Int]]] = [:]
+        var withoutPI: [String: Int] = [:]
         for line in export.stdout.split(separator: "\n") {
             let object = try jsonObject(String(line))
+            if let device = object["device"] as? String, let values = object["values"] as? [String: Any], values["pi"] == nil {
+                withoutPI[device, default: 0] += 1
+            }
             guard object["type"] as? String == "reading", let device = object["device"] as? String,
                   let boot = object["boot"] as? Int, let seq = object["seq"] as? Int else { continue }
             stored[device, default: [:]][boot, default: []].append(seq)
@@ -127,6 +131,7 @@ import VigilTestSupport
             if index == 7 { #expect(boots[2]?.sorted() == Array(0..<reboot.sampled), "dev-7 boot 2") }
         }
         #expect(!export.stdout.contains("\"type\":\"gap\""), "no gap may remain")
+        #expect(withoutPI.keys.sorted() == ["dev-2"] && withoutPI["dev-2"]! > 0, "only dev-2 applied the channel mask: \(withoutPI)")
         let log = (try? String(contentsOfFile: dir.file("agent.log"), encoding: .utf8)) ?? ""
         #expect(log.contains("published device settings config_version=3 device=dev-2"))
         #expect(log.contains("config_version=3 device=dev-2 firmware="), "dev-2 reported the applied version in its STATUS")

@@ -27,32 +27,9 @@ import VigilTestSupport
     /// changed: sensors need TLS and a password, and each may touch only its own topics.
     @Test func brokerConfigEnforcesTLSPasswordsAndPerDeviceACL() async throws {
         let dir = try TemporaryDirectory("broker")
-        let certs = try await TestCertificates(in: dir)
-        let plainPort = try freeLoopbackPort()
-        let tlsPort = try freeLoopbackPort()
-        let passwd = try dir.write("passwd", "")
-        for (user, password) in [("vigil-agent", "agent-pw"), ("dev-a", "a-pw"), ("dev-b", "b-pw")] {
-            try MosquittoBroker.run("/usr/bin/mosquitto_passwd", ["-b", passwd, user, password])
-        }
-        var config = try String(contentsOf: root.appendingPathComponent("config/mosquitto/vigil.conf"), encoding: .utf8)
-        let replacements = [
-            "persistence_location /var/lib/mosquitto/": "persistence_location \(dir.path)/",
-            "password_file /etc/mosquitto/vigil/passwd": "password_file \(passwd)",
-            "acl_file /etc/mosquitto/vigil/acl": "acl_file \(root.appendingPathComponent("config/mosquitto/acl").path)",
-            "log_dest syslog": "log_dest file \(dir.path)/mosquitto.log",
-            "listener 1883 127.0.0.1": "listener \(plainPort) 127.0.0.1",
-            "listener 8883": "listener \(tlsPort) 127.0.0.1",
-            "cafile /etc/mosquitto/vigil/tls/ca.pem": "cafile \(certs.caFile)",
-            "certfile /etc/mosquitto/vigil/tls/broker.pem": "certfile \(certs.serverCertFile)",
-            "keyfile /etc/mosquitto/vigil/tls/broker.key": "keyfile \(certs.serverKeyFile)",
-        ]
-        for (shipped, local) in replacements {
-            #expect(config.contains(shipped), "config/mosquitto/vigil.conf no longer has \(shipped)")
-            config = config.replacingOccurrences(of: shipped, with: local)
-        }
-        if getuid() == 0 { config = "user root\n" + config }
-        let broker = try MosquittoBroker(configPath: try dir.write("vigil.conf", config), port: plainPort, directory: dir)
-        _ = broker
+        let shipped = try await ShippedBroker(in: dir, users: ["vigil-agent": "agent-pw", "dev-a": "a-pw", "dev-b": "b-pw"])
+        let certs = shipped.certificates
+        let (plainPort, tlsPort) = (shipped.plainPort, shipped.tlsPort)
 
         let fast = VigilCore.Backoff(initialMilliseconds: 20, maximumMilliseconds: 100)
         func client(_ id: String, user: String?, password: String?, tls: Bool, subscriptions: [String] = []) async throws -> MQTTClient {

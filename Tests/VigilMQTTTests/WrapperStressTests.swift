@@ -27,7 +27,10 @@ import VigilTestSupport
         // The baseline may catch the last few clients' threads and doorbell pipes on their way out,
         // so the end may show fewer; a leak would show hundreds more.
         #expect((figures["fds_final"] as? Int ?? .max) <= (figures["fds_baseline"] as? Int ?? 0))
-        #expect((figures["threads_final"] as? Int ?? .max) <= (figures["threads_baseline"] as? Int ?? 0))
+        // Swift's cooperative pool starts workers lazily (up to one per core), so a loaded machine
+        // can show one or two more threads at the end than at the baseline; a leak is one per cycle.
+        let threadSlack = ProcessInfo.processInfo.activeProcessorCount
+        #expect((figures["threads_final"] as? Int ?? .max) <= (figures["threads_baseline"] as? Int ?? 0) + threadSlack)
         let growth = try #require(figures["rss_growth_kib"] as? Int)
         // A leaked handle (≈ 20 KiB with its buffers) per cycle would be ≈ 18 MiB over 900 cycles.
         #expect(growth < 4 * 1_024, "RSS grew \(growth) KiB over the cycles")

@@ -24,10 +24,10 @@ try:
 except ImportError:
     from ubinascii import unhexlify
 
-import mqtt
 import ring
 import vigil_frame as vf
 import vitals
+from mqtt_error import MQTTError
 
 FIRMWARE = "vigil-ref 0.1.0"
 
@@ -56,6 +56,7 @@ class Device:
         self.batch_max = settings.get("batch_max", 8)
         # CONFIG key 4 / settings json_debug: send the JSON debug form (the gateway must allow it).
         self.json_debug = settings.get("json_debug", 0)
+        self.channel_mask = settings.get("channel_mask", -1)
         self.channel_ids = [vf.CHANNEL_IDS[c] for c in config.get("channels", ["pr", "spo2", "pi", "activity", "battery"])]
         self.clock_synced = config.get("clock_synced", False)
         self.prefix = config.get("topic_prefix", "vigil/v1") + "/" + self.id + "/"
@@ -69,15 +70,25 @@ class Device:
         self.start = ticks_ms()
         self.client = None
         self.status_due = False
+        self._ca = None
+        # Only the client in use is imported (early, while the heap is still unfragmented).
+        if config.get("mqtt_client") == "umqtt":
+            import umqtt_client  # micropython-lib's umqtt.simple, where a board ships it
+            self.client_class = umqtt_client.Client
+        else:
+            import mqtt
+            self.client_class = mqtt.Client
         self.resends = []  # (boot, from_seq, to_seq) asked for by the gateway, served in run()
-        self.stats = {"boot": self.boot, "sampled": 0, "published": 0, "replayed": 0, "acked": 0,
+        self.stats = {"mqtt_client": "umqtt.simple" if config.get("mqtt_client") == "umqtt" else "mqtt.py",
+                      "boot": self.boot, "sampled": 0, "published": 0, "replayed": 0, "acked": 0,
                       "resend_requests": 0, "configs_applied": 0, "connects": 0, "connect_failures": 0}
 
     # --- hardware seam ----------------------------------------------------------------------
     def read_sensors(self):
         elapsed_s = ticks_diff(ticks_ms(), self.start) * self.speed // 1000
         values = dict(self.sim.sample(elapsed_s))
-        return [(cid, values[cid]) for cid in sorted(self.channel_ids) if cid in values]
+        # channel_mask (CONFIG key 2): bit i enables channel i; -1 (all bits) by default.
+        return [(cid, values[cid]) for cid in sorted(self.channel_ids) if cid in values and self.channel_mask >> cid & 1]
 
     def now_ms(self):
         if self.clock_synced:
@@ -87,13 +98,12 @@ class Device:
     # --- MQTT -------------------------------------------------------------------------------
     def connect(self):
         broker = self.config["broker"]
-        factory = mqtt.Client
-        if self.config.get("mqtt_client") == "umqtt":
-            import umqtt_client  # micropython-lib's umqtt.simple, where a board ships it
-            factory = umqtt_client.Client
-        self.stats["mqtt_client"] = "umqtt.simple" if factory is not mqtt.Client else "mqtt.py"
+        factory = self.client_class
+        options = {}
+        if broker.get("ca_file"):
+            options["ca"] = self.broker_ca()
         client = factory(self.id, broker["host"], broker.get("port", 1883), broker.get("username", self.id),
-                             broker.get("password"), keepalive=30)
+                         broker.get("password"), keepalive=30, **options)
         client.set_last_will(self.prefix + "status", self.status_frame(False), retain=True, qos=1)
         client.set_callback(self.on_message)
         client.connect(clean_session=False)
@@ -104,6 +114,21 @@ class Device:
         self.stats["connects"] += 1
         # Everything the gateway has not acknowledged goes again (duplicates are harmless).
         self.send(self.ring.pending(), replay=True)
+
+    def broker_ca(self):
+        """The broker's CA from broker.ca_file (PEM or DER) as DER, which MicroPython's ssl takes."""
+        if self._ca is None:
+            with open(self.config["broker"]["ca_file"], "rb") as f:
+                data = f.read()
+            if data.startswith(b"-----"):
+                try:
+                    from binascii import a2b_base64
+                except ImportError:
+                    from ubinascii import a2b_base64
+                body = b"".join(line for line in data.split(b"\n") if line and not line.startswith(b"-----"))
+                data = a2b_base64(body)
+            self._ca = data
+        return self._ca
 
     def status_frame(self, online):
         flags = vf.CLOCK_SYNCED if self.clock_synced else 0
@@ -153,6 +178,8 @@ class Device:
                     self.batch_max = value
                 elif key == 4 and value in (0, 1):
                     self.json_debug = value
+                elif key == 2:
+                    self.channel_mask = value
             self.config_version = message["version"]
             _write_int(self.state_dir + "/config_version", self.config_version)
             self.stats["configs_applied"] += 1
@@ -172,9 +199,12 @@ class Device:
             if in_outage and self.client:
                 self.client.close()  # Wi-Fi gone: no clean DISCONNECT, the broker fires the will
                 self.client = None
+            values = None
             if ticks_diff(now, next_sample) >= 0:
                 next_sample += self.interval_ms
-                reading = (self.boot, self.seq, self.now_ms(), self.clock_synced, self.read_sensors())
+                values = self.read_sensors()
+            if values:  # a mask that leaves no channel samples nothing (a record needs one)
+                reading = (self.boot, self.seq, self.now_ms(), self.clock_synced, values)
                 self.seq += 1
                 self.stats["sampled"] += 1
                 self.ring.append(*reading)
@@ -188,7 +218,7 @@ class Device:
                 try:
                     self.connect()
                     backoff = 500
-                except (OSError, mqtt.MQTTError):
+                except (OSError, MQTTError):
                     if self.client:
                         self.client.close()
                     self.client = None
@@ -208,7 +238,7 @@ class Device:
                     while self.resends:
                         boot, first, last = self.resends.pop(0)
                         self.send(self.ring.pending(boot, first, last), replay=True)
-                except (OSError, mqtt.MQTTError):
+                except (OSError, MQTTError):
                     self.client.close()
                     self.client = None
             else:

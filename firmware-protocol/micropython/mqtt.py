@@ -11,13 +11,17 @@ except ImportError:
     import socket
 
 
-class MQTTError(Exception):
-    pass
+from mqtt_error import MQTTError  # noqa: F401 (re-exported: mqtt.MQTTError)
 
 
 class Client:
-    def __init__(self, client_id, host, port=1883, user=None, password=None, keepalive=30):
+    def __init__(self, client_id, host, port=1883, user=None, password=None, keepalive=30, ca=None):
+        """`ca`: the broker's CA certificate (DER bytes) to connect with TLS and verify the broker
+        against it (and its name against `host`); None for plain TCP."""
         self.client_id = client_id
+        self.ca = ca
+        self.raw = None
+        self.timeout = 10
         self.host = host
         self.port = port
         self.user = user
@@ -39,18 +43,48 @@ class Client:
         view = memoryview(data)
         while view:
             sent = self.sock.send(view)
-            if sent is None:
+            if not sent:
                 sent = 0
+                if self.sock is not self.raw:
+                    self._writable()
             view = view[sent:]
 
     def _recv_exact(self, n):
         chunks = b""
         while len(chunks) < n:
             chunk = self.sock.recv(n - len(chunks))
+            if chunk is None:
+                # A TLS socket reports "nothing decrypted yet" as None instead of blocking for
+                # the timeout: wait on the TCP socket for the rest of the record, then retry.
+                if not self._readable():
+                    raise OSError(110)  # ETIMEDOUT, as a plain socket's timeout would
+                continue
             if not chunk:
                 raise MQTTError("connection closed")
             chunks += chunk
         return chunks
+
+    def _settimeout(self, seconds):
+        # With TLS the socket stays non-blocking and waits happen in _readable(): an mbedTLS
+        # read interrupted by a socket timeout leaves the session unusable.
+        self.timeout = seconds
+        if self.sock is self.raw:
+            self.raw.settimeout(seconds)
+
+    def _readable(self):
+        return self._wait(1)  # POLLIN
+
+    def _writable(self):
+        return self._wait(4)  # POLLOUT
+
+    def _wait(self, events):
+        try:
+            import select
+        except ImportError:
+            import uselect as select
+        poller = select.poll()
+        poller.register(self.raw, events)
+        return bool(poller.poll(int(self.timeout * 1000)))
 
     @staticmethod
     def _length(n):
@@ -72,14 +106,14 @@ class Client:
 
     def _read_packet(self, first_timeout=None):
         if first_timeout is not None:
-            self.sock.settimeout(first_timeout)
+            self._settimeout(first_timeout)
         try:
             first = self._recv_exact(1)[0]
         finally:
             if first_timeout is not None:
                 # Once a packet has started, read the rest patiently: a partial read would
                 # desynchronise the stream.
-                self.sock.settimeout(10)
+                self._settimeout(10)
         n = 0
         shift = 0
         while True:
@@ -97,9 +131,17 @@ class Client:
     # --- API --------------------------------------------------------------------------------
     def connect(self, clean_session=False, timeout=10):
         addr = socket.getaddrinfo(self.host, self.port)[0][-1]
-        self.sock = socket.socket()
-        self.sock.settimeout(timeout)
-        self.sock.connect(addr)
+        self.raw = socket.socket()
+        self._settimeout(timeout)
+        self.raw.connect(addr)
+        self.sock = self.raw
+        if self.ca is not None:
+            import ssl  # only a TLS device pays for it (mbedTLS in MicroPython)
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            context.verify_mode = ssl.CERT_REQUIRED
+            context.load_verify_locations(cadata=self.ca)
+            self.sock = context.wrap_socket(self.raw, server_hostname=self.host)
+            self.sock.setblocking(False)
         flags = 0 if not clean_session else 0x02
         payload = self._str(self.client_id)
         if self.will:
@@ -127,12 +169,14 @@ class Client:
             self.close()
 
     def close(self):
-        if self.sock:
-            try:
-                self.sock.close()
-            except OSError:
-                pass
+        for sock in (self.sock, self.raw):
+            if sock:
+                try:
+                    sock.close()
+                except OSError:
+                    pass
         self.sock = None
+        self.raw = None
 
     def ping(self):
         self._packet(0xC0, b"")
@@ -155,7 +199,7 @@ class Client:
 
     def _wait_for(self, kind, pid, timeout):
         # Messages arriving meanwhile are delivered to the callback, not lost.
-        self.sock.settimeout(timeout)
+        self._settimeout(timeout)
         while True:
             first, body = self._read_packet()
             if first & 0xF0 == kind and struct.unpack("!H", body[:2])[0] == pid:

@@ -5,11 +5,13 @@ import time
 
 from umqtt.simple import MQTTClient, MQTTException
 
-import mqtt
+from mqtt_error import MQTTError
 
 
 class Client:
-    def __init__(self, client_id, host, port=1883, user=None, password=None, keepalive=30):
+    def __init__(self, client_id, host, port=1883, user=None, password=None, keepalive=30, ca=None):
+        if ca is not None:
+            raise MQTTError("TLS with umqtt.simple is not wired here: use mqtt.py (\"mqtt_client\": \"mqtt\")")
         # umqtt.simple sends a password whenever there is a user name: give it an empty one.
         if user is not None and password is None:
             password = ""
@@ -56,4 +58,4 @@ class Client:
         try:
             return function(*args)
         except MQTTException as error:
-            raise mqtt.MQTTError(str(error))
+            raise MQTTError(str(error))
