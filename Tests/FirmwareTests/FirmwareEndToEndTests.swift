@@ -16,17 +16,7 @@ import VigilTestSupport
         defer { dir.remove() }
         let devicesDir = dir.url.appendingPathComponent("state/devices")
         let metricsPort = try freeLoopbackPort()
-        let config = try dir.write("vigil.yaml", """
-            gateway:
-              id: gw-e2e
-              state_directory: \(dir.path)/state
-            store:
-              key_file: \(dir.path)/store.keys
-            mqtt:
-              port: \(broker.port)
-            metrics:
-              listen: 127.0.0.1:\(metricsPort)
-            """)
+        let config = try writeAgentConfig(in: dir, gateway: "gw-e2e", brokerPort: broker.port, metricsPort: metricsPort)
         var configs: [String] = []
         for index in 0..<10 {
             let id = "dev-\(index)"

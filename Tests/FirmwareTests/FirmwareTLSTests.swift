@@ -14,19 +14,8 @@ import VigilTestSupport
         let shipped = try await ShippedBroker(in: dir, users: ["vigil-agent": "agent-pw", "dev-t": "t-pw"])
         let password = try dir.write("agent-password", "agent-pw\n")
         let metricsPort = try freeLoopbackPort()
-        let config = try dir.write("vigil.yaml", """
-            gateway:
-              id: gw-tls
-              state_directory: \(dir.path)/state
-            store:
-              key_file: \(dir.path)/store.keys
-            mqtt:
-              port: \(shipped.plainPort)
-              username: vigil-agent
-              password_file: \(password)
-            metrics:
-              listen: 127.0.0.1:\(metricsPort)
-            """)
+        let config = try writeAgentConfig(in: dir, gateway: "gw-tls", brokerPort: shipped.plainPort, metricsPort: metricsPort,
+                                          mqtt: ["username: vigil-agent", "password_file: \(password)"])
         let key = String(repeating: "5a", count: 32)
         try DeviceRegistry.write(.init(device: "dev-t", patient: "Patient/t", kind: "spo2-ring", key: key),
                                  to: dir.url.appendingPathComponent("state/devices"))

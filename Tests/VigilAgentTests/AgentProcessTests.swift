@@ -21,25 +21,10 @@ import Glibc
 
     func startAgent(broker: MosquittoBroker, directory: TemporaryDirectory, extraEnvironment: [String: String] = [:]) throws -> RunningAgent {
         let metricsPort = try freeLoopbackPort()
-        let config = try directory.write("vigil.yaml", """
-            gateway:
-              id: gw-test
-              state_directory: \(directory.path)/state
-            store:
-              key_file: \(directory.path)/store.keys
-            mqtt:
-              port: \(broker.port)
-              reconnect:
-                initial_ms: 20
-                max_ms: 200
-            logging:
-              level: debug
-              format: journald
-            metrics:
-              listen: 127.0.0.1:\(metricsPort)
-            pipeline:
-              summary_interval_seconds: 1
-            """)
+        let config = try writeAgentConfig(
+            in: directory, gateway: "gw-test", brokerPort: broker.port, metricsPort: metricsPort,
+            mqtt: ["reconnect:", "  initial_ms: 20", "  max_ms: 200"],
+            sections: "logging:\n  level: debug\n  format: journald\npipeline:\n  summary_interval_seconds: 1\n")
         var environment = ProcessInfo.processInfo.environment
         environment.merge(extraEnvironment) { $1 }
         let child = try ChildProcess(

@@ -17,13 +17,7 @@ import VigilTestSupport
 
     func setUp() throws -> Setup {
         let directory = try TemporaryDirectory("store-cli")
-        let config = try directory.write("vigil.yaml", """
-            gateway:
-              id: gw-cli
-              state_directory: \(directory.path)/state
-            store:
-              key_file: \(directory.path)/store.keys
-            """)
+        let config = try writeAgentConfig(in: directory, gateway: "gw-cli")
         return Setup(directory: directory, config: config)
     }
 

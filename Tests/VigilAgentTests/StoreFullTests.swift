@@ -15,21 +15,8 @@ import VigilTestSupport
         let dir = try TemporaryDirectory("store-full")
         defer { dir.remove() }
         let metricsPort = try freeLoopbackPort()
-        let config = try dir.write("vigil.yaml", """
-            gateway:
-              id: gw-full
-              state_directory: \(dir.path)/state
-            store:
-              key_file: \(dir.path)/store.keys
-              quota_mib: 1
-              reserve_mib: 0
-              segment_kib: 32
-              thinning_interval_seconds: 600
-            mqtt:
-              port: \(broker.port)
-            metrics:
-              listen: 127.0.0.1:\(metricsPort)
-            """)
+        let config = try writeAgentConfig(in: dir, gateway: "gw-full", brokerPort: broker.port, metricsPort: metricsPort,
+                                          store: ["quota_mib: 1", "reserve_mib: 0", "segment_kib: 32", "thinning_interval_seconds: 600"])
         let devices = (0..<10).map { DeviceID("dev-\($0)")! }
         var keys: [DeviceKey] = []
         for (index, device) in devices.enumerated() {

@@ -1,0 +1,15 @@
+/// Writes `vigil.yaml` for a test agent in `directory`: its state and store key under the
+/// directory, the broker and metrics ports when given, plus extra lines per section (indented
+/// there) and extra top-level sections. Returns the file's path.
+public func writeAgentConfig(
+    in directory: TemporaryDirectory, gateway: String, brokerPort: Int? = nil, metricsPort: Int? = nil,
+    store: [String] = [], mqtt: [String] = [], sections: String = ""
+) throws -> String {
+    var lines = [
+        "gateway:", "  id: \(gateway)", "  state_directory: \(directory.path)/state",
+        "store:", "  key_file: \(directory.path)/store.keys",
+    ] + store.map { "  " + $0 }
+    if let brokerPort { lines += ["mqtt:", "  port: \(brokerPort)"] + mqtt.map { "  " + $0 } }
+    if let metricsPort { lines += ["metrics:", "  listen: 127.0.0.1:\(metricsPort)"] }
+    return try directory.write("vigil.yaml", (lines.joined(separator: "\n") + "\n" + sections))
+}
