@@ -113,7 +113,7 @@ let package = Package(
         .testTarget(
             name: "VigilAgentTests",
             dependencies: [
-                "VigilAgent", "VigilCore", "VigilMQTT", "VigilProtocol", "VigilStore", "VigilValidation", "VigilTestSupport", "vigil",
+                "VigilAgent", "VigilCore", "VigilMQTT", "VigilModels", "VigilProtocol", "VigilStore", "VigilValidation", "VigilTestSupport", "vigil",
                 "VigilBench",
             ]
         ),

@@ -7,9 +7,11 @@ import VigilMQTT
 import VigilProtocol
 
 /// Sensors that behave like the firmware about acknowledgements: every reading is kept until the
-/// gateway's durable ACK covers it and is sent again (after `--resend-after`) until then. The
-/// crash test runs it while the agent is killed again and again; at the end it reports, per
-/// device, the highest sequence acknowledged, which the store must hold exactly once.
+/// gateway's durable ACK covers it and is sent again (after `--resend-after`) until then, batched
+/// like the firmware's replay (up to 32 readings per frame, so a long backlog stays within the
+/// gateway's per-device frame budget). The crash test runs it while the agent is killed again and
+/// again; at the end it reports, per device, the highest sequence acknowledged, which the store
+/// must hold exactly once.
 struct AckedLoad: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "acked-load",
@@ -18,7 +20,7 @@ struct AckedLoad: AsyncParsableCommand {
     @OptionGroup var broker: BrokerOptions
     @Option(help: "Device registry directory (the agent's <state_directory>/devices).") var registry: String
     @Option(help: "Number of simulated devices.") var devices = 4
-    @Option(help: "Frames per second per device.") var rate = 50.0
+    @Option(help: "Frames per second per device (keep it below the gateway's 20 per device).") var rate = 10.0
     @Option(help: "Seconds to publish new readings.") var duration = 10.0
     @Option(help: "Seconds to keep resending unacknowledged readings after that.") var drainTimeout = 60.0
     @Option(help: "Seconds before an unacknowledged reading is sent again.") var resendAfter = 1.0
@@ -28,7 +30,8 @@ struct AckedLoad: AsyncParsableCommand {
         let key: DeviceKey
         var vitals = Vitals()
         var next: UInt32 = 0
-        var unacked: [UInt32: (frame: [UInt8], sent: ContinuousClock.Instant)] = [:]
+        /// Readings not yet acknowledged: when sampled (Unix ms), values, when last sent.
+        var unacked: [UInt32: (t0: UInt64, values: [(Channel, Int16)], sent: ContinuousClock.Instant)] = [:]
         var ackedThrough: Int64 = -1
         var resent = 0
     }
@@ -54,13 +57,15 @@ struct AckedLoad: AsyncParsableCommand {
         let clock = ContinuousClock()
         let started = clock.now
         var publishing = true
+        var stoppedAt = clock.now
         var random = SystemRandomNumberGenerator()
         while true {
             let now = clock.now
             if publishing && (now - started >= .seconds(duration) || stopFile.map { FileManager.default.fileExists(atPath: $0) } == true) {
                 publishing = false
+                stoppedAt = now
             }
-            if !publishing && (sensors.values.allSatisfy { $0.unacked.isEmpty } || now - started >= .seconds(duration + drainTimeout)) {
+            if !publishing && (sensors.values.allSatisfy { $0.unacked.isEmpty } || now - stoppedAt >= .seconds(drainTimeout)) {
                 break
             }
             while let message = client.messages.nextIfAvailable() {
@@ -74,16 +79,31 @@ struct AckedLoad: AsyncParsableCommand {
                 var sensor = sensors[id]!
                 if publishing {
                     sensor.vitals.step(using: &random)
-                    let frame = FrameEncoder.readings(key: sensor.key, boot: boot, seq: sensor.next, t0: UInt64(Date().timeIntervalSince1970 * 1_000),
+                    let t0 = UInt64(Date().timeIntervalSince1970 * 1_000)
+                    let frame = FrameEncoder.readings(key: sensor.key, boot: boot, seq: sensor.next, t0: t0,
                                                       records: [.init(dt: 0, values: sensor.vitals.values)], flags: .clockSynced)
-                    sensor.unacked[sensor.next] = (frame, now)
+                    sensor.unacked[sensor.next] = (t0, sensor.vitals.values, now)
                     sensor.next += 1
                     try? client.enqueue(topic: topics.topic(id, .up), payload: frame)
                 }
-                for (seq, pending) in sensor.unacked where now - pending.sent >= .seconds(resendAfter) {
-                    try? client.enqueue(topic: topics.topic(id, .up), payload: pending.frame)
-                    sensor.unacked[seq]!.sent = now
-                    sensor.resent += 1
+                // Resend what is overdue, contiguous runs of up to 32 readings per frame.
+                let due = sensor.unacked.filter { now - $0.value.sent >= .seconds(resendAfter) }.keys.sorted()
+                var run: [UInt32] = []
+                for seq in due + [UInt32.max] {
+                    if let last = run.last, seq != last &+ 1 || run.count == FrameFormat.maxRecords {
+                        let first = sensor.unacked[run[0]]!
+                        let records = run.map { seq in
+                            let reading = sensor.unacked[seq]!
+                            return FrameEncoder.RecordInput(dt: UInt32(clamping: reading.t0 &- first.t0), values: reading.values)
+                        }
+                        let frame = FrameEncoder.readings(key: sensor.key, boot: boot, seq: run[0], t0: first.t0, records: records,
+                                                          flags: [.clockSynced, .replay])
+                        try? client.enqueue(topic: topics.topic(id, .up), payload: frame)
+                        for seq in run { sensor.unacked[seq]!.sent = now }
+                        sensor.resent += run.count
+                        run.removeAll()
+                    }
+                    if seq != .max { run.append(seq) }
                 }
                 sensors[id] = sensor
             }

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import VigilStore
+import VigilModels
 @testable import VigilAgent
 
 /// NEWS2 on live readings: the latest fresh value of each parameter, the alert lifecycle, and
@@ -64,5 +65,44 @@ import VigilStore
         let alert = try fields(try #require(scorer.observe(reading).first))
         #expect((alert["values"] as? [String: Int]) == ["spo2": 910], "the old RR (2 more points: medium) must not count")
         #expect(alert["risk"] as? String == "low-medium")
+    }
+}
+
+@Suite struct LiveScorerQualityTests {
+    let start: Int64 = 1_795_350_000_000
+
+    func reading(_ minute: Int64, _ values: [(UInt8, Int16)]) -> ReadingBatch {
+        ReadingBatch(device: "ring-1", patient: "Patient/q", boot: 1, timeQuality: 0, receivedAt: 0, readings: [
+            StoredReading(seq: UInt32(minute), time: start + minute * 60_000, deviceTime: 0, values: values.map { .init(channel: $0.0, raw: $0.1) }),
+        ])
+    }
+
+    @Test func valuesExcludedForQualityDoNotRaiseAlertsAndAlertsSaySo() throws {
+        var scorer = LiveScorer(freshnessMinutes: 60, clearAfter: 2)
+        var quality = SignalQuality()
+        func observe(_ batch: ReadingBatch) -> [AlertEntry] {
+            let assessments = batch.readings.map { r in quality.assess(time: r.time, values: r.values.map { ($0.channel, $0.raw) }) }
+            return scorer.observe(batch, quality: assessments)
+        }
+        // SpO2 85 % while the wearer moves (activity 2.4 g): motion artefact, not desaturation.
+        #expect(observe(reading(0, [(2, 1_250), (3, 850), (10, 2_400)])).isEmpty)
+        // The same SpO2 at rest is believed: an alert, which carries the quality it was judged on.
+        let alert = try #require(observe(reading(1, [(2, 1_250), (3, 850), (10, 40)])).first)
+        let fields = try #require(try JSONSerialization.jsonObject(with: Data(alert.json)) as? [String: Any])
+        let signal = try #require(fields["signal_quality"] as? [String: Any])
+        #expect(signal["grade"] as? String == "good")
+        #expect((fields["values"] as? [String: Int])?["spo2"] == 850)
+        // Low perfusion: SpO2 and pulse left out, said in the alert the remaining values raise.
+        var lowPerfusion = LiveScorer(freshnessMinutes: 60, clearAfter: 2)
+        var q2 = SignalQuality()
+        let batch = reading(0, [(2, 1_350), (3, 880), (4, 260), (9, 10)])
+        let assessments = batch.readings.map { r in q2.assess(time: r.time, values: r.values.map { ($0.channel, $0.raw) }) }
+        let raised = try #require(lowPerfusion.observe(batch, quality: assessments).first)
+        let raisedFields = try #require(try JSONSerialization.jsonObject(with: Data(raised.json)) as? [String: Any])
+        #expect((raisedFields["values"] as? [String: Int]) == ["rr": 260], "only respiration was trusted")
+        let raisedSignal = try #require(raisedFields["signal_quality"] as? [String: Any])
+        #expect(raisedSignal["grade"] as? String == "poor")
+        #expect(raisedSignal["issues"] as? [String] == ["low_perfusion"])
+        #expect(raisedSignal["excluded"] as? [String] == ["hr", "pr", "spo2"])
     }
 }

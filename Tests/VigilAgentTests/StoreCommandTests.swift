@@ -105,7 +105,7 @@ import VigilTestSupport
         #expect(plain.status == 0, "\(plain.stderr)")
         let lines = plain.stdout.split(separator: "\n").map(String.init)
         #expect(lines.count == 3)
-        #expect(lines[0] == #"{"type":"reading","device":"ring-2","patient":"Patient/p1","boot":1,"seq":0,"time":"2026-11-22T12:20:00.000Z","time_quality":"device","abnormal":false,"values":{"hr":72.5,"spo2":97.0}}"#)
+        #expect(lines[0] == #"{"type":"reading","device":"ring-2","patient":"Patient/p1","boot":1,"seq":0,"time":"2026-11-22T12:20:00.000Z","time_quality":"device","abnormal":false,"quality":"good","values":{"hr":72.5,"spo2":97.0}}"#)
 
         let all = try await runProcess(vigil, ["store", "export", "--config", setup.config, "--since", "2026-11-22T12:21:00Z"])
         #expect(all.stdout.split(separator: "\n").count == 4, "two readings per device from 09:01, and no gap (it ended before)")

@@ -37,7 +37,7 @@ import VigilTestSupport
             for (index, key) in keys.enumerated() {
                 let records: [FrameEncoder.RecordInput] = (0..<perFrame).map { i in
                     let spo2: Int16 = frame % 20 == 10 && i == 0 ? 850 : 970
-                    return .init(dt: UInt32(i) * 60_000, values: [(.pulseRate, 720), (.spo2, spo2)])
+                    return .init(dt: UInt32(i) * 60_000, values: [(.pulseRate, 720 + Int16(i % 5)), (.spo2, spo2)])  // a live pulse varies
                 }
                 let payload = FrameEncoder.readings(key: key, boot: 1, seq: UInt32(frame * perFrame),
                                                     t0: 1_795_000_000_000 + UInt64(frame * perFrame) * 60_000, records: records, flags: .clockSynced)

@@ -31,13 +31,17 @@ struct LiveScorer {
     ]
 
     /// The alerts (raise, escalate, clear) the batch's readings cause, as store entries.
-    mutating func observe(_ batch: ReadingBatch) -> [AlertEntry] {
+    /// `quality[i]` is reading `i`'s signal quality: its excluded channels do not feed the score
+    /// (an unusable reading feeds nothing), and every alert says what was left out and why.
+    mutating func observe(_ batch: ReadingBatch, quality: [SignalQuality.Assessment]? = nil) -> [AlertEntry] {
         var patient = patients[batch.patient] ?? Patient(tracker: NEWS2AlertTracker(clearAfter: clearAfter))
         defer { patients[batch.patient] = patient }
         var alerts: [AlertEntry] = []
-        for reading in batch.readings where reading.time >= patient.lastScored {
+        for (index, reading) in batch.readings.enumerated() where reading.time >= patient.lastScored {
+            let assessment = quality?[index] ?? SignalQuality.Assessment()
+            guard assessment.grade < .unusable else { continue }
             var scored = false
-            for value in reading.values {
+            for value in reading.values where !assessment.excluded.contains(value.channel) {
                 guard let channel = Channel(rawValue: value.channel),
                       let parameter = Self.parameters.first(where: { $0.0 == channel })?.1 else { continue }
                 patient.latest[parameter] = (Int(value.raw), reading.time)
@@ -64,6 +68,11 @@ struct LiveScorer {
             fields["values"] = values
             fields["units"] = ["hr": "0.1 /min", "rr": "0.1 /min", "spo2": "0.1 %", "temp": "0.01 Cel", "sbp": "mm[Hg]"]
                 .filter { values[$0.key] != nil }
+            fields["signal_quality"] = [
+                "grade": assessment.grade.description,
+                "issues": assessment.issues.sorted().map(\.rawValue),
+                "excluded": assessment.excluded.sorted().compactMap { Channel(rawValue: $0)?.key },
+            ] as [String: Any]
             let json = (try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys])).map(Array.init) ?? []
             alerts.append(AlertEntry(device: batch.device, patient: batch.patient, time: reading.time, json: json))
         }

@@ -28,6 +28,8 @@ struct MessageHandler {
     private let gapsAbandoned: Counter
     private let resendRequests: Counter
     private var scorer: LiveScorer
+    /// Signal quality per device (bounded by the registry: only provisioned devices get here).
+    private var quality: [DeviceID: SignalQuality] = [:]
     private let alertsRecorded: Counter
     private let jsonFrames: Counter
     private let storeFull: Counter
@@ -108,9 +110,17 @@ struct MessageHandler {
                 acknowledgeAfterCommit.insert(BootKey(device: device, boot: accepted.frame.boot))
                 return
             }
-            let batch = StoredReadings.entry(accepted, fresh: Set(fresh), receivedAt: receivedAt)
+            var batch = StoredReadings.entry(accepted, fresh: Set(fresh), receivedAt: receivedAt)
+            var monitor = quality[device] ?? SignalQuality()
+            let assessments = batch.readings.indices.map { index in
+                let reading = batch.readings[index]
+                let assessment = monitor.assess(time: reading.time, values: reading.values.map { ($0.channel, $0.raw) })
+                batch.readings[index].flags |= UInt8(assessment.grade.rawValue) << StoredReading.qualityShift
+                return assessment
+            }
+            quality[device] = monitor
             dependencies.store.append(.readings(batch))
-            for alert in scorer.observe(batch) {
+            for alert in scorer.observe(batch, quality: assessments) {
                 // Alerts go to the priority lane and are synced at once, not after the window.
                 dependencies.store.append(.alert(alert))
                 urgent = true

@@ -54,6 +54,7 @@ public struct StoreExport {
     }
 
     static let timeQualities = ["device", "estimated", "suspect", "unknown"]
+    static let qualities = ["good", "fair", "poor", "unusable"]
 
     /// The JSON lines for one entry (a readings entry gives one line per reading).
     public func lines(_ entry: Entry) -> [String] {
@@ -70,7 +71,8 @@ public struct StoreExport {
                 let quality = Int(batch.timeQuality) < Self.timeQualities.count ? Self.timeQualities[Int(batch.timeQuality)] : "unknown"
                 return "{\"type\":\"reading\",\(identity(batch.device, batch.patient)),\"boot\":\(batch.boot),\"seq\":\(reading.seq)"
                     + ",\"time\":\"\(time(reading.time, batch.patient))\",\"time_quality\":\"\(quality)\""
-                    + ",\"abnormal\":\(reading.isAbnormal),\"values\":{\(values.joined(separator: ","))}}"
+                    + ",\"abnormal\":\(reading.isAbnormal),\"quality\":\"\(Self.qualities[Int(reading.qualityGrade)])\""
+                    + ",\"values\":{\(values.joined(separator: ","))}}"
             }
         case .alert(let alert):
             guard filter.device == nil || filter.device == alert.device, alert.time >= (filter.since ?? .min) else { return [] }

@@ -20,6 +20,8 @@ public enum Entry: Sendable, Equatable {
 
 public struct StoredReading: Sendable, Equatable {
     public static let abnormal: UInt8 = 1 << 0
+    /// Bits 1–2: the signal-quality grade (0 good, 1 fair, 2 poor, 3 unusable).
+    public static let qualityShift: UInt8 = 1
 
     public var seq: UInt32
     /// Unix milliseconds (gateway-mapped).
@@ -41,6 +43,8 @@ public struct StoredReading: Sendable, Equatable {
     }
 
     public var isAbnormal: Bool { flags & Self.abnormal != 0 }
+    /// The signal-quality grade (0 good … 3 unusable).
+    public var qualityGrade: UInt8 { (flags >> Self.qualityShift) & 0b11 }
 
     public init(seq: UInt32, time: Int64, deviceTime: UInt64, flags: UInt8 = 0, values: [Value]) {
         self.seq = seq
