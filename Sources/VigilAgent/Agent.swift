@@ -4,6 +4,7 @@ import Metrics
 import Prometheus
 import ServiceLifecycle
 import VigilCore
+import VigilModels
 import VigilMQTT
 import VigilProtocol
 import VigilStore
@@ -54,7 +55,8 @@ public struct Agent: Sendable {
                 }
             },
             store: store, validator: validator, commitWindow: .milliseconds(configuration.store.commitWindowMilliseconds),
-            news2FreshnessMinutes: configuration.models.news2FreshnessMinutes, news2ClearAfter: configuration.models.news2ClearAfter))
+            news2FreshnessMinutes: configuration.models.news2FreshnessMinutes, news2ClearAfter: configuration.models.news2ClearAfter,
+            models: loadModels()))
 
         logger.notice("starting", metadata: [
             "gateway": "\(configuration.gateway.id)", "config": "\(configuration.sourcePath)",
@@ -80,6 +82,23 @@ public struct Agent: Sendable {
     }
 
     public var storeDirectory: String { configuration.gateway.stateDirectory + "/log" }
+
+    /// The quantized models in `models.directory`; a file that does not load is logged and skipped.
+    private func loadModels() -> [QuantizedModel] {
+        let directory = URL(fileURLWithPath: configuration.models.directory)
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+        var models: [QuantizedModel] = []
+        for name in names.sorted() where name.hasSuffix(".json") && !name.hasSuffix(".testset.json") {
+            do {
+                let model = try QuantizedModel(json: Data(contentsOf: directory.appendingPathComponent(name)))
+                models.append(model)
+                logger.notice("model loaded", metadata: ["model": "\(model.model)", "version": "\(model.version)"])
+            } catch {
+                logger.error("skipping a model file that does not load", metadata: ["file": "\(name)", "error": "\(error)"])
+            }
+        }
+        return models
+    }
 
     /// Opens (and recovers) the encrypted log, rebuilding which readings are already stored.
     private func openStore(metrics: AgentMetrics) throws -> (Store, Validator) {

@@ -106,3 +106,37 @@ import VigilModels
         #expect(raisedSignal["excluded"] as? [String] == ["hr", "pr", "spo2"])
     }
 }
+
+@Suite struct ModelScorerTests {
+    let start: Int64 = 1_795_350_000_000
+
+    /// pr, spo2, rr, core temperature, sbp, perfusion index, activity at `minute`.
+    func reading(_ minute: Int64, _ v: [Int16]) -> ReadingBatch {
+        let channels: [UInt8] = [2, 3, 4, 6, 7, 9, 10]
+        return ReadingBatch(device: "patch-1", patient: "Patient/m", boot: 1, timeQuality: 0, receivedAt: 0, readings: [
+            StoredReading(seq: UInt32(minute), time: start + minute * 60_000, deviceTime: 0,
+                          values: zip(channels, v).map { .init(channel: $0, raw: $1) }),
+        ])
+    }
+
+    @Test func theShippedModelRaisesOnASepsisPatternAndClearsWithHysteresis() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let model = try QuantizedModel(json: Data(contentsOf: root.appendingPathComponent("config/models/deterioration-lr.json")))
+        var scorer = ModelScorer(models: [model], freshnessMinutes: 60)
+        let good = [SignalQuality.Assessment()]
+        let sepsis: [Int16] = [1_200, 910, 280, 3_920, 88, 300, 30]
+        let normal: [Int16] = [730, 970, 150, 3_680, 124, 320, 30]
+        #expect(scorer.observe(reading(0, normal), quality: good).isEmpty)
+        #expect(scorer.observe(reading(1, sepsis), quality: good).isEmpty, "one positive result is not enough")
+        let raised = try #require(scorer.observe(reading(2, sepsis), quality: good).first)
+        #expect(raised.model == "deterioration-lr")
+        let fields = try #require(try JSONSerialization.jsonObject(with: Data(raised.alert.json)) as? [String: Any])
+        #expect(fields["event"] as? String == "raise" && fields["version"] as? String == model.version)
+        #expect((fields["values"] as? [String: Int])?["spo2"] == 910)
+        #expect((fields["output"] as? Int ?? .min) >= Int(model.threshold))
+        for minute in 3...4 { #expect(scorer.observe(reading(Int64(minute), normal), quality: good).isEmpty) }
+        let cleared = try #require(scorer.observe(reading(5, normal), quality: good).first)
+        let clearFields = try #require(try JSONSerialization.jsonObject(with: Data(cleared.alert.json)) as? [String: Any])
+        #expect(clearFields["event"] as? String == "clear")
+    }
+}

@@ -43,6 +43,8 @@ public struct VigilConfiguration: Sendable, Equatable {
         public var news2FreshnessMinutes: Int
         /// Consecutive low NEWS2 results before an alert clears (hysteresis).
         public var news2ClearAfter: Int
+        /// Where quantized models (`*.json`, from tools/models/train.py) are loaded from.
+        public var directory: String
     }
 
     public struct Store: Sendable, Equatable {
@@ -171,7 +173,8 @@ extension VigilConfiguration {
             pipeline: Pipeline(summaryIntervalSeconds: r.int("pipeline.summary_interval_seconds", default: 60, range: 1...86_400)),
             models: Models(
                 news2FreshnessMinutes: r.int("models.news2_freshness_minutes", default: 60, range: 1...1_440),
-                news2ClearAfter: r.int("models.news2_clear_after", default: 2, range: 1...100)),
+                news2ClearAfter: r.int("models.news2_clear_after", default: 2, range: 1...100),
+                directory: r.requiredString("models.directory", default: "/etc/vigil/models")),
             sourcePath: r.path
         )
     }

@@ -68,11 +68,7 @@ struct LiveScorer {
             fields["values"] = values
             fields["units"] = ["hr": "0.1 /min", "rr": "0.1 /min", "spo2": "0.1 %", "temp": "0.01 Cel", "sbp": "mm[Hg]"]
                 .filter { values[$0.key] != nil }
-            fields["signal_quality"] = [
-                "grade": assessment.grade.description,
-                "issues": assessment.issues.sorted().map(\.rawValue),
-                "excluded": assessment.excluded.sorted().compactMap { Channel(rawValue: $0)?.key },
-            ] as [String: Any]
+            fields["signal_quality"] = AlertJSON.quality(assessment)
             let json = (try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys])).map(Array.init) ?? []
             alerts.append(AlertEntry(device: batch.device, patient: batch.patient, time: reading.time, json: json))
         }
@@ -94,7 +90,16 @@ enum AlertJSON {
         ]
     }
 
-    private static func isoTime(_ milliseconds: Int64) -> String {
+    /// A reading's signal quality as alerts report it: grade, issues, and channels left out.
+    static func quality(_ assessment: SignalQuality.Assessment) -> [String: Any] {
+        [
+            "grade": assessment.grade.description,
+            "issues": assessment.issues.sorted().map(\.rawValue),
+            "excluded": assessment.excluded.sorted().compactMap { Channel(rawValue: $0)?.key },
+        ]
+    }
+
+    static func isoTime(_ milliseconds: Int64) -> String {
         let formatter = ISO8601DateFormatter()
         return formatter.string(from: Date(timeIntervalSince1970: TimeInterval(milliseconds / 1_000)))
     }

@@ -28,6 +28,7 @@ struct MessageHandler {
     private let gapsAbandoned: Counter
     private let resendRequests: Counter
     private var scorer: LiveScorer
+    private var modelScorer: ModelScorer
     /// Signal quality per device (bounded by the registry: only provisioned devices get here).
     private var quality: [DeviceID: SignalQuality] = [:]
     private let alertsRecorded: Counter
@@ -72,6 +73,7 @@ struct MessageHandler {
         validator = dependencies.validator
         duplicates = dependencies.metrics.duplicates
         scorer = dependencies.scorer
+        modelScorer = dependencies.modelScorer
         alertsRecorded = dependencies.metrics.alertsRecorded
         jsonFrames = dependencies.metrics.jsonFrames
         storeFull = dependencies.metrics.storeFull
@@ -120,12 +122,14 @@ struct MessageHandler {
             }
             quality[device] = monitor
             dependencies.store.append(.readings(batch))
-            for alert in scorer.observe(batch, quality: assessments) {
+            let alerts = scorer.observe(batch, quality: assessments).map { (model: NEWS2AlertTracker.model, alert: $0) }
+                + modelScorer.observe(batch, quality: assessments)
+            for (model, alert) in alerts {
                 // Alerts go to the priority lane and are synced at once, not after the window.
                 dependencies.store.append(.alert(alert))
                 urgent = true
                 alertsRecorded.increment()
-                logger.notice("alert", metadata: ["device": "\(device)", "model": "\(NEWS2AlertTracker.model)"])
+                logger.notice("alert", metadata: ["device": "\(device)", "model": "\(model)"])
             }
             for seq in fresh { pendingSequences.insert(SequenceKey(device: device, boot: accepted.frame.boot, seq: seq)) }
             pending.append(Pending(accepted: accepted, fresh: fresh))

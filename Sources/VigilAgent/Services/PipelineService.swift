@@ -4,6 +4,7 @@ import Logging
 import ServiceLifecycle
 import Synchronization
 import VigilCore
+import VigilModels
 import VigilMQTT
 import VigilProtocol
 import VigilStore
@@ -35,7 +36,10 @@ public final class PipelineService: Service {
         /// NEWS2 settings for live scoring (models.news2_*).
         public var news2FreshnessMinutes = 60
         public var news2ClearAfter = 2
+        /// Quantized models run on every reading.
+        public var models: [QuantizedModel] = []
         var scorer: LiveScorer { LiveScorer(freshnessMinutes: news2FreshnessMinutes, clearAfter: news2ClearAfter) }
+        var modelScorer: ModelScorer { ModelScorer(models: models, freshnessMinutes: news2FreshnessMinutes) }
         /// Messages handled in one group commit at most.
         public var maxBatch = 1_024
     }

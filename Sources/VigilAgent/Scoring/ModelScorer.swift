@@ -1,0 +1,66 @@
+import Foundation
+import VigilModels
+import VigilProtocol
+import VigilStore
+
+/// Quantized models on live readings, per patient: each model's features are the patient's latest
+/// fresh values of its channels (values excluded for signal quality are not used); the model runs
+/// when every feature is fresh, and ``BinaryAlertTracker`` turns its results into alerts that carry
+/// the model id and version, the integer output, the values and the signal quality. Pure.
+struct ModelScorer {
+    private struct Patient {
+        var latest: [UInt8: (value: Int32, time: Int64)] = [:]
+        var lastScored: Int64 = .min
+        var trackers: [Int: BinaryAlertTracker] = [:]
+    }
+
+    let models: [QuantizedModel]
+    let freshnessMilliseconds: Int64
+    private var patients: [String: Patient] = [:]
+
+    init(models: [QuantizedModel], freshnessMinutes: Int) {
+        self.models = models
+        freshnessMilliseconds = Int64(freshnessMinutes) * 60_000
+    }
+
+    /// The alerts the batch causes, each with the id of the model that raised it.
+    mutating func observe(_ batch: ReadingBatch, quality: [SignalQuality.Assessment]) -> [(model: String, alert: AlertEntry)] {
+        guard !models.isEmpty else { return [] }
+        var patient = patients[batch.patient] ?? Patient()
+        defer { patients[batch.patient] = patient }
+        var alerts: [(model: String, alert: AlertEntry)] = []
+        for (index, reading) in batch.readings.enumerated() where reading.time >= patient.lastScored {
+            let assessment = quality[index]
+            guard assessment.grade < .unusable else { continue }
+            for value in reading.values where !assessment.excluded.contains(value.channel) {
+                patient.latest[value.channel] = (Int32(value.raw), reading.time)
+            }
+            patient.lastScored = reading.time
+            for (modelIndex, model) in models.enumerated() {
+                let inputs = model.features.map { feature in
+                    patient.latest[feature.channel].flatMap { reading.time - $0.time <= freshnessMilliseconds ? $0.value : nil }
+                }
+                guard inputs.allSatisfy({ $0 != nil }) else { continue }
+                let output = model.evaluate(inputs.map { $0! })
+                var tracker = patient.trackers[modelIndex] ?? BinaryAlertTracker()
+                let event = tracker.update(positive: output.positive, at: reading.time)
+                patient.trackers[modelIndex] = tracker
+                guard let event else { continue }
+                let (kind, since): (String, Int64) = switch event {
+                case .raise(let since): ("raise", since)
+                case .clear(let since): ("clear", since)
+                }
+                let fields: [String: Any] = [
+                    "event": kind, "model": model.model, "version": model.version, "device": batch.device,
+                    "output": Int(output.accumulator), "fraction_bits": model.fractionBits, "threshold": Int(model.threshold),
+                    "values": Dictionary(uniqueKeysWithValues: zip(model.features.map(\.name), inputs.map { Int($0!) })),
+                    "window_start": AlertJSON.isoTime(since), "window_end": AlertJSON.isoTime(reading.time),
+                    "signal_quality": AlertJSON.quality(assessment),
+                ]
+                let json = (try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys])).map(Array.init) ?? []
+                alerts.append((model.model, AlertEntry(device: batch.device, patient: batch.patient, time: reading.time, json: json)))
+            }
+        }
+        return alerts
+    }
+}
