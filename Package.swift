@@ -96,6 +96,7 @@ let package = Package(
                 "VigilProtocol",
                 "VigilAgent",
                 "VigilStore",
+                "VigilModels",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -94,3 +94,18 @@ import VigilTestSupport
         #expect(figures["bytes_per_reading_binary_live"] as? Int == 54)
     }
 }
+
+@Suite struct ScoringBenchmarkTests {
+    /// The per-reading scoring benchmark runs (its figure goes in the README from a release run):
+    /// every reading scored, with the shipped model loaded.
+    @Test func shortRunScoresEveryReading() async throws {
+        let root = repositoryRoot()
+        let result = try await runProcess(builtProduct("vigil-bench"), [
+            "scoring", "--readings", "20000", "--model", root.appendingPathComponent("config/models/deterioration-lr.json").path,
+        ])
+        #expect(result.status == 0, "\(result.stderr)")
+        let figures = try jsonObject(result.stdout)
+        #expect(figures["readings"] as? Int == 20_000 && figures["models"] as? Int == 1)
+        #expect((figures["nanoseconds_per_reading"] as? Int ?? 0) > 0)
+    }
+}

@@ -137,25 +137,29 @@ class Device:
                                 ticks_diff(ticks_ms(), self.start), FIRMWARE, flags)
 
     def send(self, readings, replay=False):
-        """Publishes readings as READINGS frames: contiguous runs of one boot, batch_max each."""
+        """Publishes readings (any iterable, consumed once) as READINGS frames: contiguous runs
+        of one boot, batch_max each."""
         run = []
-        for reading in readings + [None]:
-            if run and (reading is None or len(run) == self.batch_max or reading[0] != run[0][0]
+        for reading in readings:
+            if run and (len(run) == self.batch_max or reading[0] != run[0][0]
                         or reading[1] != run[-1][1] + 1 or reading[3] != run[0][3]):
-                boot, seq, t0, synced = run[0][0], run[0][1], run[0][2], run[0][3]
-                flags = (vf.CLOCK_SYNCED if synced else 0) | (vf.REPLAY if replay else 0)
-                records = [(max(0, r[2] - t0), r[4]) for r in run]
-                if self.json_debug:
-                    import vigil_json  # only a device in JSON debug mode pays its heap
-                    encode = vigil_json.encode_readings_json
-                else:
-                    encode = vf.encode_readings
-                frame = encode(self.key, self.id, boot, seq, t0, records, flags)
-                self.client.publish(self.prefix + "up", frame, qos=1)
-                self.stats["replayed" if replay else "published"] += len(run)
+                self._publish(run, replay)
                 run = []
-            if reading is not None:
-                run.append(reading)
+            run.append(reading)
+        if run:
+            self._publish(run, replay)
+
+    def _publish(self, run, replay):
+        boot, seq, t0, synced = run[0][0], run[0][1], run[0][2], run[0][3]
+        flags = (vf.CLOCK_SYNCED if synced else 0) | (vf.REPLAY if replay else 0)
+        records = [(max(0, r[2] - t0), r[4]) for r in run]
+        if self.json_debug:
+            import vigil_json  # only a device in JSON debug mode pays its heap
+            frame = vigil_json.encode_readings_json(self.key, self.id, boot, seq, t0, records, flags)
+        else:
+            frame = vf.encode_readings(self.key, self.id, boot, seq, t0, records, flags)
+        self.client.publish(self.prefix + "up", frame, qos=1)
+        self.stats["replayed" if replay else "published"] += len(run)
 
     def on_message(self, topic, payload):
         kind = topic.rsplit("/", 1)[-1]
@@ -249,7 +253,7 @@ class Device:
                 self.client.disconnect()
             except OSError:
                 pass
-        self.stats["pending"] = len(self.ring.pending())
+        self.stats["pending"] = sum(1 for _ in self.ring.pending())
         self.stats["last_seq"] = self.seq - 1
         self.stats["dropped"] = self.ring.dropped
         self.ring.close()

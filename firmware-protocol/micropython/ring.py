@@ -60,13 +60,12 @@ class Ring:
         return state, boot, seq, time_ms, synced == 1, channels
 
     def pending(self, boot=None, first=0, last=0xFFFFFFFF):
-        """Pending readings (oldest first) as (boot, seq, time_ms, synced, channels)."""
-        out = []
+        """Pending readings (oldest first) as (boot, seq, time_ms, synced, channels), one at a
+        time: a full ring as one list would not fit a small heap."""
         for i in range(self.count):
             state, b, seq, time_ms, synced, channels = self._read(self.head + i)
             if state == 1 and (boot is None or (b == boot and first <= seq <= last)):
-                out.append((b, seq, time_ms, synced, channels))
-        return out
+                yield b, seq, time_ms, synced, channels
 
     def ack(self, boot, seq):
         """Marks readings of `boot` with sequence <= seq as stored; returns how many."""

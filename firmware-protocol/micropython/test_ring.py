@@ -24,14 +24,14 @@ r.close()
 
 r = ring.Ring(path, capacity=8)  # a reboot: the file is all there is
 check("survives a reboot", [p[1] for p in r.pending()] == [0, 1, 2, 3, 4])
-check("values survive", r.pending()[2][4] == [(3, 972)])
+check("values survive", list(r.pending())[2][4] == [(3, 972)])
 r.append(2, 0, 5000, False, [(1, 700), (3, 950)])
 check("ack clears only its boot", r.ack(2, 0) == 1 and [p[:2] for p in r.pending()] == [(1, 0), (1, 1), (1, 2), (1, 3), (1, 4)])
 check("ack clears up to seq", r.ack(1, 2) == 3 and [p[1] for p in r.pending()] == [3, 4])
 check("resend range", [p[1] for p in r.pending(1, 4, 9)] == [4])
 for seq in range(5, 15):
     r.append(1, seq, 0, True, [(3, 900)])
-check("bounded: oldest dropped", r.count == 8 and r.dropped == 4 and r.pending()[0][1] == 7)
+check("bounded: oldest dropped", r.count == 8 and r.dropped == 4 and list(r.pending())[0][1] == 7)
 r.close()
 r = ring.Ring(path, capacity=8)
 check("wrapped state survives", [p[1] for p in r.pending()] == list(range(7, 15)))

@@ -27,10 +27,9 @@ struct MessageHandler {
     private let duplicates: Counter
     private let gapsAbandoned: Counter
     private let resendRequests: Counter
-    private var scorer: LiveScorer
-    private var modelScorer: ModelScorer
-    /// Signal quality per device (bounded by the registry: only provisioned devices get here).
-    private var quality: [DeviceID: SignalQuality] = [:]
+    /// Signal quality, NEWS2 and the quantized models, per device and patient (bounded by the
+    /// registry: only provisioned devices get here).
+    private var scorer: ReadingScorer
     private let alertsRecorded: Counter
     private let jsonFrames: Counter
     private let storeFull: Counter
@@ -72,8 +71,8 @@ struct MessageHandler {
         self.tally = tally
         validator = dependencies.validator
         duplicates = dependencies.metrics.duplicates
-        scorer = dependencies.scorer
-        modelScorer = dependencies.modelScorer
+        scorer = ReadingScorer(models: dependencies.models, freshnessMinutes: dependencies.news2FreshnessMinutes,
+                               clearAfter: dependencies.news2ClearAfter)
         alertsRecorded = dependencies.metrics.alertsRecorded
         jsonFrames = dependencies.metrics.jsonFrames
         storeFull = dependencies.metrics.storeFull
@@ -113,17 +112,8 @@ struct MessageHandler {
                 return
             }
             var batch = StoredReadings.entry(accepted, fresh: Set(fresh), receivedAt: receivedAt)
-            var monitor = quality[device] ?? SignalQuality()
-            let assessments = batch.readings.indices.map { index in
-                let reading = batch.readings[index]
-                let assessment = monitor.assess(time: reading.time, values: reading.values.map { ($0.channel, $0.raw) })
-                batch.readings[index].flags |= UInt8(assessment.grade.rawValue) << StoredReading.qualityShift
-                return assessment
-            }
-            quality[device] = monitor
+            let alerts = scorer.score(&batch)
             dependencies.store.append(.readings(batch))
-            let alerts = scorer.observe(batch, quality: assessments).map { (model: NEWS2AlertTracker.model, alert: $0) }
-                + modelScorer.observe(batch, quality: assessments)
             for (model, alert) in alerts {
                 // Alerts go to the priority lane and are synced at once, not after the window.
                 dependencies.store.append(.alert(alert))

@@ -38,8 +38,6 @@ public final class PipelineService: Service {
         public var news2ClearAfter = 2
         /// Quantized models run on every reading.
         public var models: [QuantizedModel] = []
-        var scorer: LiveScorer { LiveScorer(freshnessMinutes: news2FreshnessMinutes, clearAfter: news2ClearAfter) }
-        var modelScorer: ModelScorer { ModelScorer(models: models, freshnessMinutes: news2FreshnessMinutes) }
         /// Messages handled in one group commit at most.
         public var maxBatch = 1_024
     }

@@ -1,0 +1,50 @@
+import ArgumentParser
+import Foundation
+import VigilAgent
+import VigilModels
+import VigilStore
+
+/// Per-reading cost of what the agent computes on every stored reading: signal quality, NEWS2
+/// with its alert lifecycle, and the quantized models (JSON on stdout).
+struct ScoringBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "scoring", abstract: "Signal quality + NEWS2 + quantized models per reading (one core).")
+
+    @Option(help: "Readings to score (built before the clock starts).") var readings = 1_000_000
+    @Option(help: "Simulated patients (one device each).") var patients = 16
+    @Option(help: "Quantized model files to load.") var model: [String] = ["config/models/deterioration-lr.json"]
+
+    func run() throws {
+        let models = try model.map { try QuantizedModel(json: Data(contentsOf: URL(fileURLWithPath: $0))) }
+        var scorer = ReadingScorer(models: models, freshnessMinutes: 60, clearAfter: 2)
+        var random = SystemRandomNumberGenerator()
+        var vitals = Array(repeating: Vitals(), count: patients)
+        // One reading per batch, as live frames arrive; seven channels (what the model reads).
+        var batches: [ReadingBatch] = []
+        batches.reserveCapacity(readings)
+        for index in 0..<readings {
+            let patient = index % patients
+            vitals[patient].step(using: &random)
+            let v = vitals[patient]
+            let values: [StoredReading.Value] = [
+                .init(channel: 2, raw: v.pulse), .init(channel: 3, raw: v.spo2), .init(channel: 4, raw: v.respiration),
+                .init(channel: 6, raw: v.temperature + 300), .init(channel: 7, raw: 124), .init(channel: 9, raw: 310),
+                .init(channel: 10, raw: 40),
+            ]
+            batches.append(ReadingBatch(
+                device: "dev-\(patient)", patient: "Patient/\(patient)", boot: 1, timeQuality: 0, receivedAt: 0,
+                readings: [StoredReading(seq: UInt32(index / patients), time: 1_795_000_000_000 + Int64(index / patients) * 1_000,
+                                         deviceTime: 0, values: values)]))
+        }
+        let clock = ContinuousClock()
+        var alerts = 0
+        let start = clock.now
+        for index in batches.indices { alerts += scorer.score(&batches[index]).count }
+        let elapsed = clock.now - start
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        try printJSON([
+            "readings": readings, "patients": patients, "models": models.count, "alerts": alerts,
+            "readings_per_second": Int(Double(readings) / seconds), "nanoseconds_per_reading": Int(seconds * 1e9 / Double(readings)),
+        ])
+    }
+}
