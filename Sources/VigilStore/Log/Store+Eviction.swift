@@ -99,26 +99,32 @@ extension Store {
         } catch {
             // No room even for the smaller copy: remove the segment outright.
             try? fileSystem.remove(replacement)
-            return delete(.routine, segment, alreadyRecorded: removed.isEmpty ? nil : Set(removed.keys))
+            // Gaps for the thinned readings are already recorded: record only what thinning kept.
+            return delete(.routine, segment, remaining: kept)
         }
     }
 
-    /// Deletes a segment, recording what it held as gaps first.
-    private func delete(_ lane: Lane, _ segment: SegmentInfo, alreadyRecorded: Set<String>? = nil) -> Int64 {
-        var gaps: [String: DataGap] = [:]
+    /// Deletes a segment, recording what it held as gaps first. `remaining`: the readings still
+    /// unaccounted for, when a failed thinning already recorded the rest (default: the file's).
+    private func delete(_ lane: Lane, _ segment: SegmentInfo, remaining: [ReadingBatch]? = nil) -> Int64 {
+        var batches: [ReadingBatch] = remaining ?? []
         var alerts = 0
-        for record in (try? records(lane, segment.id)) ?? [] {
-            switch try? Entry.decode(type: record.type, record.plaintext) {
-            case .readings(let batch):
-                for reading in batch.readings {
-                    gaps[batch.device, default: DataGap(device: batch.device, patient: batch.patient, reason: .evicted,
-                                                        from: reading.time, to: reading.time, count: 0)].absorb(reading.time)
+        if remaining == nil {
+            for record in (try? records(lane, segment.id)) ?? [] {
+                switch try? Entry.decode(type: record.type, record.plaintext) {
+                case .readings(let batch): batches.append(batch)
+                case .alert: alerts += 1
+                default: break
                 }
-            case .alert: alerts += 1
-            default: break
             }
         }
-        _ = alreadyRecorded
+        var gaps: [String: DataGap] = [:]
+        for batch in batches {
+            for reading in batch.readings {
+                gaps[batch.device, default: DataGap(device: batch.device, patient: batch.patient, reason: .evicted,
+                                                    from: reading.time, to: reading.time, count: 0)].absorb(reading.time)
+            }
+        }
         if lane == .routine { recordGaps(gaps.values) }
         do {
             try fileSystem.remove(segmentPath(lane, segment.id))
