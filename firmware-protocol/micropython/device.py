@@ -56,6 +56,8 @@ class Device:
         self.batch_max = settings.get("batch_max", 8)
         # CONFIG key 4 / settings json_debug: send the JSON debug form (the gateway must allow it).
         self.json_debug = settings.get("json_debug", 0)
+        if self.json_debug:
+            import vigil_json  # noqa: F401 (imported while the heap is unfragmented; see _publish)
         self.channel_mask = settings.get("channel_mask", -1)
         self.channel_ids = [vf.CHANNEL_IDS[c] for c in config.get("channels", ["pr", "spo2", "pi", "activity", "battery"])]
         self.clock_synced = config.get("clock_synced", False)

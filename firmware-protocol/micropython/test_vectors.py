@@ -12,6 +12,7 @@ except ImportError:
 
 import vigil_frame as vf
 import vigil_json
+import vigil_json_decode
 
 
 def encode_from(key, device, d, as_json=False):
@@ -44,7 +45,7 @@ def main(path):
         frame = unhexlify(v["frame"])
         is_json = frame[:1] == b"{"
         try:
-            outcome = {"decoded": (vigil_json.decode_json if is_json else vf.decode)(key, v["device"], frame)}
+            outcome = {"decoded": (vigil_json_decode.decode_json if is_json else vf.decode)(key, v["device"], frame)}
         except vf.FrameError as e:
             outcome = {"reject": e.reason}
         ok = outcome == v["expect"]

@@ -14,6 +14,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "micropython"))
 import vigil_frame as vf  # noqa: E402
 import vigil_json  # noqa: E402
+import vigil_json_decode  # noqa: E402
 
 OUT = os.path.join(HERE, "..", "vectors", "frames.json")
 KEY_A = bytes(range(32))
@@ -25,7 +26,7 @@ vectors = []
 
 def add(name, frame, expect, key=KEY_A, device=DEV, note=None, canonical=True):
     try:
-        decoded = (vigil_json.decode_json if frame[:1] == b"{" else vf.decode)(key, device, frame)
+        decoded = (vigil_json_decode.decode_json if frame[:1] == b"{" else vf.decode)(key, device, frame)
         outcome = {"decoded": decoded}
     except vf.FrameError as error:
         outcome = {"reject": error.reason}
