@@ -44,6 +44,7 @@ let package = Package(
         .target(
             name: "VigilStore",
             dependencies: [
+                "VigilCore",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),

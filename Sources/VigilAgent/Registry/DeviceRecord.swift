@@ -64,7 +64,7 @@ public struct DeviceRecord: Codable, Sendable, Equatable {
     /// The validated profile, or why the record is unusable.
     public func profile() throws(RegistryError) -> DeviceProfile {
         guard let id = DeviceID(device) else { throw .invalid(device, "device id must be 1-32 of A-Z a-z 0-9 _ -") }
-        guard let bytes = Self.hexBytes(key), bytes.count == DeviceKey.length, let deviceKey = DeviceKey(device: id, bytes: bytes) else {
+        guard let bytes = hexDecoded(key), bytes.count == DeviceKey.length, let deviceKey = DeviceKey(device: id, bytes: bytes) else {
             throw .invalid(device, "key must be 64 hex digits")
         }
         guard !patient.isEmpty else { throw .invalid(device, "patient reference is empty") }
@@ -77,20 +77,6 @@ public struct DeviceRecord: Codable, Sendable, Equatable {
             }
         }
         return DeviceProfile(key: deviceKey, patient: patient, channels: allowed, jsonDebug: jsonDebug ?? false)
-    }
-
-    static func hexBytes(_ text: String) -> [UInt8]? {
-        guard text.count % 2 == 0 else { return nil }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(text.count / 2)
-        var index = text.startIndex
-        while index < text.endIndex {
-            let next = text.index(index, offsetBy: 2)
-            guard let byte = UInt8(text[index..<next], radix: 16) else { return nil }
-            bytes.append(byte)
-            index = next
-        }
-        return bytes
     }
 }
 

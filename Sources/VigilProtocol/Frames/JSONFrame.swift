@@ -1,3 +1,5 @@
+import VigilCore
+
 /// The JSON debug form of a READINGS frame (PROTOCOL.md, "JSON debug form"): the same content
 /// as the binary frame, the same MAC over the binary encoding. The gateway turns the JSON into
 /// the binary frame and decodes that, so every check of the binary form applies unchanged.
@@ -60,7 +62,7 @@ public enum JSONFrame {
               let seq = fields["seq"]?.integer, let seq32 = UInt32(exactly: seq),
               let t0 = fields["t0"]?.integer, let t0u = UInt64(exactly: t0),
               case .array(let records)? = fields["records"],
-              case .string(let tagText)? = fields["tag"], let tag = hexBytes(tagText), tag.count == FrameFormat.tagLength
+              case .string(let tagText)? = fields["tag"], let tag = hexDecoded(tagText), tag.count == FrameFormat.tagLength
         else { throw .badJSON }
         guard (1...FrameFormat.maxRecords).contains(records.count) else { throw .badCount }
 
@@ -107,17 +109,6 @@ public enum JSONFrame {
         let padded = String(fraction) + String(repeating: "0", count: decimals - fraction.count)
         guard let value = Int(String(whole) + padded) else { return nil }
         return Int16(exactly: negative ? -value : value)
-    }
-
-    static func hexBytes(_ text: String) -> [UInt8]? {
-        let utf8 = Array(text.utf8)
-        guard utf8.count % 2 == 0 else { return nil }
-        var bytes: [UInt8] = []
-        for index in stride(from: 0, to: utf8.count, by: 2) {
-            guard let byte = UInt8(String(decoding: utf8[index..<index + 2], as: UTF8.self), radix: 16) else { return nil }
-            bytes.append(byte)
-        }
-        return bytes
     }
 
     /// JSON values with numbers kept as their text.

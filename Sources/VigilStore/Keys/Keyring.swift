@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import VigilCore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -57,7 +58,7 @@ public struct Keyring: Sendable {
             let trimmed = line.trimmingCharacters(in: .whitespaces)
             if trimmed.isEmpty || trimmed.hasPrefix("#") { continue }
             let fields = trimmed.split(separator: " ", omittingEmptySubsequences: true)
-            guard fields.count == 2, let id = UInt32(fields[0]), id > 0, let bytes = hexBytes(fields[1]), bytes.count == 32 else {
+            guard fields.count == 2, let id = UInt32(fields[0]), id > 0, let bytes = hexDecoded(fields[1]), bytes.count == 32 else {
                 throw LoadError(description: "\(source):\(number + 1): expected \"<id> <64 hex digits>\" with id ≥ 1")
             }
             guard keys[id] == nil else { throw LoadError(description: "\(source):\(number + 1): key id \(id) appears twice") }
@@ -98,17 +99,4 @@ public struct Keyring: Sendable {
     }
 
     public static let credentialName = "vigil-store-keys"
-
-    private static func hexBytes(_ text: Substring) -> [UInt8]? {
-        guard text.count % 2 == 0 else { return nil }
-        var bytes: [UInt8] = []
-        var index = text.startIndex
-        while index < text.endIndex {
-            let next = text.index(index, offsetBy: 2)
-            guard let byte = UInt8(text[index..<next], radix: 16) else { return nil }
-            bytes.append(byte)
-            index = next
-        }
-        return bytes
-    }
 }
