@@ -32,11 +32,7 @@ struct KeysCommand: ParsableCommand {
                 printError("\(path) already exists; use `vigil keys rotate` to add a key")
                 throw ExitCode.failure
             }
-            let fileSystem = PosixFileSystem()
-            let handle = try fileSystem.createExclusive(path)
-            defer { fileSystem.close(handle) }
-            try fileSystem.writeAll(handle, Array(Keyring.generate().fileContents.utf8), path: path)
-            try fileSystem.dataSync(handle, path: path)
+            try Keyring.generate().writeNewFile(at: path)
             print("created \(path) with key 1")
         }
     }

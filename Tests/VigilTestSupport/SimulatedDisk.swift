@@ -44,8 +44,6 @@ public final class SimulatedDisk: FileSystem {
         state.withLock { $0.callsUntilPowerCut = calls }
     }
 
-    public var powerIsOut: Bool { state.withLock { ($0.callsUntilPowerCut ?? 1) <= 0 } }
-
     /// Loses power: unsynced directory changes revert, unsynced file tails are cut at a random
     /// point (and, with `garble`, their last surviving bytes overwritten with noise). Open
     /// handles are gone.
@@ -76,11 +74,6 @@ public final class SimulatedDisk: FileSystem {
                 state.inodes[id] = inode
             }
         }
-    }
-
-    /// Every path and its current contents (for searching the disk for plaintext).
-    public var files: [String: [UInt8]] {
-        state.withLock { state in state.entries.mapValues { state.inodes[$0]?.bytes ?? [] } }
     }
 
     public func createExclusive(_ path: String) throws(FileSystemError) -> FileHandleID {

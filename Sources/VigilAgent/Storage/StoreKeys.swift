@@ -38,11 +38,7 @@ enum StoreKeys {
         let fileSystem = PosixFileSystem()
         do {
             try fileSystem.makeDirectory(URL(fileURLWithPath: path).deletingLastPathComponent().path)
-            let handle = try fileSystem.createExclusive(path)
-            defer { fileSystem.close(handle) }
-            try fileSystem.writeAll(handle, Array(keyring.fileContents.utf8), path: path)
-            try fileSystem.dataSync(handle, path: path)
-            try fileSystem.syncDirectory(URL(fileURLWithPath: path).deletingLastPathComponent().path)
+            try keyring.writeNewFile(at: path, fileSystem: fileSystem)
         } catch {
             throw StartupError(description: "store keys: cannot create \(path): \(error)")
         }

@@ -47,6 +47,16 @@ public struct Keyring: Sendable {
         return text
     }
 
+    /// Creates `path` (`O_EXCL`, mode 0600) holding these keys, durably: the file is synced, then
+    /// its directory. Fails if the file exists: keys are never overwritten by accident.
+    public func writeNewFile(at path: String, fileSystem: any FileSystem = PosixFileSystem()) throws(FileSystemError) {
+        let handle = try fileSystem.createExclusive(path)
+        defer { fileSystem.close(handle) }
+        try fileSystem.writeAll(handle, Array(fileContents.utf8), path: path)
+        try fileSystem.dataSync(handle, path: path)
+        try fileSystem.syncDirectory(directory(of: path))
+    }
+
     public struct LoadError: Error, Sendable, CustomStringConvertible {
         public let description: String
     }

@@ -37,18 +37,6 @@ extension Store {
         return result
     }
 
-    /// Every stored entry of both lanes (for `vigil store export`), priority lane first.
-    public func allRecords() throws(StoreError) -> [StoredRecord] {
-        var result: [StoredRecord] = []
-        for lane in Lane.allCases {
-            lock.lock()
-            let first = lanes[lane]?.segments.first?.id ?? 0
-            lock.unlock()
-            result += try read(lane, from: Position(segment: first, record: 0), limit: .max)
-        }
-        return result
-    }
-
     /// Marks everything before `position` as confirmed by the receiver: persists the cursor
     /// atomically (temp file, fsync, rename, fsync directory), then deletes sealed segments that
     /// are entirely before it.
