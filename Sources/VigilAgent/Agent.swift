@@ -56,6 +56,8 @@ public struct Agent: Sendable {
             },
             store: store, validator: validator, commitWindow: .milliseconds(configuration.store.commitWindowMilliseconds),
             news2FreshnessMinutes: configuration.models.news2FreshnessMinutes, news2ClearAfter: configuration.models.news2ClearAfter,
+            drift: configuration.models.drift, reminderMinutes: configuration.models.reminderMinutes,
+            alertAckTopic: Topics(prefix: configuration.topicPrefix).gatewayAlertAck(configuration.gateway.id),
             models: loadModels()))
 
         logger.notice("starting", metadata: [

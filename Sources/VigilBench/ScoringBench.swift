@@ -5,10 +5,11 @@ import VigilModels
 import VigilStore
 
 /// Per-reading cost of what the agent computes on every stored reading: signal quality, NEWS2
-/// with its alert lifecycle, and the quantized models (JSON on stdout).
+/// with its alert lifecycle, per-vital drift, the quantized models and the alert book; and the
+/// memory their per-patient state takes (JSON on stdout).
 struct ScoringBench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "scoring", abstract: "Signal quality + NEWS2 + quantized models per reading (one core).")
+        commandName: "scoring", abstract: "Signal quality + NEWS2 + drift + quantized models per reading (one core), and state per patient.")
 
     @Option(help: "Readings to score (built before the clock starts).") var readings = 1_000_000
     @Option(help: "Simulated patients (one device each).") var patients = 16
@@ -16,6 +17,7 @@ struct ScoringBench: ParsableCommand {
 
     func run() throws {
         let models = try model.map { try QuantizedModel(json: Data(contentsOf: URL(fileURLWithPath: $0))) }
+        let stateBytes = stateBytesPerPatient(models: models)
         var scorer = ReadingScorer(models: models, freshnessMinutes: 60, clearAfter: 2)
         var random = SystemRandomNumberGenerator()
         var vitals = Array(repeating: Vitals(), count: patients)
@@ -45,6 +47,34 @@ struct ScoringBench: ParsableCommand {
         try printJSON([
             "readings": readings, "patients": patients, "models": models.count, "alerts": alerts,
             "readings_per_second": Int(Double(readings) / seconds), "nanoseconds_per_reading": Int(seconds * 1e9 / Double(readings)),
+            "state_bytes_per_patient": stateBytes,
         ])
+    }
+
+    /// Memory the scorer's per-patient state takes: the growth of the process's resident set
+    /// while `statePatients` patients each get a full set of values (every model's state exists),
+    /// divided by the patients. Measured first, on a fresh heap, so no freed memory hides it;
+    /// includes dictionary slack and allocator headers.
+    private func stateBytesPerPatient(models: [QuantizedModel]) -> Int {
+        let statePatients = 20_000
+        var scorer = ReadingScorer(models: models, freshnessMinutes: 60, clearAfter: 2)
+        var batch = ReadingBatch(device: "", patient: "", boot: 1, timeQuality: 0, receivedAt: 0, readings: [])
+        let before = ProcessStats.residentKiB
+        for patient in 0..<statePatients {
+            for minute in 0..<2 {
+                let wobble = Int16(minute)
+                batch = ReadingBatch(
+                    device: "dev-\(patient)", patient: "Patient/\(patient)", boot: 1, timeQuality: 0, receivedAt: 0,
+                    readings: [StoredReading(seq: UInt32(minute), time: 1_795_000_000_000 + Int64(minute) * 60_000, deviceTime: 0, values: [
+                        .init(channel: 2, raw: 720 + wobble), .init(channel: 3, raw: 970 + wobble), .init(channel: 4, raw: 150 + wobble),
+                        .init(channel: 6, raw: 3_700 + wobble), .init(channel: 7, raw: 124 + wobble), .init(channel: 9, raw: 310),
+                        .init(channel: 10, raw: 40),
+                    ])])
+                _ = scorer.score(&batch)
+            }
+        }
+        let grown = ProcessStats.residentKiB - before
+        withExtendedLifetime(scorer) {}
+        return grown * 1_024 / statePatients
     }
 }

@@ -38,6 +38,10 @@ public struct Topics: Sendable, Equatable {
     /// The topic on which the gateway itself announces online/offline (its birth and last will).
     public func gatewayStatus(_ gatewayID: String) -> String { "\(prefix)/_gateway/\(gatewayID)/status" }
 
+    /// The topic on which upstream (the hospital side, through the uplink or a broker bridge)
+    /// acknowledges the gateway's alerts: JSON `{"patient", "alert_id", "by"}`.
+    public func gatewayAlertAck(_ gatewayID: String) -> String { "\(prefix)/_gateway/\(gatewayID)/alert-ack" }
+
     /// Splits a received topic into device and kind; `nil` for anything outside the scheme.
     ///
     /// Works on the UTF-8 bytes and allocates only the device id's string.

@@ -103,6 +103,19 @@ import Glibc
         #expect(ackSeqs.last == 8 && ackSeqs.dropLast().allSatisfy { $0 == 4 }, "acks: \(ackSeqs)")
         await acks.shutdown()
 
+        // Upstream acknowledges the NEWS2 alert the first frame raised (its episode id is the
+        // model and the time the alert began); a malformed and an unknown acknowledgement are
+        // rejected with their reasons.
+        let clinical = MQTTClient(configuration: .init(port: broker.port, clientID: "clinical"), logger: .init(label: "t"))
+        try await clinical.start()
+        #expect(await eventually { clinical.connectionState.isConnected })
+        let ackTopic = "vigil/v1/_gateway/gw-test/alert-ack"
+        try await clinical.publish(topic: ackTopic, payload: Array("not json".utf8))
+        try await clinical.publish(topic: ackTopic, payload: Array(#"{"patient":"Patient/p-a","alert_id":"news2@1","by":"nurse-7"}"#.utf8))
+        try await clinical.publish(topic: ackTopic, payload: Array(#"{"patient":"Patient/p-a","alert_id":"news2@1795350000000","by":"nurse-7"}"#.utf8))
+        #expect(await eventually { agent.log.contains("alert acknowledged alert_id=news2@1795350000000 model=news2") })
+        await clinical.shutdown()
+
         #expect(await eventually {
             let metrics = try? httpGet(port: agent.metricsPort, path: "/metrics").body
             return metrics?.contains(#"vigil_readings_accepted_total{device="dev-a"} 9"#) == true
@@ -112,6 +125,8 @@ import Glibc
         #expect(metrics.contains(#"vigil_ingest_rejected_total{reason="bad_mac"} 1"#))
         #expect(metrics.contains(#"vigil_ingest_rejected_total{reason="unprovisioned"} 1"#))
         #expect(metrics.contains("vigil_resend_requests_total 1"))
+        #expect(metrics.contains(#"vigil_ingest_rejected_total{reason="bad_alert_ack"} 1"#))
+        #expect(metrics.contains(#"vigil_ingest_rejected_total{reason="unknown_alert"} 1"#))
         #expect(metrics.contains("vigil_mqtt_connected 1"))
         #expect(try httpGet(port: agent.metricsPort, path: "/other").status == 404)
 
@@ -136,6 +151,9 @@ import Glibc
         let alert = try #require(lines.first { $0.contains(#""type":"alert""#) }, "\(export.stdout)")
         #expect(alert.contains(#""event":"raise""#) && alert.contains(#""risk":"medium""#) && alert.contains(#""score":6"#))
         #expect(alert.contains(#""values":{"hr":1317,"spo2":873}"#), "\(alert)")
+        #expect(alert.contains(#""alert_id":"news2@1795350000000""#) && alert.contains(#""notify":true"#), "\(alert)")
+        let acknowledgement = try #require(lines.first { $0.contains(#""event":"acknowledge""#) }, "\(export.stdout)")
+        #expect(acknowledgement.contains(#""by":"nurse-7""#) && acknowledgement.contains(#""alert_id":"news2@1795350000000""#))
         #expect(lines.filter { $0.contains(#""type":"reading""#) }.count == 9)
         #expect(lines.contains { $0.contains(#""seq":0,"#) && $0.contains(#""abnormal":true"#) })
         // Whole numbers only: "873" inside a port such as 48739 is not a leak.

@@ -13,7 +13,7 @@ import VigilTestSupport
         #expect(configuration.gateway.id == "gw-0001")
         #expect(configuration.mqtt.password == "s3cret")
         #expect(configuration.mqtt.username == "vigil-agent")
-        #expect(configuration.mqtt.subscriptions.map(\.filter) == ["vigil/v1/+/up", "vigil/v1/+/status"])
+        #expect(configuration.mqtt.subscriptions.map(\.filter) == ["vigil/v1/+/up", "vigil/v1/+/status", "vigil/v1/_gateway/gw-0001/alert-ack"])
         #expect(configuration.metrics == .tcp(host: "127.0.0.1", port: 9464))
         #expect(!configuration.mqtt.cleanSession)
 
@@ -43,6 +43,8 @@ import VigilTestSupport
               level: loud
             metrics:
               listen: 0.0.0.0:9464
+            models:
+              drift: maybe
             """
         let error = try #require(throws: ConfigurationError.self) { try VigilConfiguration.parse(yaml: yaml, path: "v.yaml") }
         let text = error.issues.map(\.description)
@@ -52,7 +54,8 @@ import VigilTestSupport
         #expect(text.contains { $0.hasPrefix("v.yaml:6: mqtt.prot: unknown setting (known here:") && $0.contains("port") })
         #expect(text.contains("v.yaml:8: logging.level: expected one of trace, debug, info, notice, warning, error, critical, got \"loud\""))
         #expect(text.contains { $0.hasPrefix("v.yaml:10: metrics.listen: expected a loopback address") })
-        #expect(error.issues.count == 6)
+        #expect(text.contains("v.yaml:12: models.drift: expected true or false, got \"maybe\""))
+        #expect(error.issues.count == 7)
     }
 
     @Test func environmentOverridesTheFileAndIsNamedInErrors() throws {

@@ -18,7 +18,7 @@ import VigilModels
         ])
     }
 
-    func fields(_ alert: AlertEntry) throws -> [String: Any] {
+    func fields(_ alert: ScoredAlert) throws -> [String: Any] {
         try #require(try JSONSerialization.jsonObject(with: Data(alert.json)) as? [String: Any])
     }
 
@@ -80,7 +80,7 @@ import VigilModels
     @Test func valuesExcludedForQualityDoNotRaiseAlertsAndAlertsSaySo() throws {
         var scorer = LiveScorer(freshnessMinutes: 60, clearAfter: 2)
         var quality = SignalQuality()
-        func observe(_ batch: ReadingBatch) -> [AlertEntry] {
+        func observe(_ batch: ReadingBatch) -> [ScoredAlert] {
             let assessments = batch.readings.map { r in quality.assess(time: r.time, values: r.values.map { ($0.channel, $0.raw) }) }
             return scorer.observe(batch, quality: assessments)
         }
@@ -138,5 +138,91 @@ import VigilModels
         let cleared = try #require(scorer.observe(reading(5, normal), quality: good).first)
         let clearFields = try #require(try JSONSerialization.jsonObject(with: Data(cleared.alert.json)) as? [String: Any])
         #expect(clearFields["event"] as? String == "clear")
+    }
+}
+
+/// The lifecycle across models: episode ids, reminders while unacknowledged, acknowledgement
+/// (and for drift, acceptance of the new level), drift alerts that explain themselves.
+@Suite struct ReadingScorerLifecycleTests {
+    let start: Int64 = 1_795_350_000_000
+
+    /// A reading at `minute`; each value wobbles by up to ±1 unit so signal quality does not
+    /// take it for a flat line.
+    func batch(_ minute: Int, hr: Int16, spo2: Int16 = 970) -> ReadingBatch {
+        let wobble = Int16(minute % 3) - 1
+        return ReadingBatch(device: "patch-1", patient: "Patient/r", boot: 1, timeQuality: 0, receivedAt: 0, readings: [
+            StoredReading(seq: UInt32(minute), time: start + Int64(minute) * 60_000, deviceTime: 0, values: [
+                .init(channel: 2, raw: hr + wobble), .init(channel: 3, raw: spo2 + wobble), .init(channel: 4, raw: 150 + wobble),
+                .init(channel: 6, raw: 3_700 + wobble),
+            ]),
+        ])
+    }
+
+    func events(_ alerts: [(model: String, alert: AlertEntry)]) throws -> [[String: Any]] {
+        try alerts.map { try #require(try JSONSerialization.jsonObject(with: Data($0.alert.json)) as? [String: Any]) }
+    }
+
+    @Test func driftAlertsExplainThemselvesAndAcknowledgementAcceptsTheNewLevel() throws {
+        var scorer = ReadingScorer(models: [], freshnessMinutes: 60, clearAfter: 2, reminderMinutes: 30)
+        for minute in 0..<120 {
+            var b = batch(minute, hr: 720)
+            #expect(scorer.score(&b).isEmpty)
+        }
+        // Heart rate 88 /min: no NEWS2 points (51–90), but 16 /min above this patient's baseline.
+        var raise: [String: Any]?
+        for minute in 120..<140 {
+            var b = batch(minute, hr: 880)
+            for fields in try events(scorer.score(&b)) where raise == nil { raise = fields }
+        }
+        let fields = try #require(raise)
+        #expect(fields["model"] as? String == "drift" && fields["version"] as? String == "cusum-1")
+        #expect(fields["event"] as? String == "raise" && fields["vital"] as? String == "hr" && fields["direction"] as? String == "up")
+        #expect(fields["baseline"] as? Int == 720 && abs((fields["value"] as? Int ?? 0) - 880) <= 1 && fields["sigma"] as? Int == 30)
+        #expect(fields["notify"] as? Bool == true)
+        let id = try #require(fields["alert_id"] as? String)
+        #expect(id.hasPrefix("drift/hr@"))
+        #expect(scorer.openAlerts(patient: "Patient/r") == [id])
+        // Unacknowledged for 30 minutes: a reminder repeating the explanation.
+        var reminders: [[String: Any]] = []
+        for minute in 140..<175 {
+            var b = batch(minute, hr: 880)
+            reminders += try events(scorer.score(&b))
+        }
+        #expect(reminders.count == 1)
+        #expect(reminders.first?["event"] as? String == "remind" && reminders.first?["alert_id"] as? String == id)
+        #expect(reminders.first?["value"] as? Int == fields["value"] as? Int)
+        // Acknowledged: stored as an event, the new level accepted, no more reminders or alerts.
+        let unknown = scorer.acknowledge(patient: "Patient/r", alertID: "drift/hr@1", by: "nurse-7", at: start)
+        #expect(unknown == nil, "unknown id")
+        let acknowledged = scorer.acknowledge(patient: "Patient/r", alertID: id, by: "nurse-7", at: start + 175 * 60_000)
+        let ack = try #require(acknowledged)
+        let ackFields = try #require(try JSONSerialization.jsonObject(with: Data(ack.alert.json)) as? [String: Any])
+        #expect(ackFields["event"] as? String == "acknowledge" && ackFields["by"] as? String == "nurse-7")
+        #expect(ackFields["closed"] as? Bool == true && ackFields["alert_id"] as? String == id)
+        #expect(scorer.openAlerts(patient: "Patient/r").isEmpty)
+        for minute in 175..<480 {
+            var b = batch(minute, hr: 880)
+            #expect(try events(scorer.score(&b)).isEmpty, "minute \(minute)")
+        }
+    }
+
+    @Test func anAcknowledgedNEWS2AlertIsNotRemindedButAnEscalationIs() throws {
+        var scorer = ReadingScorer(models: [], freshnessMinutes: 60, clearAfter: 2, drift: false, reminderMinutes: 30)
+        // SpO2 91 % (3 points): low-medium.
+        var first = batch(0, hr: 720, spo2: 910)
+        let raised = try events(scorer.score(&first))
+        let id = try #require(raised.first?["alert_id"] as? String)
+        #expect(id == "news2@\(start)")
+        let acknowledged = scorer.acknowledge(patient: "Patient/r", alertID: id, by: "nurse-7", at: start + 60_000)
+        #expect(acknowledged != nil)
+        for minute in 1..<60 {
+            var b = batch(minute, hr: 720, spo2: 910)
+            #expect(try events(scorer.score(&b)).isEmpty)
+        }
+        // SpO2 91 % and HR 135 (3 + 3 = 6): escalates to medium, and now needs its own acknowledgement.
+        var worse = batch(60, hr: 1_350, spo2: 910)
+        #expect(try events(scorer.score(&worse)).first?["event"] as? String == "escalate")
+        var later = batch(90, hr: 1_350, spo2: 910)
+        #expect(try events(scorer.score(&later)).map { $0["event"] as? String } == ["remind"])
     }
 }

@@ -61,6 +61,17 @@ struct ConfigurationReader {
         return number
     }
 
+    mutating func bool(_ key: String, default fallback: Bool) -> Bool {
+        guard let (value, source) = raw(key) else { return fallback }
+        switch value.lowercased() {
+        case "true", "yes", "on": return true
+        case "false", "no", "off": return false
+        default:
+            issues.append(.init(source: source, key: key, problem: "expected true or false, got \"\(value)\""))
+            return fallback
+        }
+    }
+
     mutating func choice<T: RawRepresentable & CaseIterable>(_ key: String, default fallback: T) -> T where T.RawValue == String {
         guard let (value, source) = raw(key) else { return fallback }
         guard let parsed = T(rawValue: value.lowercased()) else {

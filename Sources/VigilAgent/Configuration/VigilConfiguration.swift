@@ -45,6 +45,10 @@ public struct VigilConfiguration: Sendable, Equatable {
         public var news2ClearAfter: Int
         /// Where quantized models (`*.json`, from tools/models/train.py) are loaded from.
         public var directory: String
+        /// Per-vital baselines with CUSUM drift alerts.
+        public var drift: Bool
+        /// Minutes between reminders of an open alert nobody acknowledged (0: none).
+        public var reminderMinutes: Int
     }
 
     public struct Store: Sendable, Equatable {
@@ -143,7 +147,7 @@ extension VigilConfiguration {
             cleanSession: false,
             will: .init(topic: topics.gatewayStatus(gatewayID), payload: Array("offline".utf8)),
             birth: .init(topic: topics.gatewayStatus(gatewayID), payload: Array("online".utf8)),
-            subscriptions: [.init(topics.filter(.up)), .init(topics.filter(.status))],
+            subscriptions: [.init(topics.filter(.up)), .init(topics.filter(.status)), .init(topics.gatewayAlertAck(gatewayID))],
             reconnect: Backoff(initialMilliseconds: Int64(initialBackoff), maximumMilliseconds: Int64(max(initialBackoff, maximumBackoff))),
             inboxCapacity: r.int("mqtt.inbox_capacity", default: 4_096, range: 16...1_000_000)
         )
@@ -174,7 +178,9 @@ extension VigilConfiguration {
             models: Models(
                 news2FreshnessMinutes: r.int("models.news2_freshness_minutes", default: 60, range: 1...1_440),
                 news2ClearAfter: r.int("models.news2_clear_after", default: 2, range: 1...100),
-                directory: r.requiredString("models.directory", default: "/etc/vigil/models")),
+                directory: r.requiredString("models.directory", default: "/etc/vigil/models"),
+                drift: r.bool("models.drift", default: true),
+                reminderMinutes: r.int("models.alert_reminder_minutes", default: 30, range: 0...1_440)),
             sourcePath: r.path
         )
     }

@@ -33,10 +33,10 @@ struct LiveScorer {
     /// The alerts (raise, escalate, clear) the batch's readings cause, as store entries.
     /// `quality[i]` is reading `i`'s signal quality: its excluded channels do not feed the score
     /// (an unusable reading feeds nothing), and every alert says what was left out and why.
-    mutating func observe(_ batch: ReadingBatch, quality: [SignalQuality.Assessment]? = nil) -> [AlertEntry] {
+    mutating func observe(_ batch: ReadingBatch, quality: [SignalQuality.Assessment]? = nil) -> [ScoredAlert] {
         var patient = patients[batch.patient] ?? Patient(tracker: NEWS2AlertTracker(clearAfter: clearAfter))
         defer { patients[batch.patient] = patient }
-        var alerts: [AlertEntry] = []
+        var alerts: [ScoredAlert] = []
         for (index, reading) in batch.readings.enumerated() where reading.time >= patient.lastScored {
             let assessment = quality?[index] ?? SignalQuality.Assessment()
             guard assessment.grade < .unusable else { continue }
@@ -69,8 +69,8 @@ struct LiveScorer {
             fields["units"] = ["hr": "0.1 /min", "rr": "0.1 /min", "spo2": "0.1 %", "temp": "0.01 Cel", "sbp": "mm[Hg]"]
                 .filter { values[$0.key] != nil }
             fields["signal_quality"] = AlertJSON.quality(assessment)
-            let json = (try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys])).map(Array.init) ?? []
-            alerts.append(AlertEntry(device: batch.device, patient: batch.patient, time: reading.time, json: json))
+            alerts.append(ScoredAlert(model: NEWS2AlertTracker.model, key: NEWS2AlertTracker.model, since: event.windowStart,
+                                      fields: fields, device: batch.device, patient: batch.patient, time: reading.time))
         }
         return alerts
     }

@@ -24,11 +24,11 @@ struct ModelScorer {
     }
 
     /// The alerts the batch causes, each with the id of the model that raised it.
-    mutating func observe(_ batch: ReadingBatch, quality: [SignalQuality.Assessment]) -> [(model: String, alert: AlertEntry)] {
+    mutating func observe(_ batch: ReadingBatch, quality: [SignalQuality.Assessment]) -> [ScoredAlert] {
         guard !models.isEmpty else { return [] }
         var patient = patients[batch.patient] ?? Patient()
         defer { patients[batch.patient] = patient }
-        var alerts: [(model: String, alert: AlertEntry)] = []
+        var alerts: [ScoredAlert] = []
         for (index, reading) in batch.readings.enumerated() where reading.time >= patient.lastScored {
             let assessment = quality[index]
             guard assessment.grade < .unusable else { continue }
@@ -57,8 +57,8 @@ struct ModelScorer {
                     "window_start": AlertJSON.isoTime(since), "window_end": AlertJSON.isoTime(reading.time),
                     "signal_quality": AlertJSON.quality(assessment),
                 ]
-                let json = (try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys])).map(Array.init) ?? []
-                alerts.append((model.model, AlertEntry(device: batch.device, patient: batch.patient, time: reading.time, json: json)))
+                alerts.append(ScoredAlert(model: model.model, key: model.model, since: since, fields: fields,
+                                          device: batch.device, patient: batch.patient, time: reading.time))
             }
         }
         return alerts

@@ -3,18 +3,49 @@ import VigilCore
 import VigilModels
 import VigilStore
 
+/// An alert event from one of the scorers, before the lifecycle-wide steps (rate limit, alert id,
+/// reminders) and serialization.
+package struct ScoredAlert {
+    package let model: String
+    /// The episode's key: the model, or model/vital for per-vital models.
+    package let key: String
+    /// When the episode began (Unix ms).
+    package let since: Int64
+    package var fields: [String: Any]
+    package let device: String
+    package let patient: String
+    package let time: Int64
+
+    package var event: String { fields["event"] as? String ?? "" }
+
+    package var alert: AlertEntry {
+        let json = (try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys])).map(Array.init) ?? []
+        return AlertEntry(device: device, patient: patient, time: time, json: json)
+    }
+
+    var json: [UInt8] { alert.json }
+}
+
 /// Everything the agent computes per stored reading, in one place: the device's signal quality
-/// (graded into the reading's flags), NEWS2 and its alert lifecycle, and the quantized models.
+/// (graded into the reading's flags), NEWS2 and its alert lifecycle, per-vital drift from the
+/// patient's baseline, and the quantized models; then, across all of them, rate limiting,
+/// episode ids, reminders for unacknowledged alerts and acknowledgements.
 /// Pure; the pipeline calls it once per accepted frame, `vigil-bench scoring` measures it.
 package struct ReadingScorer {
     private var quality: [String: SignalQuality] = [:]
     private var news2: LiveScorer
+    private var drift: DriftScorer?
     private var models: ModelScorer
     private var limiter = AlertRateLimiter()
+    private var book: AlertBook
+    /// The last event of each open episode (patient → key → fields), repeated in reminders.
+    private var explanations: [String: [String: [String: Any]]] = [:]
 
-    package init(models: [QuantizedModel], freshnessMinutes: Int, clearAfter: Int) {
+    package init(models: [QuantizedModel], freshnessMinutes: Int, clearAfter: Int, drift: Bool = true, reminderMinutes: Int = 30) {
         news2 = LiveScorer(freshnessMinutes: freshnessMinutes, clearAfter: clearAfter)
+        self.drift = drift ? DriftScorer() : nil
         self.models = ModelScorer(models: models, freshnessMinutes: freshnessMinutes)
+        book = AlertBook(reminderMilliseconds: Int64(reminderMinutes) * 60_000)
     }
 
     /// Grades the batch's readings (their flags gain the quality grade) and returns the alerts
@@ -30,24 +61,78 @@ package struct ReadingScorer {
             assessments.append(assessment)
         }
         quality[batch.device] = monitor
-        let alerts = news2.observe(batch, quality: assessments).map { (model: NEWS2AlertTracker.model, alert: $0) }
-            + models.observe(batch, quality: assessments)
-        return alerts.map { (model, alert) in (model, limited(alert, model: model)) }
+        var scored = news2.observe(batch, quality: assessments) + models.observe(batch, quality: assessments)
+        if drift != nil { scored += drift!.observe(batch, quality: assessments) }
+        var alerts = scored.map { finish($0) }
+        if let latest = batch.readings.map(\.time).max() {
+            alerts += reminders(patient: batch.patient, device: batch.device, at: latest)
+        }
+        return alerts.map { ($0.model, $0.alert) }
     }
 
-    /// Marks a raise over the patient's budget for this model as not to be notified (it is still
-    /// stored and uploaded); escalations and clears always notify.
-    private mutating func limited(_ alert: AlertEntry, model: String) -> AlertEntry {
-        guard var fields = (try? JSONSerialization.jsonObject(with: Data(alert.json))) as? [String: Any] else { return alert }
-        var notify = true
-        if fields["event"] as? String == "raise" {
-            notify = limiter.allowRaise(alert.patient + "/" + model, at: alert.time)
+    /// Records an acknowledgement from upstream of episode `alertID` (e.g. `news2@1795000000000`):
+    /// no more reminders for it until it escalates; a drift episode closes and its vital's
+    /// current level becomes the new baseline. Returns the entry to store, or `nil` when the
+    /// patient has no open episode with that id.
+    package mutating func acknowledge(patient: String, alertID: String, by: String, at time: Int64) -> (model: String, alert: AlertEntry)? {
+        guard let episode = book.acknowledge(patient: patient, id: alertID) else { return nil }
+        let model = String(episode.key.prefix { $0 != "/" })
+        var fields: [String: Any] = [
+            "event": "acknowledge", "model": model, "alert_id": alertID, "by": by,
+            "window_start": AlertJSON.isoTime(episode.since), "window_end": AlertJSON.isoTime(time), "notify": false,
+        ]
+        let device = explanations[patient]?[episode.key]?["device"] as? String ?? ""
+        if model == DriftScorer.model, drift != nil {
+            let vital = String(episode.key.dropFirst(model.count + 1))
+            drift!.rebaseline(patient: patient, vital: vital)
+            book.close(patient: patient, key: episode.key)
+            explanations[patient]?[episode.key] = nil
+            fields["vital"] = vital
+            fields["closed"] = true
         }
-        fields["notify"] = notify
-        if !notify { fields["suppressed_reason"] = "rate_limited" }
-        guard let json = try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys]) else { return alert }
-        var copy = alert
-        copy.json = Array(json)
-        return copy
+        if !device.isEmpty { fields["device"] = device }
+        let alert = ScoredAlert(model: model, key: episode.key, since: episode.since, fields: fields,
+                                device: device, patient: patient, time: time)
+        return (model, alert.alert)
+    }
+
+    /// The ids of the patient's open episodes (for status and tests).
+    package func openAlerts(patient: String) -> [String] {
+        (book.open[patient] ?? [:]).values.map(\.id).sorted()
+    }
+
+    /// Adds the episode id and whether the event notifies: a raise over the patient's budget for
+    /// this model is not notified (it is still stored and uploaded); escalations and clears are.
+    private mutating func finish(_ scored: ScoredAlert) -> ScoredAlert {
+        var alert = scored
+        var notify = true
+        if alert.event == "raise" {
+            notify = limiter.allowRaise(alert.patient + "/" + alert.model, at: alert.time)
+        }
+        alert.fields["notify"] = notify
+        alert.fields["alert_id"] = AlertBook.id(key: alert.key, since: alert.since)
+        if !notify { alert.fields["suppressed_reason"] = "rate_limited" }
+        book.record(patient: alert.patient, key: alert.key, since: alert.since, event: alert.event, at: alert.time, notified: notify)
+        if alert.event == "clear" {
+            explanations[alert.patient]?[alert.key] = nil
+        } else {
+            explanations[alert.patient, default: [:]][alert.key] = alert.fields
+        }
+        return alert
+    }
+
+    /// Reminders for the patient's open, unacknowledged episodes: the last explanation again,
+    /// as event `remind`.
+    private mutating func reminders(patient: String, device: String, at time: Int64) -> [ScoredAlert] {
+        book.reminders(patient: patient, at: time).map { episode in
+            var fields = explanations[patient]?[episode.key] ?? ["model": String(episode.key.prefix { $0 != "/" })]
+            fields["event"] = "remind"
+            fields["notify"] = true
+            fields["suppressed_reason"] = nil
+            fields["alert_id"] = episode.id
+            fields["window_end"] = AlertJSON.isoTime(time)
+            return ScoredAlert(model: fields["model"] as? String ?? episode.key, key: episode.key, since: episode.since,
+                               fields: fields, device: fields["device"] as? String ?? device, patient: patient, time: time)
+        }
     }
 }

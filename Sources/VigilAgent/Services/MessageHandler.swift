@@ -63,7 +63,10 @@ struct MessageHandler {
     /// Something in the batch must not wait for the window (an alert).
     private(set) var urgent = false
 
-    var hasPending: Bool { !pending.isEmpty || !acknowledgeAfterCommit.isEmpty }
+    /// Entries appended without readings (an alert acknowledgement) that still need a sync.
+    private var unsynced = false
+
+    var hasPending: Bool { !pending.isEmpty || !acknowledgeAfterCommit.isEmpty || unsynced }
     var pendingCount: Int { pending.count }
 
     init(dependencies: PipelineService.Dependencies, tally: @escaping @Sendable (PipelineService.Key, Int, Int) -> Void) {
@@ -72,7 +75,8 @@ struct MessageHandler {
         validator = dependencies.validator
         duplicates = dependencies.metrics.duplicates
         scorer = ReadingScorer(models: dependencies.models, freshnessMinutes: dependencies.news2FreshnessMinutes,
-                               clearAfter: dependencies.news2ClearAfter)
+                               clearAfter: dependencies.news2ClearAfter, drift: dependencies.drift,
+                               reminderMinutes: dependencies.reminderMinutes)
         alertsRecorded = dependencies.metrics.alertsRecorded
         jsonFrames = dependencies.metrics.jsonFrames
         storeFull = dependencies.metrics.storeFull
@@ -86,6 +90,10 @@ struct MessageHandler {
     private var now: Duration { clock.now - start }
 
     mutating func handle(_ message: MQTTMessage) {
+        if message.topic == dependencies.alertAckTopic {
+            handleAlertAck(message.payload)
+            return
+        }
         guard let (device, kind) = dependencies.topics.parse(message.topic) else {
             reject("unknown_topic", device: nil, bytes: message.payload.count, detail: String(message.topic.prefix(96)))
             return
@@ -143,6 +151,7 @@ struct MessageHandler {
             acknowledgeAfterCommit.removeAll(keepingCapacity: true)
             pendingSince = nil
             urgent = false
+            unsynced = false
         }
         let outcome = commitStore()
         var acks: [BootKey: UInt32] = [:]
@@ -213,6 +222,30 @@ struct MessageHandler {
     private func sendAck(_ profile: DeviceProfile, boot: UInt32, seq: UInt32) {
         dependencies.publish(dependencies.topics.topic(profile.device, .ack), FrameEncoder.ack(key: profile.key, boot: boot, seq: seq))
         acksSent.increment()
+    }
+
+    /// An acknowledgement from upstream, `{"patient", "alert_id", "by"}`: stored in the priority
+    /// lane (so it is uploaded and audited), and the episode stops sending reminders.
+    private mutating func handleAlertAck(_ payload: [UInt8]) {
+        guard payload.count <= 4_096,
+              let fields = try? JSONSerialization.jsonObject(with: Data(payload)) as? [String: Any],
+              let patient = fields["patient"] as? String, let alertID = fields["alert_id"] as? String,
+              let by = fields["by"] as? String, !by.isEmpty, by.count <= 128
+        else {
+            reject("bad_alert_ack", device: nil, bytes: payload.count)
+            return
+        }
+        let receivedAt = Int64(Date().timeIntervalSince1970 * 1_000)
+        guard let (model, entry) = scorer.acknowledge(patient: patient, alertID: alertID, by: by, at: receivedAt) else {
+            reject("unknown_alert", device: nil, bytes: payload.count)
+            return
+        }
+        dependencies.store.append(.alert(entry))
+        urgent = true
+        unsynced = true
+        if pendingSince == nil { pendingSince = clock.now }
+        alertsRecorded.increment()
+        logger.notice("alert acknowledged", metadata: ["model": "\(model)", "alert_id": "\(alertID)"])
     }
 
     private mutating func handleStatus(_ payload: [UInt8], from device: DeviceID) {

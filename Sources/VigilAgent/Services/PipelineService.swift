@@ -36,6 +36,10 @@ public final class PipelineService: Service {
         /// NEWS2 settings for live scoring (models.news2_*).
         public var news2FreshnessMinutes = 60
         public var news2ClearAfter = 2
+        public var drift = true
+        public var reminderMinutes = 30
+        /// Where upstream acknowledges alerts (``Topics/gatewayAlertAck(_:)``).
+        public var alertAckTopic: String?
         /// Quantized models run on every reading.
         public var models: [QuantizedModel] = []
         /// Messages handled in one group commit at most.

@@ -10,21 +10,29 @@ public struct CUSUM: Sendable, Equatable {
 
     public let kQ8: Int64
     public let hQ8: Int64
+    /// Each reading's deviation is clamped to ± this many σ (Q8) before it is added, so one wild
+    /// reading cannot signal on its own (a robust, "Huberized" CUSUM); `nil`: no clamp.
+    public let limitQ8: Int64?
     /// Q8 of value units.
     public private(set) var upper: Int64 = 0
     public private(set) var lower: Int64 = 0
 
-    public init(kQ8: Int = 128, hQ8: Int = 1_280) {
-        precondition(kQ8 >= 0 && hQ8 > 0)
+    public init(kQ8: Int = 128, hQ8: Int = 1_280, limitQ8: Int? = nil) {
+        precondition(kQ8 >= 0 && hQ8 > 0 && (limitQ8 ?? 1) > 0)
         self.kQ8 = Int64(kQ8)
         self.hQ8 = Int64(hQ8)
+        self.limitQ8 = limitQ8.map(Int64.init)
     }
 
     /// Feeds one reading against the in-control reference (`meanQ16`, `varianceQ16` from an
     /// ``EWMABaseline`` frozen or slowed for the purpose). After a signal the sums restart.
     public mutating func update(_ value: Int, meanQ16: Int64, varianceQ16: Int64) -> Signal {
         let sigmaQ8 = Int64(Self.squareRoot(UInt64(max(varianceQ16, 0))))   // √(Q16) = Q8
-        let deviationQ8 = ((Int64(value) << 16) - meanQ16) >> 8
+        var deviationQ8 = ((Int64(value) << 16) - meanQ16) >> 8
+        if let limitQ8 {
+            let limit = (limitQ8 * sigmaQ8) >> 8
+            deviationQ8 = min(max(deviationQ8, -limit), limit)
+        }
         let slack = (kQ8 * sigmaQ8) >> 8
         let threshold = (hQ8 * sigmaQ8) >> 8
         upper = max(0, EWMABaseline.saturatingAdd(upper, deviationQ8 - slack))

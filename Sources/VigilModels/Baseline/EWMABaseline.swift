@@ -34,6 +34,15 @@ public struct EWMABaseline: Sendable, Equatable {
 
     public var isWarm: Bool { count >= warmup }
 
+    /// Starts the baseline from exact statistics (e.g. of a warm-up period), so a slow `alpha`
+    /// does not keep the first reading's weight for hours. `mean` Q16, `variance` Q16 of squared
+    /// units; `count` readings stand behind them.
+    public mutating func seed(mean: Int64, variance: Int64, count: Int) {
+        self.mean = mean
+        self.variance = max(variance, 0)
+        self.count = count
+    }
+
     public mutating func update(_ value: Int) {
         let x = Int64(value) << Self.fractionBits
         if count == 0 {
@@ -55,13 +64,15 @@ public struct EWMABaseline: Sendable, Equatable {
     /// True when `value` lies more than `z` standard deviations from the mean:
     /// `(x − mean)² > z² · var`, compared at full width. `zQ8` is z in Q8 (3.0 → 768).
     /// Always false during warm-up.
-    public func isOutlier(_ value: Int, zQ8: Int) -> Bool {
+    /// `minimumVariance` (Q16 of squared units) floors the variance, so a very steady signal does
+    /// not make clinically meaningless wobbles count as outliers.
+    public func isOutlier(_ value: Int, zQ8: Int, minimumVariance: Int64 = 0) -> Bool {
         guard isWarm else { return false }
         let diff = (Int64(value) << Self.fractionBits) - mean             // Q16
         let left = diff.magnitude.multipliedFullWidth(by: diff.magnitude) // Q32, 128-bit
         let z2 = UInt64(zQ8 * zQ8)                                        // Q16
         // z² (Q16) · var (Q16) = Q32, at full width.
-        let right = z2.multipliedFullWidth(by: UInt64(max(variance, 0)))
+        let right = z2.multipliedFullWidth(by: UInt64(max(variance, minimumVariance, 0)))
         return left.high > right.high || (left.high == right.high && left.low > right.low)
     }
 
