@@ -21,6 +21,8 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         .systemLibrary(
@@ -50,6 +52,20 @@ let package = Package(
                 .product(name: "CoreMetrics", package: "swift-metrics"),
             ]
         ),
+        // The hospital uplink: FHIR mapping (pure) and the HTTP transport.
+        .target(
+            name: "VigilUplink",
+            dependencies: [
+                "VigilCore",
+                "VigilProtocol",
+                "VigilStore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // The only module that touches libmosquitto.
         .target(
             name: "VigilMQTT",
@@ -70,6 +86,7 @@ let package = Package(
                 "VigilModels",
                 "VigilMQTT",
                 "VigilStore",
+                "VigilUplink",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
@@ -108,6 +125,7 @@ let package = Package(
         .testTarget(name: "VigilProtocolTests", dependencies: ["VigilProtocol"]),
         .testTarget(name: "VigilModelsTests", dependencies: ["VigilModels", "VigilCore"]),
         .testTarget(name: "VigilStoreTests", dependencies: ["VigilStore", "VigilCore", "VigilTestSupport"]),
+        .testTarget(name: "VigilUplinkTests", dependencies: ["VigilUplink", "VigilStore"]),
         .testTarget(name: "VigilValidationTests", dependencies: ["VigilValidation", "VigilProtocol", "VigilCore"]),
         // The MicroPython reference firmware and codec, run under the real MicroPython unix port.
         .testTarget(name: "FirmwareTests", dependencies: ["VigilProtocol", "VigilCore", "VigilAgent", "VigilTestSupport", "vigil", "VigilBench"]),

@@ -8,6 +8,7 @@ import VigilModels
 import VigilMQTT
 import VigilProtocol
 import VigilStore
+import VigilUplink
 import VigilValidation
 
 /// The composition root: builds every service from a validated configuration and runs them in
@@ -34,7 +35,7 @@ public struct Agent: Sendable {
         let metrics = AgentMetrics(factory: PrometheusMetricsFactory(registry: registry))
         let client = MQTTClient(configuration: configuration.mqtt, logger: logger)
         let readiness = Readiness(required: [.ingest, .metrics])
-        let (store, validator) = try openStore(metrics: metrics)
+        let (store, validator, keyring) = try openStore(metrics: metrics)
         let devices = DeviceRegistry(
             directory: URL(fileURLWithPath: configuration.gateway.stateDirectory).appendingPathComponent("devices"), logger: logger)
         let pipeline = PipelineService(.init(
@@ -64,9 +65,20 @@ public struct Agent: Sendable {
             "gateway": "\(configuration.gateway.id)", "config": "\(configuration.sourcePath)",
             "broker": "\(configuration.mqtt.host):\(configuration.mqtt.port)",
         ])
+        var uplink: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        if let settings = configuration.uplink {
+            let transport = try FHIRTransport(.init(
+                baseURL: settings.baseURL, tokenFile: settings.tokenFile, caFile: settings.caFile,
+                clientCertificateFile: settings.clientCertificateFile, clientKeyFile: settings.clientKeyFile,
+                connectTimeout: .seconds(settings.connectTimeoutSeconds), requestTimeout: .seconds(settings.requestTimeoutSeconds)))
+            let deadLetters = try DeadLetters(directory: configuration.gateway.stateDirectory + "/uplink", keyring: keyring)
+            uplink.append(.init(service: UplinkService(
+                store: store, mapper: FHIRMapper(gateway: configuration.gateway.id), transport: transport, deadLetters: deadLetters,
+                settings: .init(maxEntries: settings.maxEntries, maxBytes: settings.maxBytes, backoff: settings.backoff), logger: logger)))
+        }
         let group = ServiceGroup(
             configuration: .init(
-                services: [
+                services: uplink + [
                     .init(service: MetricsServer(registry: registry, listen: configuration.metrics, logger: logger, readiness: readiness)),
                     .init(service: pipeline),
                     .init(service: IngestService(client: client, metrics: metrics, logger: logger, readiness: readiness)),
@@ -103,7 +115,7 @@ public struct Agent: Sendable {
     }
 
     /// Opens (and recovers) the encrypted log, rebuilding which readings are already stored.
-    private func openStore(metrics: AgentMetrics) throws -> (Store, Validator) {
+    private func openStore(metrics: AgentMetrics) throws -> (Store, Validator, Keyring) {
         let keyring = try StoreKeys.load(keyFile: configuration.store.keyFile, storeDirectory: storeDirectory,
                                          environment: ProcessInfo.processInfo.environment, logger: logger)
         var validator = Validator()
@@ -123,6 +135,6 @@ public struct Agent: Sendable {
             "torn_tails_cut": "\(report.truncated.count)", "quarantined": "\(report.quarantined.count)",
             "recovered_records": "\(report.recoveredRecords)", "key_id": "\(keyring.currentID)",
         ])
-        return (store, validator)
+        return (store, validator, keyring)
     }
 }

@@ -6,6 +6,17 @@ import Glibc
 
 /// A minimal HTTP/1.1 GET over loopback TCP (the metrics endpoint serves nothing fancier).
 public func httpGet(port: Int, path: String) throws -> (status: Int, body: String) {
+    try httpExchange(port: port, request: Array("GET \(path) HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".utf8))
+}
+
+/// A minimal HTTP/1.1 POST of a JSON body over loopback TCP.
+public func httpPost(port: Int, path: String, json: String) throws -> (status: Int, body: String) {
+    let body = Array(json.utf8)
+    let head = "POST \(path) HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\nConnection: close\r\n\r\n"
+    return try httpExchange(port: port, request: Array(head.utf8) + body)
+}
+
+func httpExchange(port: Int, request: [UInt8]) throws -> (status: Int, body: String) {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard fd >= 0 else { throw POSIXError(.EMFILE) }
     defer { close(fd) }
@@ -19,7 +30,6 @@ public func httpGet(port: Int, path: String) throws -> (status: Int, body: Strin
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
     }
     guard connected == 0 else { throw POSIXError(.ECONNREFUSED) }
-    let request = Array("GET \(path) HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".utf8)
     _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
     var response: [UInt8] = []
     var chunk = [UInt8](repeating: 0, count: 65_536)

@@ -110,6 +110,8 @@ struct ConfigurationReader {
             let key = prefix.isEmpty ? (keyNode.string ?? "?") : "\(prefix).\(keyNode.string ?? "?")"
             if let child = value.mapping {
                 walk(child, prefix: key)
+            } else if value.null != nil && readKeys.contains(where: { $0.hasPrefix(key + ".") }) {
+                continue  // a section whose settings are all commented out
             } else if !readKeys.contains(key) {
                 let parent = prefix.isEmpty ? "" : prefix + "."
                 let siblings = Set(readKeys.filter { $0.hasPrefix(parent) }.map { $0.dropFirst(parent.count).split(separator: ".")[0] })

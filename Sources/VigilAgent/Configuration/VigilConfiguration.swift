@@ -33,6 +33,20 @@ public struct VigilConfiguration: Sendable, Equatable {
         public var stateDirectory: String
     }
 
+    /// The hospital uplink (`uplink.*`); `nil` when `uplink.fhir.base_url` is not set.
+    public struct Uplink: Sendable, Equatable {
+        public var baseURL: String
+        public var tokenFile: String?
+        public var caFile: String?
+        public var clientCertificateFile: String?
+        public var clientKeyFile: String?
+        public var maxEntries: Int
+        public var maxBytes: Int
+        public var connectTimeoutSeconds: Int
+        public var requestTimeoutSeconds: Int
+        public var backoff: Backoff
+    }
+
     public struct Pipeline: Sendable, Equatable {
         /// How often the per-device summary line is logged.
         public var summaryIntervalSeconds: Int
@@ -71,6 +85,7 @@ public struct VigilConfiguration: Sendable, Equatable {
     public var metrics: MetricsListen
     public var pipeline: Pipeline
     public var models: Models
+    public var uplink: Uplink?
     /// Where the file came from (for messages).
     public var sourcePath: String
 }
@@ -181,8 +196,32 @@ extension VigilConfiguration {
                 directory: r.requiredString("models.directory", default: "/etc/vigil/models"),
                 drift: r.bool("models.drift", default: true),
                 reminderMinutes: r.int("models.alert_reminder_minutes", default: 30, range: 0...1_440)),
+            uplink: uplink(&r),
             sourcePath: r.path
         )
+    }
+
+    private static func uplink(_ r: inout ConfigurationReader) -> Uplink? {
+        let maxEntries = r.int("uplink.max_entries", default: 1_000, range: 1...10_000)
+        let maxKiB = r.int("uplink.max_kib", default: 2_048, range: 16...65_536)
+        let connect = r.int("uplink.connect_timeout_seconds", default: 5, range: 1...300)
+        let request = r.int("uplink.request_timeout_seconds", default: 30, range: 1...600)
+        let initial = r.int("uplink.retry.initial_ms", default: 500, range: 10...600_000)
+        let maximum = r.int("uplink.retry.max_ms", default: 300_000, range: 10...3_600_000)
+        let tokenFile = r.string("uplink.fhir.token_file")
+        let caFile = r.string("uplink.fhir.ca_file")
+        let certificate = r.string("uplink.fhir.client_certificate_file")
+        let key = r.string("uplink.fhir.client_key_file")
+        guard let url = r.string("uplink.fhir.base_url"), !url.isEmpty else { return nil }
+        if !(url.hasPrefix("https://") || url.hasPrefix("http://127.0.0.1") || url.hasPrefix("http://localhost")) {
+            r.report("uplink.fhir.base_url", "expected an https:// URL (plain http only to localhost), got \"\(url)\"")
+        }
+        if (certificate == nil) != (key == nil) {
+            r.report("uplink.fhir.client_certificate_file", "expected both client_certificate_file and client_key_file, or neither")
+        }
+        return Uplink(baseURL: url, tokenFile: tokenFile, caFile: caFile, clientCertificateFile: certificate, clientKeyFile: key,
+                      maxEntries: maxEntries, maxBytes: maxKiB * 1_024, connectTimeoutSeconds: connect, requestTimeoutSeconds: request,
+                      backoff: Backoff(initialMilliseconds: Int64(initial), maximumMilliseconds: Int64(max(initial, maximum)), jitter: .full))
     }
 
     private static func parseListen(_ text: String, _ r: inout ConfigurationReader) -> MetricsListen {

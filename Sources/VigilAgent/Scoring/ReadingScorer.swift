@@ -63,6 +63,13 @@ package struct ReadingScorer {
         quality[batch.device] = monitor
         var scored = news2.observe(batch, quality: assessments) + models.observe(batch, quality: assessments)
         if drift != nil { scored += drift!.observe(batch, quality: assessments) }
+        for index in scored.indices {
+            // The reading that triggered it, so the uplink can reference its Observations.
+            if let reading = batch.readings.first(where: { $0.time == scored[index].time }) {
+                scored[index].fields["boot"] = Int(batch.boot)
+                scored[index].fields["seq"] = Int(reading.seq)
+            }
+        }
         var alerts = scored.map { finish($0) }
         if let latest = batch.readings.map(\.time).max() {
             alerts += reminders(patient: batch.patient, device: batch.device, at: latest)

@@ -109,3 +109,14 @@ extension Store {
         return Stats(lanes: lanes, quarantined: quarantined, keyIDs: keyIDs)
     }
 }
+
+extension Store {
+    /// Whether `lane` holds records past its cursor: a cheap check (no decryption) for a poller.
+    public func hasUnsent(_ lane: Lane) -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        let cursor = cursorLocked(lane)
+        guard let last = lanes[lane]?.segments.last else { return false }
+        return cursor.segment < last.id || (cursor.segment == last.id && cursor.record < last.records)
+    }
+}

@@ -1,0 +1,189 @@
+import Foundation
+import Logging
+import Metrics
+import ServiceLifecycle
+import VigilCore
+import VigilStore
+import VigilUplink
+
+/// Forwards the log to the hospital's FHIR server: the priority lane (alerts, gaps) before every
+/// request, so an alert waits at most for the one routine request in flight; the routine backlog
+/// oldest first in bounded Bundles; the cursor advances only after the server confirmed.
+///
+/// Failures: transient ones (connection errors, timeouts, 5xx, 429) back off exponentially with
+/// full jitter, or as long as `Retry-After` says; an entry rejected permanently goes with the
+/// server's OperationOutcome to ``DeadLetters`` and the rest is sent again; a rejection the server
+/// did not attribute to an entry halves the Bundle until it is found.
+final class UplinkService: Service {
+    struct Settings: Sendable {
+        var maxEntries: Int
+        var maxBytes: Int
+        var backoff: Backoff
+        /// How often an idle uplink looks for new records.
+        var pollInterval: Duration = .milliseconds(20)
+    }
+
+    private let store: Store
+    private let mapper: FHIRMapper
+    private let transport: FHIRTransport
+    private let deadLetters: DeadLetters
+    private let settings: Settings
+    private let logger: Logger
+    private let created = Counter(label: "vigil_uplink_entries_total", dimensions: [("outcome", "created")])
+    private let existing = Counter(label: "vigil_uplink_entries_total", dimensions: [("outcome", "existing")])
+    private let deadLettered = Counter(label: "vigil_uplink_entries_total", dimensions: [("outcome", "dead_letter")])
+    private let failures = Counter(label: "vigil_uplink_request_failures_total")
+    private let lastSuccess = Gauge(label: "vigil_uplink_last_success_timestamp_seconds")
+
+    init(store: Store, mapper: FHIRMapper, transport: FHIRTransport, deadLetters: DeadLetters, settings: Settings, logger: Logger) {
+        self.store = store
+        self.mapper = mapper
+        self.transport = transport
+        self.deadLetters = deadLetters
+        self.settings = settings
+        self.logger = logger
+    }
+
+    func run() async throws {
+        var state = SendState(limit: settings.maxEntries)
+        await withGracefulShutdownHandler {
+            while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                let lane: Lane? = store.hasUnsent(.priority) ? .priority : store.hasUnsent(.routine) ? .routine : nil
+                guard let lane else {
+                    try? await Task.sleep(for: settings.pollInterval)
+                    continue
+                }
+                if let delay = await sendOnce(lane, &state) {
+                    try? await Task.sleep(for: delay)
+                }
+            }
+        } onGracefulShutdown: {}
+        try? await transport.shutdown()
+    }
+
+    struct SendState {
+        var limit: Int
+        var attempt = 0
+        /// Identifiers the server confirmed whose record the cursor has not passed yet.
+        var done: Set<String> = []
+        var devices: Set<String> = []
+        var random = SystemRandomNumberGenerator()
+    }
+
+    /// One request; returns how long to wait before the next (nil: go on at once).
+    private func sendOnce(_ lane: Lane, _ state: inout SendState) async -> Duration? {
+        let records: [StoredRecord]
+        do {
+            records = try store.read(lane, limit: max(1, min(state.limit, 256)))
+        } catch {
+            logger.error("uplink could not read the log", metadata: ["lane": "\(lane)", "error": "\(error)"])
+            return .seconds(5)
+        }
+        guard !records.isEmpty else { return settings.pollInterval }
+        // Devices first (conditional creates), once per run and whenever a new one appears.
+        var devices = TransactionBundle()
+        if state.devices.isEmpty { devices.append(mapper.gatewayDevice()) }
+        for record in records {
+            guard let (device, patient) = Self.source(record.entry), !state.devices.contains(device) else { continue }
+            devices.append(mapper.sensor(device, patient: patient))
+        }
+        if !devices.isEmpty {
+            if let delay = await send(devices, state: &state, onConfirmed: { _ in }) { return delay }
+            for record in records { if let (device, _) = Self.source(record.entry) { state.devices.insert(device) } }
+        }
+        var bundle = TransactionBundle()
+        var completeThrough: StoredRecord?
+        for record in records {
+            let pending = mapper.resources(for: record.entry).filter { !state.done.contains($0.identifier) && !deadLetters.contains($0.identifier) }
+            let room = state.limit - bundle.entries.count
+            if pending.count <= room {
+                bundle.append(contentsOf: pending)
+                completeThrough = record
+            } else {
+                bundle.append(contentsOf: Array(pending.prefix(max(room, 0))))
+                break
+            }
+            if bundle.entries.count >= state.limit || bundle.byteCount >= settings.maxBytes { break }
+        }
+        if bundle.isEmpty {
+            if let through = completeThrough { advance(lane, through, &state) }
+            return nil
+        }
+        let sent = bundle
+        let delay = await send(bundle, state: &state) { [self] state in
+            for entry in sent.entries { state.done.insert(entry.identifier) }
+            if let through = completeThrough { advance(lane, through, &state) }
+        }
+        return delay
+    }
+
+    /// Posts a bundle and applies the server's answer; returns a delay when it should be retried.
+    private func send(_ bundle: TransactionBundle, state: inout SendState,
+                      onConfirmed: (inout SendState) -> Void) async -> Duration? {
+        let outcome: TransactionOutcome
+        do {
+            let response = try await transport.post(bundle.encoded())
+            outcome = TransactionOutcome.classify(status: response.status, retryAfter: response.retryAfter,
+                                                  body: response.body, entries: bundle.entries.count)
+        } catch {
+            outcome = .retry(reason: "\(type(of: error)): \(error)", after: nil)
+        }
+        switch outcome {
+        case .confirmed(let createdCount, let existingCount):
+            created.increment(by: createdCount)
+            existing.increment(by: existingCount)
+            lastSuccess.record(Date().timeIntervalSince1970)
+            state.attempt = 0
+            state.limit = min(settings.maxEntries, state.limit * 2)
+            onConfirmed(&state)
+            return nil
+        case .rejected(let rejections):
+            for (index, rejection) in rejections.sorted(by: { $0.key < $1.key }) {
+                let resource = bundle.entries[index]
+                do {
+                    try deadLetters.record(resource, status: rejection.status, outcome: rejection.outcome)
+                    deadLettered.increment()
+                    logger.warning("uplink: entry rejected permanently, moved to the dead-letter file", metadata: [
+                        "type": "\(resource.type)", "status": "\(rejection.status)", "path": "\(deadLetters.path)",
+                    ])
+                } catch {
+                    logger.error("uplink: could not write the dead-letter file", metadata: ["error": "\(error)"])
+                    return .seconds(5)
+                }
+            }
+            return nil
+        case .unattributed(let rejection):
+            state.limit = max(1, bundle.entries.count / 2)
+            logger.info("uplink: server rejected a bundle without naming the entry; splitting", metadata: [
+                "status": "\(rejection.status)", "entries": "\(bundle.entries.count)",
+            ])
+            return nil
+        case .retry(let reason, let after):
+            failures.increment()
+            let delay = after ?? .milliseconds(settings.backoff.delayMilliseconds(attempt: state.attempt, using: &state.random))
+            state.attempt += 1
+            logger.warning("uplink: request failed, will retry", metadata: [
+                "reason": "\(reason.prefix(200))", "retry_in_ms": "\(delay.components.seconds * 1_000 + delay.components.attoseconds / 1_000_000_000_000_000)",
+                "attempt": "\(state.attempt)",
+            ])
+            return delay
+        }
+    }
+
+    private func advance(_ lane: Lane, _ record: StoredRecord, _ state: inout SendState) {
+        do {
+            try store.advance(lane, to: record.next)
+        } catch {
+            logger.error("uplink could not persist its cursor", metadata: ["lane": "\(lane)", "error": "\(error)"])
+        }
+        if state.done.count > 100_000 { state.done.removeAll() }
+    }
+
+    private static func source(_ entry: Entry) -> (device: String, patient: String)? {
+        switch entry {
+        case .readings(let batch): (batch.device, batch.patient)
+        case .alert(let alert): alert.device.isEmpty ? nil : (alert.device, alert.patient)
+        case .gap(let gap): (gap.device, gap.patient)
+        }
+    }
+}

@@ -1,0 +1,57 @@
+import VigilProtocol
+
+/// Terminology for the vitals Vigil uploads: IEEE 11073-10101 (MDC) and LOINC codings as the HL7
+/// Personal Health Device IG uses them, and UCUM units (`../shared/reference/clinical.md`).
+struct VitalCode: Sendable {
+    let mdc: String
+    let mdcDisplay: String
+    let loinc: String?
+    let loincDisplay: String?
+
+    static let mdcSystem = "urn:iso:std:iso:11073:10101"
+    static let loincSystem = "http://loinc.org"
+    static let ucumSystem = "http://unitsofmeasure.org"
+
+    /// Codes per channel; `nil` for channels uploaded only as device facts (battery, RSSI) or not
+    /// at all (activity is an input to signal quality, not a clinical measurement).
+    static func forChannel(_ channel: Channel) -> VitalCode? {
+        switch channel {
+        case .heartRate: VitalCode(mdc: "147842", mdcDisplay: "MDC_ECG_HEART_RATE", loinc: "8867-4", loincDisplay: "Heart rate")
+        case .pulseRate: VitalCode(mdc: "149530", mdcDisplay: "MDC_PULS_OXIM_PULS_RATE", loinc: "8867-4", loincDisplay: "Heart rate")
+        case .spo2: VitalCode(mdc: "150456", mdcDisplay: "MDC_PULS_OXIM_SAT_O2", loinc: "59408-5",
+                              loincDisplay: "Oxygen saturation in Arterial blood by Pulse oximetry")
+        case .respiratoryRate: VitalCode(mdc: "151562", mdcDisplay: "MDC_RESP_RATE", loinc: "9279-1", loincDisplay: "Respiratory rate")
+        case .coreTemperature: VitalCode(mdc: "150364", mdcDisplay: "MDC_TEMP_BODY", loinc: "8310-5", loincDisplay: "Body temperature")
+        case .skinTemperature: VitalCode(mdc: "150388", mdcDisplay: "MDC_TEMP_SKIN", loinc: "39106-0", loincDisplay: "Temperature of Skin")
+        case .perfusionIndex: VitalCode(mdc: "150488", mdcDisplay: "MDC_PULS_OXIM_PERF_REL", loinc: nil, loincDisplay: nil)
+        case .systolicBP, .diastolicBP, .activity, .battery, .rssi: nil
+        }
+    }
+
+    static let bloodPressure = VitalCode(mdc: "150020", mdcDisplay: "MDC_PRESS_BLD_NONINV", loinc: "85354-9",
+                                         loincDisplay: "Blood pressure panel with all children optional")
+    static let systolic = VitalCode(mdc: "150021", mdcDisplay: "MDC_PRESS_BLD_NONINV_SYS", loinc: "8480-6", loincDisplay: "Systolic blood pressure")
+    static let diastolic = VitalCode(mdc: "150022", mdcDisplay: "MDC_PRESS_BLD_NONINV_DIA", loinc: "8462-4", loincDisplay: "Diastolic blood pressure")
+    /// MDC_ATTR_TIME_ABS: the PHD IG's coincident time stamp (the device's clock against the gateway's).
+    static let coincidentTime = VitalCode(mdc: "67975", mdcDisplay: "MDC_ATTR_TIME_ABS", loinc: nil, loincDisplay: nil)
+
+    func write(_ json: inout JSONWriter) {
+        json.object { json in
+            json.key("coding")
+            json.array { json in
+                json.object { json in
+                    json.field("system", Self.mdcSystem)
+                    json.field("code", mdc)
+                    json.field("display", mdcDisplay)
+                }
+                if let loinc {
+                    json.object { json in
+                        json.field("system", Self.loincSystem)
+                        json.field("code", loinc)
+                        if let loincDisplay { json.field("display", loincDisplay) }
+                    }
+                }
+            }
+        }
+    }
+}

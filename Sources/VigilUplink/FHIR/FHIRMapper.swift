@@ -1,0 +1,285 @@
+import Foundation
+import VigilProtocol
+import VigilStore
+
+/// Maps log entries to FHIR R4 resources in the style of the HL7 Personal Health Device IG. Pure.
+///
+/// - Each vital of a reading is an Observation: MDC and LOINC codings, a UCUM `valueQuantity`
+///   with the exact decimal, `effectiveDateTime` the gateway-corrected time, `subject` the
+///   registry's patient, `device` the sensor, the PHD gateway-device extension, and an
+///   identifier built from (gateway, device, boot, sequence, vital) so a retry creates nothing.
+///   Blood pressure is one panel with systolic and diastolic components.
+/// - Each frame also gets the IG's coincident time stamp Observation (MDC_ATTR_TIME_ABS): the
+///   device's clock against the gateway's; the vitals point to it with `derivedFrom`.
+/// - Abnormal values carry interpretation `A`; readings with poor or unusable signal quality
+///   carry the PHD measurement-status interpretation `questionable` / `invalid`.
+/// - An alert event is a Communication (see ``alert(_:)``), a NEWS2 event also an Observation
+///   of the score, and a data gap a Flag the team sees on the patient.
+public struct FHIRMapper: Sendable {
+    public let gateway: String
+
+    static let gatewayExtension = "http://hl7.org/fhir/uv/phd/StructureDefinition/GatewayDeviceExt"
+    static let categorySystem = "http://terminology.hl7.org/CodeSystem/observation-category"
+    static let interpretationSystem = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
+    static let measurementStatusSystem = "http://hl7.org/fhir/uv/phd/CodeSystem/ASN1ToHL7"
+
+    public init(gateway: String) { self.gateway = gateway }
+
+    public func deviceIdentifier(_ device: String) -> String { "urn:vigil:\(gateway):device:\(device)" }
+    public var gatewayIdentifier: String { "urn:vigil:\(gateway):gateway" }
+
+    /// A literal-free reference the server resolves inside the transaction.
+    func deviceReference(_ identifier: String) -> String { "Device?identifier=\(FHIRResource.identifierSystem)|\(identifier)" }
+
+    public func resources(for entry: Entry) -> [FHIRResource] {
+        switch entry {
+        case .readings(let batch): readings(batch)
+        case .alert(let alert): self.alert(alert)
+        case .gap(let gap): [self.gap(gap)]
+        }
+    }
+
+    // MARK: Devices
+
+    /// The sensor's Device (conditional create: the first upload creates it).
+    public func sensor(_ device: String, patient: String) -> FHIRResource {
+        self.device(identifier: deviceIdentifier(device), serial: device, name: device, nameType: "model-name", patient: patient)
+    }
+
+    /// The gateway's own Device.
+    public func gatewayDevice() -> FHIRResource {
+        device(identifier: gatewayIdentifier, serial: gateway, name: "Vigil gateway \(gateway)", nameType: "user-friendly-name", patient: nil)
+    }
+
+    private func device(identifier: String, serial: String, name: String, nameType: String, patient: String?) -> FHIRResource {
+        var json = JSONWriter(capacity: 384)
+        json.object { json in
+            json.field("resourceType", "Device")
+            identifierArray(&json, identifier)
+            json.field("status", "active")
+            json.field("serialNumber", serial)
+            json.key("deviceName")
+            json.array { json in json.object { json in json.field("name", name); json.field("type", nameType) } }
+            if let patient { json.field("patient") { json in json.field("reference", patient) } }
+        }
+        return FHIRResource(type: "Device", identifier: identifier, json: json.bytes)
+    }
+
+    // MARK: Readings
+
+    func readings(_ batch: ReadingBatch) -> [FHIRResource] {
+        guard let first = batch.readings.first else { return [] }
+        var resources: [FHIRResource] = []
+        resources.reserveCapacity(batch.readings.count * 5 + 1)
+        let sensor = deviceReference(deviceIdentifier(batch.device))
+        let gatewayRef = deviceReference(gatewayIdentifier)
+        let base = "urn:vigil:\(gateway):obs:\(batch.device):\(batch.boot):"
+        let timeStamp = base + "\(first.seq):cts"
+        resources.append(coincidentTimeStamp(batch, first: first, identifier: timeStamp, sensor: sensor, gateway: gatewayRef))
+        for reading in batch.readings {
+            let prefix = base + "\(reading.seq):"
+            var systolic: Int16?
+            var diastolic: Int16?
+            for value in reading.values {
+                guard let channel = Channel(rawValue: value.channel) else { continue }
+                switch channel {
+                case .systolicBP: systolic = value.raw
+                case .diastolicBP: diastolic = value.raw
+                default:
+                    guard let code = VitalCode.forChannel(channel) else { continue }
+                    let identifier = prefix + channel.key
+                    resources.append(observation(batch, reading, identifier: identifier, code: code, sensor: sensor,
+                                                 gateway: gatewayRef, timeStamp: timeStamp) { json in
+                        json.key("valueQuantity")
+                        quantity(&json, raw: value.raw, channel: channel)
+                    })
+                }
+            }
+            if systolic != nil || diastolic != nil {
+                resources.append(observation(batch, reading, identifier: prefix + "bp", code: .bloodPressure, sensor: sensor,
+                                             gateway: gatewayRef, timeStamp: timeStamp) { json in
+                    json.key("component")
+                    json.array { json in
+                        for (code, raw, channel) in [(VitalCode.systolic, systolic, Channel.systolicBP), (.diastolic, diastolic, .diastolicBP)] {
+                            guard let raw else { continue }
+                            json.object { json in
+                                json.key("code")
+                                code.write(&json)
+                                json.key("valueQuantity")
+                                quantity(&json, raw: raw, channel: channel)
+                            }
+                        }
+                    }
+                })
+            }
+        }
+        return resources
+    }
+
+    private func observation(_ batch: ReadingBatch, _ reading: StoredReading, identifier: String, code: VitalCode,
+                             sensor: String, gateway: String, timeStamp: String,
+                             value: (inout JSONWriter) -> Void) -> FHIRResource {
+        var json = JSONWriter(capacity: 900)
+        json.object { json in
+            json.field("resourceType", "Observation")
+            gatewayExtensionField(&json, gateway)
+            identifierArray(&json, identifier)
+            json.field("status", "final")
+            vitalSignsCategory(&json)
+            json.key("code")
+            code.write(&json)
+            json.field("subject") { json in json.field("reference", batch.patient) }
+            json.field("effectiveDateTime", fhirInstant(reading.time))
+            json.field("issued", fhirInstant(batch.receivedAt))
+            value(&json)
+            interpretation(&json, flags: reading.flags)
+            json.field("device") { json in json.field("reference", sensor) }
+            json.key("derivedFrom")
+            json.array { json in
+                json.object { json in
+                    json.field("identifier") { json in
+                        json.field("system", FHIRResource.identifierSystem)
+                        json.field("value", timeStamp)
+                    }
+                }
+            }
+        }
+        return FHIRResource(type: "Observation", identifier: identifier, json: json.bytes)
+    }
+
+    /// The PHD coincident time stamp: the device's clock (`valueDateTime`, or its uptime when it
+    /// has no wall clock) observed at the gateway's time (`effectiveDateTime`).
+    private func coincidentTimeStamp(_ batch: ReadingBatch, first: StoredReading, identifier: String,
+                                     sensor: String, gateway: String) -> FHIRResource {
+        var json = JSONWriter(capacity: 700)
+        json.object { json in
+            json.field("resourceType", "Observation")
+            gatewayExtensionField(&json, gateway)
+            identifierArray(&json, identifier)
+            json.field("status", "final")
+            json.key("code")
+            VitalCode.coincidentTime.write(&json)
+            json.field("subject") { json in json.field("reference", sensor) }
+            json.field("effectiveDateTime", fhirInstant(first.time))
+            if batch.timeQuality == 0 {
+                json.field("valueDateTime", fhirInstant(Int64(clamping: first.deviceTime)))
+            } else {
+                // No wall clock on the device: its uptime, and how the gateway mapped it.
+                json.field("valueQuantity") { json in
+                    json.key("value"); json.raw(String(first.deviceTime))
+                    json.field("unit", "ms"); json.field("system", VitalCode.ucumSystem); json.field("code", "ms")
+                }
+                json.key("note")
+                json.array { json in
+                    json.object { json in json.field("text", batch.timeQuality == 1 ? "device uptime; time estimated by the gateway" : "device uptime; time unknown, received time used") }
+                }
+            }
+            json.field("device") { json in json.field("reference", sensor) }
+        }
+        return FHIRResource(type: "Observation", identifier: identifier, json: json.bytes)
+    }
+
+    private func quantity(_ json: inout JSONWriter, raw: Int16, channel: Channel) {
+        json.object { json in
+            json.key("value")
+            json.raw(decimal(Int(raw), divisor: Int(channel.divisor)))
+            json.field("unit", channel.unit)
+            json.field("system", VitalCode.ucumSystem)
+            json.field("code", channel.unit)
+        }
+    }
+
+    private func interpretation(_ json: inout JSONWriter, flags: UInt8) {
+        let abnormal = flags & StoredReading.abnormal != 0
+        let grade = (flags >> StoredReading.qualityShift) & 0b11
+        guard abnormal || grade >= 2 else { return }
+        json.key("interpretation")
+        json.array { json in
+            if abnormal {
+                json.object { json in
+                    json.key("coding")
+                    json.array { json in json.object { json in
+                        json.field("system", Self.interpretationSystem); json.field("code", "A"); json.field("display", "Abnormal")
+                    } }
+                }
+            }
+            if grade >= 2 {
+                json.object { json in
+                    json.key("coding")
+                    json.array { json in json.object { json in
+                        json.field("system", Self.measurementStatusSystem)
+                        json.field("code", grade == 3 ? "measurement-status.invalid" : "measurement-status.questionable")
+                    } }
+                    json.field("text", grade == 3 ? "signal quality unusable" : "signal quality poor")
+                }
+            }
+        }
+    }
+
+    // MARK: Gaps
+
+    func gap(_ gap: DataGap) -> FHIRResource {
+        let identifier = "urn:vigil:\(gateway):gap:\(gap.device):\(gap.reason.rawValue):\(gap.from):\(gap.to):\(gap.count)"
+        let why = switch gap.reason {
+        case .thinned: "thinned on the gateway to stay within its storage"
+        case .evicted: "deleted on the gateway to stay within its storage"
+        case .undelivered: "never delivered by the sensor"
+        case .damaged: "lost in damaged storage on the gateway"
+        }
+        var json = JSONWriter(capacity: 700)
+        json.object { json in
+            json.field("resourceType", "Flag")
+            identifierArray(&json, identifier)
+            json.field("status", "active")
+            category(&json, system: "http://terminology.hl7.org/CodeSystem/flag-category", code: "admin")
+            json.field("code") { json in json.field("text", "Remote monitoring data missing: \(gap.count) readings from \(gap.device) \(why)") }
+            json.field("subject") { json in json.field("reference", gap.patient) }
+            json.field("period") { json in
+                json.field("start", fhirInstant(gap.from))
+                json.field("end", fhirInstant(max(gap.to, gap.from)))
+            }
+            json.field("author") { json in json.field("reference", deviceReference(gatewayIdentifier)) }
+        }
+        return FHIRResource(type: "Flag", identifier: identifier, json: json.bytes)
+    }
+
+    // MARK: Shared pieces
+
+    func identifierArray(_ json: inout JSONWriter, _ value: String) {
+        json.key("identifier")
+        json.array { json in
+            json.object { json in
+                json.field("system", FHIRResource.identifierSystem)
+                json.field("value", value)
+            }
+        }
+    }
+
+    private func gatewayExtensionField(_ json: inout JSONWriter, _ gateway: String) {
+        json.key("extension")
+        json.array { json in
+            json.object { json in
+                json.field("url", Self.gatewayExtension)
+                json.field("valueReference") { json in json.field("reference", gateway) }
+            }
+        }
+    }
+
+    private func vitalSignsCategory(_ json: inout JSONWriter) {
+        category(&json, system: Self.categorySystem, code: "vital-signs", display: "Vital Signs")
+    }
+
+    /// `"category": [{"coding": [{system, code, display}]}]`.
+    func category(_ json: inout JSONWriter, system: String, code: String, display: String? = nil) {
+        json.key("category")
+        json.array { json in
+            json.object { json in
+                json.key("coding")
+                json.array { json in json.object { json in
+                    json.field("system", system); json.field("code", code)
+                    if let display { json.field("display", display) }
+                } }
+            }
+        }
+    }
+}

@@ -1,0 +1,84 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOSSL
+
+/// Posts transaction Bundles to a FHIR server over AsyncHTTPClient: TLS with an optional CA
+/// bundle and client certificate (mTLS), a bearer token read from a file (re-read when it
+/// changes, so a rotating sidecar works), connect and request timeouts.
+public final class FHIRTransport: Sendable {
+    public struct Configuration: Sendable, Equatable {
+        public var baseURL: String
+        public var tokenFile: String?
+        public var caFile: String?
+        public var clientCertificateFile: String?
+        public var clientKeyFile: String?
+        public var connectTimeout: Duration
+        public var requestTimeout: Duration
+
+        public init(baseURL: String, tokenFile: String? = nil, caFile: String? = nil, clientCertificateFile: String? = nil,
+                    clientKeyFile: String? = nil, connectTimeout: Duration = .seconds(5), requestTimeout: Duration = .seconds(30)) {
+            self.baseURL = baseURL
+            self.tokenFile = tokenFile
+            self.caFile = caFile
+            self.clientCertificateFile = clientCertificateFile
+            self.clientKeyFile = clientKeyFile
+            self.connectTimeout = connectTimeout
+            self.requestTimeout = requestTimeout
+        }
+    }
+
+    public struct Response: Sendable {
+        public let status: Int
+        public let retryAfter: String?
+        public let body: [UInt8]
+    }
+
+    let configuration: Configuration
+    private let client: HTTPClient
+
+    public init(_ configuration: Configuration) throws {
+        self.configuration = configuration
+        var tls = TLSConfiguration.makeClientConfiguration()
+        if let caFile = configuration.caFile {
+            tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(caFile))
+        }
+        if let certificate = configuration.clientCertificateFile, let key = configuration.clientKeyFile {
+            tls.certificateChain = try NIOSSLCertificate.fromPEMFile(certificate).map { .certificate($0) }
+            tls.privateKey = .privateKey(try NIOSSLPrivateKey(file: key, format: .pem))
+        }
+        var http = HTTPClient.Configuration(tlsConfiguration: tls)
+        http.timeout = .init(connect: .nanoseconds(Int64(configuration.connectTimeout.components.seconds) * 1_000_000_000
+                                                   + configuration.connectTimeout.components.attoseconds / 1_000_000_000),
+                             read: nil)
+        http.connectionPool = .init(idleTimeout: .seconds(60))
+        http.decompression = .enabled(limit: .ratio(20))
+        client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: http)
+    }
+
+    /// POSTs `body` (a Bundle) to the server's base URL.
+    public func post(_ body: [UInt8]) async throws -> Response {
+        var request = HTTPClientRequest(url: configuration.baseURL)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/fhir+json")
+        request.headers.add(name: "Accept", value: "application/fhir+json")
+        request.headers.add(name: "Prefer", value: "return=minimal")
+        if let token = try readToken() { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+        request.body = .bytes(ByteBuffer(bytes: body))
+        let timeout = TimeAmount.nanoseconds(Int64(configuration.requestTimeout.components.seconds) * 1_000_000_000
+                                             + configuration.requestTimeout.components.attoseconds / 1_000_000_000)
+        let response = try await client.execute(request, timeout: timeout)
+        let buffer = try await response.body.collect(upTo: 64 << 20)
+        return Response(status: Int(response.status.code), retryAfter: response.headers.first(name: "Retry-After"),
+                        body: Array(buffer.readableBytesView))
+    }
+
+    private func readToken() throws -> String? {
+        guard let path = configuration.tokenFile else { return nil }
+        let token = try String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        return token.isEmpty ? nil : token
+    }
+
+    public func shutdown() async throws { try await client.shutdown() }
+}

@@ -1,0 +1,141 @@
+import Foundation
+import Testing
+import VigilStore
+@testable import VigilUplink
+
+/// The pure mapping: exact decimals, instants, identifiers stable across calls, the blood-pressure
+/// panel, interpretation for abnormal values and poor signal, and well-formed Bundles.
+@Suite struct FHIRMappingTests {
+    let mapper = FHIRMapper(gateway: "gw-1")
+
+    func object(_ bytes: [UInt8]) throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any])
+    }
+
+    @Test(arguments: [(973, 10, "97.3"), (-5, 10, "-0.5"), (3_705, 100, "37.05"), (3_700, 100, "37.00"), (124, 1, "124"), (0, 10, "0.0")])
+    func decimalsAreExact(raw: Int, divisor: Int, text: String) {
+        #expect(decimal(raw, divisor: divisor) == text)
+    }
+
+    @Test(arguments: [(Int64(0), "1970-01-01T00:00:00.000Z"), (1_795_350_000_123, "2026-11-22T12:20:00.123Z"),
+                      (951_782_400_000, "2000-02-29T00:00:00.000Z"), (-1, "1969-12-31T23:59:59.999Z")])
+    func instantsMatchFoundation(milliseconds: Int64, text: String) {
+        #expect(fhirInstant(milliseconds) == text)
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        #expect(formatter.string(from: Date(timeIntervalSince1970: Double(milliseconds) / 1_000)) == text)
+    }
+
+    func batch(flags: UInt8 = 0) -> ReadingBatch {
+        ReadingBatch(device: "dev-1", patient: "Patient/p1", boot: 3, timeQuality: 0, receivedAt: 1_795_350_001_000, readings: [
+            StoredReading(seq: 41, time: 1_795_350_000_000, deviceTime: 1_795_349_999_500, flags: flags, values: [
+                .init(channel: 2, raw: 1_317), .init(channel: 3, raw: 873), .init(channel: 7, raw: 124), .init(channel: 8, raw: 82),
+                .init(channel: 10, raw: 40),
+            ]),
+        ])
+    }
+
+    @Test func aReadingBecomesPHDStyleObservationsWithStableIdentifiers() throws {
+        let resources = mapper.resources(for: .readings(batch()))
+        #expect(resources.map(\.identifier) == [
+            "urn:vigil:gw-1:obs:dev-1:3:41:cts", "urn:vigil:gw-1:obs:dev-1:3:41:pr", "urn:vigil:gw-1:obs:dev-1:3:41:spo2",
+            "urn:vigil:gw-1:obs:dev-1:3:41:bp",
+        ], "activity is not a clinical measurement")
+        #expect(mapper.resources(for: .readings(batch())) == resources, "the same bytes on a retry")
+        let spo2 = try object(resources[2].json)
+        let quantity = try #require(spo2["valueQuantity"] as? [String: Any])
+        #expect((quantity["value"] as? NSNumber)?.stringValue == "87.3" && quantity["code"] as? String == "%")
+        let codings = try #require((spo2["code"] as? [String: Any])?["coding"] as? [[String: Any]])
+        #expect(codings.map { $0["code"] as? String } == ["150456", "59408-5"])
+        #expect((spo2["subject"] as? [String: Any])?["reference"] as? String == "Patient/p1")
+        #expect(spo2["effectiveDateTime"] as? String == "2026-11-22T12:20:00.000Z")
+        #expect(((spo2["extension"] as? [[String: Any]])?.first?["url"] as? String)?.hasSuffix("GatewayDeviceExt") == true)
+        #expect(spo2["interpretation"] == nil)
+        let bp = try object(resources[3].json)
+        let components = try #require(bp["component"] as? [[String: Any]])
+        #expect(components.count == 2)
+        #expect(((components[0]["code"] as? [String: Any])?["coding"] as? [[String: Any]])?.last?["code"] as? String == "8480-6")
+        let timeStamp = try object(resources[0].json)
+        #expect(timeStamp["valueDateTime"] as? String == "2026-11-22T12:19:59.500Z")
+    }
+
+    @Test func abnormalValuesAndPoorSignalAreInterpreted() throws {
+        let flags = StoredReading.abnormal | (2 << StoredReading.qualityShift)
+        let spo2 = try object(mapper.resources(for: .readings(batch(flags: flags)))[2].json)
+        let codes = (spo2["interpretation"] as? [[String: Any]] ?? []).compactMap { ($0["coding"] as? [[String: Any]])?.first?["code"] as? String }
+        #expect(codes == ["A", "measurement-status.questionable"])
+    }
+
+    @Test func aNEWS2AlertIsACommunicationReferencingItsScoreObservation() throws {
+        let fields = #"{"event":"raise","model":"news2","risk":"high","score":8,"alert_id":"news2@1795350000000","notify":true,"boot":3,"seq":41,"parameters":{"spo2":3,"hr":3},"response":"emergency response"}"#
+        let alert = AlertEntry(device: "dev-1", patient: "Patient/p1", time: 1_795_350_000_000, json: Array(fields.utf8))
+        let resources = mapper.resources(for: .alert(alert))
+        #expect(resources.map(\.type) == ["Observation", "Communication"])
+        let communication = try object(resources[1].json)
+        #expect(communication["priority"] as? String == "stat")
+        let reasons = (communication["reasonReference"] as? [[String: Any]] ?? []).compactMap { ($0["identifier"] as? [String: Any])?["value"] as? String }
+        #expect(reasons == [resources[0].identifier, "urn:vigil:gw-1:obs:dev-1:3:41:cts"])
+        let text = ((communication["payload"] as? [[String: Any]])?.first?["contentString"] as? String) ?? ""
+        #expect(text.contains("NEWS2 8 (high)") && text.contains("hr 3, spo2 3"))
+        #expect((try object(resources[0].json))["valueInteger"] as? Int == 8)
+    }
+
+    @Test func aGapIsAFlagOnThePatient() throws {
+        let gap = DataGap(device: "dev-1", patient: "Patient/p1", reason: .thinned, from: 1_795_350_000_000, to: 1_795_350_300_000, count: 120)
+        let flag = try object(mapper.resources(for: .gap(gap))[0].json)
+        #expect(flag["resourceType"] as? String == "Flag" && flag["status"] as? String == "active")
+        #expect(((flag["code"] as? [String: Any])?["text"] as? String)?.contains("120 readings") == true)
+    }
+
+    @Test func bundlesAreConditionalCreates() throws {
+        var bundle = TransactionBundle()
+        bundle.append(contentsOf: mapper.resources(for: .readings(batch())))
+        let decoded = try object(bundle.encoded())
+        let entries = try #require(decoded["entry"] as? [[String: Any]])
+        #expect(decoded["type"] as? String == "transaction" && entries.count == 4)
+        let request = try #require(entries[1]["request"] as? [String: Any])
+        #expect(request["method"] as? String == "POST" && request["url"] as? String == "Observation")
+        #expect(request["ifNoneExist"] as? String == "identifier=urn:ietf:rfc:3986|urn:vigil:gw-1:obs:dev-1:3:41:pr")
+    }
+
+    @Test func stringsAreEscaped() throws {
+        var json = JSONWriter()
+        json.object { json in json.field("text", "a \"quoted\" \\ line\nbreak\u{1}") }
+        #expect(try object(json.bytes)["text"] as? String == "a \"quoted\" \\ line\nbreak\u{1}")
+    }
+}
+
+/// What the server's answer means: confirmed, rejected entries, split, or retry.
+@Suite struct TransactionOutcomeTests {
+    func body(_ text: String) -> [UInt8] { Array(text.utf8) }
+
+    @Test func aTransactionResponseConfirmsEveryEntry() {
+        let response = #"{"resourceType":"Bundle","type":"transaction-response","entry":[{"response":{"status":"201 Created"}},{"response":{"status":"200 OK"}}]}"#
+        #expect(TransactionOutcome.classify(status: 200, retryAfter: nil, body: body(response), entries: 2) == .confirmed(created: 1, existing: 1))
+        #expect(TransactionOutcome.classify(status: 200, retryAfter: nil, body: body(response), entries: 3)
+            == .retry(reason: "unreadable response (HTTP 200)", after: nil), "a response that does not match the request is not a confirmation")
+    }
+
+    @Test func aRejectionNamingItsEntryRejectsOnlyThatEntry() {
+        let outcome = #"{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"invalid","expression":["Bundle.entry[3]"]}]}"#
+        guard case .rejected(let rejected) = TransactionOutcome.classify(status: 422, retryAfter: nil, body: body(outcome), entries: 5) else {
+            Issue.record("expected a rejection")
+            return
+        }
+        #expect(Array(rejected.keys) == [3] && rejected[3]?.status == 422 && rejected[3]?.outcome.contains("Bundle.entry[3]") == true)
+        #expect(TransactionOutcome.classify(status: 400, retryAfter: nil, body: body("{}"), entries: 5)
+            == .unattributed(.init(status: 400, outcome: "{}")))
+        #expect(TransactionOutcome.classify(status: 400, retryAfter: nil, body: body("{}"), entries: 1)
+            == .rejected([0: .init(status: 400, outcome: "{}")]))
+    }
+
+    @Test func throttlingHonoursRetryAfterAndServerErrorsRetry() {
+        #expect(TransactionOutcome.classify(status: 429, retryAfter: "7", body: [], entries: 1) == .retry(reason: "HTTP 429", after: .seconds(7)))
+        let now = Date(timeIntervalSince1970: 1_795_350_000)
+        #expect(TransactionOutcome.classify(status: 503, retryAfter: "Sun, 22 Nov 2026 12:20:30 GMT", body: [], entries: 1, now: now)
+            == .retry(reason: "HTTP 503", after: .seconds(30)))
+        #expect(TransactionOutcome.classify(status: 500, retryAfter: nil, body: [], entries: 1) == .retry(reason: "HTTP 500", after: nil))
+        #expect(TransactionOutcome.classify(status: 401, retryAfter: nil, body: [], entries: 1) == .retry(reason: "HTTP 401", after: nil),
+                "credentials can be fixed: keep the data")
+    }
+}

@@ -1,0 +1,206 @@
+#!/usr/bin/env python3
+"""A receiving FHIR endpoint for Vigil's tests and demo (not a FHIR server).
+
+It accepts transaction (and batch) Bundles of conditional creates at POST /fhir, validates every
+resource with an independent library (fhir.resources, its R4B models), stores each resource by
+its identifier (a second create with the same identifier is counted as a duplicate, not
+created), and injects faults on demand. Control and inspection over HTTP:
+
+    POST /_control/faults   {"fail_500": N, "throttle_429": N, "retry_after": S, "timeout": N,
+                             "reset": N, "reject_identifiers": ["...", ...]}   (N: next N requests)
+    GET  /_control/stats    counts per type, duplicates, invalid resources (with reasons),
+                            requests, faults injected, rejected identifiers
+    GET  /_control/identifiers?type=Observation    every stored identifier of that type
+
+    endpoint.py --port P [--token-file F] [--store FILE.jsonl]
+
+Run it from the repo's .venv-endpoint (scripts/setup installs fhir.resources there).
+"""
+import argparse
+import gzip
+import json
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from fhir.resources.R4B import get_fhir_model_class
+
+LOCK = threading.Lock()
+STATE = {
+    "resources": {},        # identifier -> resourceType
+    "by_type": {},
+    "duplicates": 0,
+    "invalid": [],          # (identifier or index, reason)
+    "requests": 0,
+    "faults": {"fail_500": 0, "throttle_429": 0, "timeout": 0, "reset": 0, "reject": 0},
+    "rejected": [],
+}
+FAULTS = {"fail_500": 0, "throttle_429": 0, "retry_after": 1, "timeout": 0, "reset": 0, "reject_identifiers": set()}
+TOKEN = None
+STORE = None
+
+
+def outcome(code, text, expression=None):
+    issue = {"severity": "error", "code": code, "diagnostics": text}
+    if expression:
+        issue["expression"] = [expression]
+    return {"resourceType": "OperationOutcome", "issue": [issue]}
+
+
+def identifier_of(entry):
+    query = entry.get("request", {}).get("ifNoneExist", "")
+    if query.startswith("identifier="):
+        value = query[len("identifier="):]
+        return value.split("|", 1)[1] if "|" in value else value
+    return None
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def reply(self, status, body, headers=None):
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/fhir+json")
+        self.send_header("Content-Length", str(len(data)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self):
+        if self.path.startswith("/_control/stats"):
+            with LOCK:
+                body = {"by_type": dict(STATE["by_type"]), "duplicates": STATE["duplicates"],
+                        "invalid": len(STATE["invalid"]), "invalid_samples": STATE["invalid"][:5],
+                        "requests": STATE["requests"], "faults": dict(STATE["faults"]),
+                        "rejected": list(STATE["rejected"])}
+            return self.reply(200, body)
+        if self.path.startswith("/_control/identifiers"):
+            wanted = self.path.split("type=", 1)[1] if "type=" in self.path else None
+            with LOCK:
+                ids = [i for i, t in STATE["resources"].items() if wanted is None or t == wanted]
+            return self.reply(200, ids)
+        self.reply(404, outcome("not-found", "unknown path"))
+
+    def do_POST(self):
+        length = int(self.headers.get("Content-Length", "0"))
+        if self.path.startswith("/_control/faults"):
+            body = json.loads(self.rfile.read(length) or b"{}")
+            with LOCK:
+                for key in ("fail_500", "throttle_429", "retry_after", "timeout", "reset"):
+                    if key in body:
+                        FAULTS[key] = int(body[key])
+                FAULTS["reject_identifiers"] |= set(body.get("reject_identifiers", []))
+            return self.reply(200, {"ok": True})
+        if not self.path.startswith("/fhir"):
+            return self.reply(404, outcome("not-found", "unknown path"))
+        with LOCK:
+            STATE["requests"] += 1
+            fault = None
+            for kind in ("reset", "timeout", "fail_500", "throttle_429"):
+                if FAULTS[kind] > 0:
+                    FAULTS[kind] -= 1
+                    STATE["faults"][kind] += 1
+                    fault = kind
+                    break
+        if fault == "reset":
+            # Read part of the body, then drop the connection mid-request.
+            self.rfile.read(min(length, 512))
+            self.close_connection = True
+            self.connection.shutdown(2)
+            return
+        raw = self.rfile.read(length)
+        if fault == "timeout":
+            time.sleep(FAULTS.get("timeout_seconds", 6))
+            self.close_connection = True
+            return
+        if fault == "fail_500":
+            return self.reply(500, outcome("exception", "injected failure"))
+        if fault == "throttle_429":
+            return self.reply(429, outcome("throttled", "injected throttling"), {"Retry-After": str(FAULTS["retry_after"])})
+        if TOKEN is not None and self.headers.get("Authorization") != "Bearer " + TOKEN:
+            return self.reply(401, outcome("login", "missing or wrong bearer token"))
+        if self.headers.get("Content-Encoding") == "gzip":
+            raw = gzip.decompress(raw)
+        try:
+            bundle = json.loads(raw)
+        except ValueError as error:
+            return self.reply(400, outcome("structure", "not JSON: %s" % error))
+        self.reply(*self.process(bundle))
+
+    def process(self, bundle):
+        kind = bundle.get("type")
+        if bundle.get("resourceType") != "Bundle" or kind not in ("transaction", "batch"):
+            return 400, outcome("structure", "expected a transaction or batch Bundle")
+        entries = bundle.get("entry", [])
+        answers, problems = [], []
+        for index, entry in enumerate(entries):
+            resource = entry.get("resource", {})
+            identifier = identifier_of(entry)
+            try:
+                get_fhir_model_class(resource.get("resourceType", "")).model_validate(resource)
+            except Exception as error:  # noqa: BLE001 - any validation failure is reported
+                reason = str(error).splitlines()[:3]
+                with LOCK:
+                    STATE["invalid"].append([identifier or index, " ".join(reason)])
+                problems.append((index, 422, outcome("invalid", "invalid resource: %s" % " ".join(reason), "Bundle.entry[%d]" % index)))
+                continue
+            if identifier is None or entry.get("request", {}).get("method") != "POST":
+                problems.append((index, 400, outcome("required", "expected a conditional create with ifNoneExist", "Bundle.entry[%d]" % index)))
+                continue
+            if identifier in FAULTS["reject_identifiers"]:
+                problems.append((index, 422, outcome("business-rule", "injected permanent rejection", "Bundle.entry[%d]" % index)))
+                continue
+            answers.append((index, identifier, resource))
+        if kind == "transaction" and problems:
+            # All or nothing: the first problem answers for the whole transaction.
+            index, status, body = problems[0]
+            with LOCK:
+                if body["issue"][0]["code"] == "business-rule":
+                    STATE["faults"]["reject"] += 1
+            return status, body
+        responses = [None] * len(entries)
+        with LOCK:
+            for index, identifier, resource in answers:
+                if identifier in STATE["resources"]:
+                    STATE["duplicates"] += 1
+                    responses[index] = {"response": {"status": "200 OK"}}
+                else:
+                    STATE["resources"][identifier] = resource["resourceType"]
+                    STATE["by_type"][resource["resourceType"]] = STATE["by_type"].get(resource["resourceType"], 0) + 1
+                    responses[index] = {"response": {"status": "201 Created",
+                                                     "location": "%s/%d" % (resource["resourceType"], len(STATE["resources"]))}}
+                    if STORE:
+                        STORE.write(json.dumps(resource) + "\n")
+            for index, status, body in problems:
+                responses[index] = {"response": {"status": "%d" % status, "outcome": body}}
+                if body["issue"][0]["code"] == "business-rule":
+                    STATE["rejected"].append(identifier_of(entries[index]))
+        return 200, {"resourceType": "Bundle", "type": kind + "-response", "entry": responses}
+
+
+def main():
+    global TOKEN, STORE
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--token-file")
+    parser.add_argument("--store")
+    parser.add_argument("--timeout-seconds", type=float, default=6)
+    args = parser.parse_args()
+    if args.token_file:
+        TOKEN = open(args.token_file).read().strip()
+    if args.store:
+        STORE = open(args.store, "a", buffering=1)
+    FAULTS["timeout_seconds"] = args.timeout_seconds
+    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
+    print("fhir endpoint listening on 127.0.0.1:%d" % args.port, flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
