@@ -70,7 +70,8 @@ public struct Agent: Sendable {
             let transport = try FHIRTransport(.init(
                 baseURL: settings.baseURL, tokenFile: settings.tokenFile, caFile: settings.caFile,
                 clientCertificateFile: settings.clientCertificateFile, clientKeyFile: settings.clientKeyFile,
-                connectTimeout: .seconds(settings.connectTimeoutSeconds), requestTimeout: .seconds(settings.requestTimeoutSeconds)))
+                connectTimeout: .seconds(settings.connectTimeoutSeconds), requestTimeout: .seconds(settings.requestTimeoutSeconds),
+                gzip: settings.gzip))
             let deadLetters = try DeadLetters(directory: configuration.gateway.stateDirectory + "/uplink", keyring: keyring)
             uplink.append(.init(service: UplinkService(
                 store: store, mapper: FHIRMapper(gateway: configuration.gateway.id), transport: transport, deadLetters: deadLetters,

@@ -17,7 +17,9 @@ import VigilTestSupport
         let endpoint = try FHIREndpoint(directory: dir, timeoutSeconds: 3)
         defer { endpoint.stop() }
         let rejected = "urn:vigil:gw-up:obs:dev-u:1:37:spo2"
-        try endpoint.injectFaults(#"{"fail_500": 3, "throttle_429": 2, "retry_after": 1, "reset": 2, "timeout": 1, "reject_identifiers": ["\#(rejected)"]}"#)
+        // Rejected without saying which entry: the uplink halves the Bundle until it finds it.
+        let unattributed = "urn:vigil:gw-up:obs:dev-u:1:301:rr"
+        try endpoint.injectFaults(#"{"fail_500": 3, "throttle_429": 2, "retry_after": 1, "reset": 2, "timeout": 1, "reject_identifiers": ["\#(rejected)"], "reject_unattributed": ["\#(unattributed)"]}"#)
 
         let metricsPort = try freeLoopbackPort()
         let config = try writeAgentConfig(
@@ -68,17 +70,21 @@ import VigilTestSupport
         }
         for frame in 0..<frames { expected.insert("urn:vigil:gw-up:obs:dev-u:1:\(frame * perFrame):cts") }
         expected.remove(rejected)
+        expected.remove(unattributed)
         #expect(await eventually(timeout: .seconds(120)) {
             let stored = Set((try? endpoint.identifiers(type: "Observation")) ?? [])
             return expected.isSubset(of: stored)
         }, "every reading's Observations arrive")
         let stats = try endpoint.stats()
         #expect(stats["invalid"] as? Int == 0, "fhir.resources rejected: \(stats["invalid_samples"] ?? "")")
-        let faults = try #require(stats["faults"] as? [String: Int])
+        #expect((stats["gzip_requests"] as? Int ?? 0) > 0, "bodies are sent gzip-compressed")
+        var faults = try #require(stats["faults"] as? [String: Int])
+        // Halving a Bundle of 150 down to the one bad entry takes several rejected requests.
+        #expect((faults.removeValue(forKey: "reject_unattributed") ?? 0) >= 2, "\(faults)")
         #expect(faults == ["fail_500": 3, "throttle_429": 2, "reset": 2, "timeout": 1, "reject": 1], "every fault was hit: \(faults)")
         let observations = try endpoint.identifiers(type: "Observation")
         #expect(Set(observations).count == observations.count)
-        #expect(!observations.contains(rejected))
+        #expect(!observations.contains(rejected) && !observations.contains(unattributed))
         // The alert: a Communication (and the NEWS2 score as an Observation), and the sensor and
         // gateway Devices.
         #expect(await eventually { ((try? endpoint.identifiers(type: "Communication")) ?? []).contains { $0.contains("news2@") } })
@@ -86,14 +92,17 @@ import VigilTestSupport
         let devices = try endpoint.identifiers(type: "Device")
         #expect(Set(devices) == ["urn:vigil:gw-up:device:dev-u", "urn:vigil:gw-up:gateway"])
 
-        // Exactly the rejected entry is in the dead-letter file, with the server's reason, and
+        // Exactly the two rejected entries are in the dead-letter file, with the server's reason, and
         // the resource is not in it in plaintext.
         let deadLetter = try String(contentsOfFile: dir.path + "/state/uplink/dead-letter.jsonl", encoding: .utf8)
-        let lines = deadLetter.split(separator: "\n")
-        #expect(lines.count == 1)
-        let line = try jsonObject(String(lines[0]))
-        #expect(line["identifier"] as? String == rejected && line["status"] as? Int == 422)
-        #expect((line["outcome"] as? String)?.contains("injected permanent rejection") == true)
+        let lines = try deadLetter.split(separator: "\n").map { try jsonObject(String($0)) }
+        #expect(lines.count == 2)
+        let attributed = try #require(lines.first { $0["identifier"] as? String == rejected })
+        #expect(attributed["status"] as? Int == 422)
+        #expect((attributed["outcome"] as? String)?.contains("injected permanent rejection") == true)
+        let found = try #require(lines.first { $0["identifier"] as? String == unattributed })
+        #expect(found["status"] as? Int == 400)
+        #expect((found["outcome"] as? String)?.contains("without location") == true)
         #expect(!deadLetter.contains("Patient/p-u") && !deadLetter.contains("\"value\""))
 
         agent.terminate()
@@ -101,5 +110,6 @@ import VigilTestSupport
         let log = (try? String(contentsOfFile: dir.file("agent.log"), encoding: .utf8)) ?? ""
         #expect(log.contains("uplink: request failed, will retry"))
         #expect(log.contains("uplink: entry rejected permanently"))
+        #expect(log.contains("without naming the entry; splitting"))
     }
 }

@@ -7,7 +7,9 @@ its identifier (a second create with the same identifier is counted as a duplica
 created), and injects faults on demand. Control and inspection over HTTP:
 
     POST /_control/faults   {"fail_500": N, "throttle_429": N, "retry_after": S, "timeout": N,
-                             "reset": N, "reject_identifiers": ["...", ...]}   (N: next N requests)
+                             "reset": N, "reject_identifiers": ["...", ...],
+                             "reject_unattributed": ["...", ...]}   (N: next N requests; the
+                            second list is rejected with 400 and no Bundle.entry[N] location)
     GET  /_control/stats    counts per type, duplicates, invalid resources (with reasons),
                             requests, faults injected, rejected identifiers
     GET  /_control/identifiers?type=Observation    every stored identifier of that type
@@ -33,10 +35,12 @@ STATE = {
     "duplicates": 0,
     "invalid": [],          # (identifier or index, reason)
     "requests": 0,
-    "faults": {"fail_500": 0, "throttle_429": 0, "timeout": 0, "reset": 0, "reject": 0},
+    "gzip_requests": 0,
+    "faults": {"fail_500": 0, "throttle_429": 0, "timeout": 0, "reset": 0, "reject": 0, "reject_unattributed": 0},
     "rejected": [],
 }
-FAULTS = {"fail_500": 0, "throttle_429": 0, "retry_after": 1, "timeout": 0, "reset": 0, "reject_identifiers": set()}
+FAULTS = {"fail_500": 0, "throttle_429": 0, "retry_after": 1, "timeout": 0, "reset": 0, "reject_identifiers": set(),
+          "reject_unattributed": set()}
 TOKEN = None
 STORE = None
 
@@ -77,7 +81,7 @@ class Handler(BaseHTTPRequestHandler):
             with LOCK:
                 body = {"by_type": dict(STATE["by_type"]), "duplicates": STATE["duplicates"],
                         "invalid": len(STATE["invalid"]), "invalid_samples": STATE["invalid"][:5],
-                        "requests": STATE["requests"], "faults": dict(STATE["faults"]),
+                        "requests": STATE["requests"], "gzip_requests": STATE["gzip_requests"], "faults": dict(STATE["faults"]),
                         "rejected": list(STATE["rejected"])}
             return self.reply(200, body)
         if self.path.startswith("/_control/identifiers"):
@@ -96,6 +100,7 @@ class Handler(BaseHTTPRequestHandler):
                     if key in body:
                         FAULTS[key] = int(body[key])
                 FAULTS["reject_identifiers"] |= set(body.get("reject_identifiers", []))
+                FAULTS["reject_unattributed"] |= set(body.get("reject_unattributed", []))
             return self.reply(200, {"ok": True})
         if not self.path.startswith("/fhir"):
             return self.reply(404, outcome("not-found", "unknown path"))
@@ -127,6 +132,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(401, outcome("login", "missing or wrong bearer token"))
         if self.headers.get("Content-Encoding") == "gzip":
             raw = gzip.decompress(raw)
+            with LOCK:
+                STATE["gzip_requests"] += 1
         try:
             bundle = json.loads(raw)
         except ValueError as error:
@@ -156,13 +163,17 @@ class Handler(BaseHTTPRequestHandler):
             if identifier in FAULTS["reject_identifiers"]:
                 problems.append((index, 422, outcome("business-rule", "injected permanent rejection", "Bundle.entry[%d]" % index)))
                 continue
+            if identifier in FAULTS["reject_unattributed"]:
+                # A rejection that does not say which entry: the client has to find it.
+                problems.append((index, 400, outcome("business-rule", "injected rejection without location")))
+                continue
             answers.append((index, identifier, resource))
         if kind == "transaction" and problems:
             # All or nothing: the first problem answers for the whole transaction.
             index, status, body = problems[0]
             with LOCK:
                 if body["issue"][0]["code"] == "business-rule":
-                    STATE["faults"]["reject"] += 1
+                    STATE["faults"]["reject" if "expression" in body["issue"][0] else "reject_unattributed"] += 1
             return status, body
         responses = [None] * len(entries)
         with LOCK:

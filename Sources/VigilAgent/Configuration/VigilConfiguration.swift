@@ -45,6 +45,7 @@ public struct VigilConfiguration: Sendable, Equatable {
         public var connectTimeoutSeconds: Int
         public var requestTimeoutSeconds: Int
         public var backoff: Backoff
+        public var gzip: Bool
     }
 
     public struct Pipeline: Sendable, Equatable {
@@ -208,6 +209,7 @@ extension VigilConfiguration {
         let request = r.int("uplink.request_timeout_seconds", default: 30, range: 1...600)
         let initial = r.int("uplink.retry.initial_ms", default: 500, range: 10...600_000)
         let maximum = r.int("uplink.retry.max_ms", default: 300_000, range: 10...3_600_000)
+        let gzip = r.bool("uplink.gzip", default: true)
         let tokenFile = r.string("uplink.fhir.token_file")
         let caFile = r.string("uplink.fhir.ca_file")
         let certificate = r.string("uplink.fhir.client_certificate_file")
@@ -221,7 +223,8 @@ extension VigilConfiguration {
         }
         return Uplink(baseURL: url, tokenFile: tokenFile, caFile: caFile, clientCertificateFile: certificate, clientKeyFile: key,
                       maxEntries: maxEntries, maxBytes: maxKiB * 1_024, connectTimeoutSeconds: connect, requestTimeoutSeconds: request,
-                      backoff: Backoff(initialMilliseconds: Int64(initial), maximumMilliseconds: Int64(max(initial, maximum)), jitter: .full))
+                      backoff: Backoff(initialMilliseconds: Int64(initial), maximumMilliseconds: Int64(max(initial, maximum)), jitter: .full),
+                      gzip: gzip)
     }
 
     private static func parseListen(_ text: String, _ r: inout ConfigurationReader) -> MetricsListen {

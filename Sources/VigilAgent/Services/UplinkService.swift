@@ -33,6 +33,7 @@ final class UplinkService: Service {
     private let existing = Counter(label: "vigil_uplink_entries_total", dimensions: [("outcome", "existing")])
     private let deadLettered = Counter(label: "vigil_uplink_entries_total", dimensions: [("outcome", "dead_letter")])
     private let failures = Counter(label: "vigil_uplink_request_failures_total")
+    private let bytesSent = Counter(label: "vigil_uplink_bytes_sent_total")
     private let lastSuccess = Gauge(label: "vigil_uplink_last_success_timestamp_seconds")
 
     init(store: Store, mapper: FHIRMapper, transport: FHIRTransport, deadLetters: DeadLetters, settings: Settings, logger: Logger) {
@@ -83,8 +84,10 @@ final class UplinkService: Service {
         // Devices first (conditional creates), once per run and whenever a new one appears.
         var devices = TransactionBundle()
         if state.devices.isEmpty { devices.append(mapper.gatewayDevice()) }
+        var added: Set<String> = []
         for record in records {
-            guard let (device, patient) = Self.source(record.entry), !state.devices.contains(device) else { continue }
+            guard let (device, patient) = Self.source(record.entry), !state.devices.contains(device),
+                  added.insert(device).inserted else { continue }
             devices.append(mapper.sensor(device, patient: patient))
         }
         if !devices.isEmpty {
@@ -93,6 +96,7 @@ final class UplinkService: Service {
         }
         var bundle = TransactionBundle()
         var completeThrough: StoredRecord?
+        var partial = false
         for record in records {
             let pending = mapper.resources(for: record.entry).filter { !state.done.contains($0.identifier) && !deadLetters.contains($0.identifier) }
             let room = state.limit - bundle.entries.count
@@ -101,6 +105,7 @@ final class UplinkService: Service {
                 completeThrough = record
             } else {
                 bundle.append(contentsOf: Array(pending.prefix(max(room, 0))))
+                partial = room > 0
                 break
             }
             if bundle.entries.count >= state.limit || bundle.byteCount >= settings.maxBytes { break }
@@ -111,7 +116,12 @@ final class UplinkService: Service {
         }
         let sent = bundle
         let delay = await send(bundle, state: &state) { [self] state in
-            for entry in sent.entries { state.done.insert(entry.identifier) }
+            // Only a record sent in part needs its confirmed resources remembered.
+            if partial || completeThrough == nil {
+                for entry in sent.entries { state.done.insert(entry.identifier) }
+            } else {
+                state.done.removeAll(keepingCapacity: true)
+            }
             if let through = completeThrough { advance(lane, through, &state) }
         }
         return delay
@@ -123,6 +133,7 @@ final class UplinkService: Service {
         let outcome: TransactionOutcome
         do {
             let response = try await transport.post(bundle.encoded())
+            bytesSent.increment(by: response.sentBytes)
             outcome = TransactionOutcome.classify(status: response.status, retryAfter: response.retryAfter,
                                                   body: response.body, entries: bundle.entries.count)
         } catch {

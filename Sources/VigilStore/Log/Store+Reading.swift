@@ -23,7 +23,13 @@ extension Store {
         let segments = lanes[lane]?.segments ?? []
         for (offset, segment) in segments.enumerated() where segment.id >= start.segment {
             guard result.count < limit else { break }
-            let records = try records(lane, segment.id)
+            let records: [ScannedRecord]
+            if let cached = readCache[lane], cached.id == segment.id, cached.size == segment.size, cached.thinning == segment.thinning {
+                records = cached.records
+            } else {
+                records = try self.records(lane, segment.id)
+                readCache[lane] = (segment.id, segment.size, segment.thinning, records)
+            }
             let following = offset + 1 < segments.count ? segments[offset + 1].id : nil
             for record in records where segment.id > start.segment || record.index >= start.record {
                 guard result.count < limit else { break }

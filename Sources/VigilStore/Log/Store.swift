@@ -20,6 +20,9 @@ public final class Store: @unchecked Sendable {
     var keyring: Keyring
     var lanes: [Lane: LaneState] = [:]
     var cursors: [Lane: Position] = [:]
+    /// The segment `read` decrypted last, per lane: the uplink reads a segment in many small
+    /// steps, and decrypting it whole for each would make draining a backlog quadratic.
+    var readCache: [Lane: (id: UInt64, size: Int, thinning: UInt8, records: [ScannedRecord])] = [:]
     /// Entries appended since the last commit, per lane (written only by `commit`).
     var queues: [Lane: [(RecordType, [UInt8])]] = [:]
 

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import CompressNIO
 import Foundation
 import NIOCore
 import NIOHTTP1
@@ -16,9 +17,12 @@ public final class FHIRTransport: Sendable {
         public var clientKeyFile: String?
         public var connectTimeout: Duration
         public var requestTimeout: Duration
+        /// Send bodies gzip-compressed (`Content-Encoding: gzip`): FHIR JSON shrinks about tenfold.
+        public var gzip: Bool
 
         public init(baseURL: String, tokenFile: String? = nil, caFile: String? = nil, clientCertificateFile: String? = nil,
-                    clientKeyFile: String? = nil, connectTimeout: Duration = .seconds(5), requestTimeout: Duration = .seconds(30)) {
+                    clientKeyFile: String? = nil, connectTimeout: Duration = .seconds(5), requestTimeout: Duration = .seconds(30),
+                    gzip: Bool = true) {
             self.baseURL = baseURL
             self.tokenFile = tokenFile
             self.caFile = caFile
@@ -26,6 +30,7 @@ public final class FHIRTransport: Sendable {
             self.clientKeyFile = clientKeyFile
             self.connectTimeout = connectTimeout
             self.requestTimeout = requestTimeout
+            self.gzip = gzip
         }
     }
 
@@ -33,6 +38,8 @@ public final class FHIRTransport: Sendable {
         public let status: Int
         public let retryAfter: String?
         public let body: [UInt8]
+        /// Bytes of the request body as sent (after compression).
+        public let sentBytes: Int
     }
 
     let configuration: Configuration
@@ -65,13 +72,20 @@ public final class FHIRTransport: Sendable {
         request.headers.add(name: "Accept", value: "application/fhir+json")
         request.headers.add(name: "Prefer", value: "return=minimal")
         if let token = try readToken() { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
-        request.body = .bytes(ByteBuffer(bytes: body))
+        var buffer = ByteBuffer(bytes: body)
+        if configuration.gzip {
+            // Level 1: most of gzip's gain on repetitive FHIR JSON at a fraction of the CPU.
+            buffer = try buffer.compress(with: .gzip(configuration: .init(compressionLevel: .fastestCompression)))
+            request.headers.add(name: "Content-Encoding", value: "gzip")
+        }
+        let sentBytes = buffer.readableBytes
+        request.body = .bytes(buffer)
         let timeout = TimeAmount.nanoseconds(Int64(configuration.requestTimeout.components.seconds) * 1_000_000_000
                                              + configuration.requestTimeout.components.attoseconds / 1_000_000_000)
         let response = try await client.execute(request, timeout: timeout)
-        let buffer = try await response.body.collect(upTo: 64 << 20)
+        let answer = try await response.body.collect(upTo: 64 << 20)
         return Response(status: Int(response.status.code), retryAfter: response.headers.first(name: "Retry-After"),
-                        body: Array(buffer.readableBytesView))
+                        body: Array(answer.readableBytesView), sentBytes: sentBytes)
     }
 
     private func readToken() throws -> String? {
