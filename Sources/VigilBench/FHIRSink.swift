@@ -21,11 +21,14 @@ final class FHIRSink: Sendable {
     }
 
     let totals = Mutex(Totals())
+    /// Called with each newly created identifier that names an alert (`:alert:`), when it arrives.
+    let onAlert: (@Sendable (String, ContinuousClock.Instant) -> Void)?
     private let server: NIOAsyncChannel<NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, Never>
 
     var port: Int { server.channel.localAddress?.port ?? 0 }
 
-    init() async throws {
+    init(onAlert: (@Sendable (String, ContinuousClock.Instant) -> Void)? = nil) async throws {
+        self.onAlert = onAlert
         server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .bind(host: "127.0.0.1", port: 0) { channel in
@@ -102,6 +105,10 @@ final class FHIRSink: Sendable {
                 }
                 statuses.append(fresh)
             }
+        }
+        if let onAlert {
+            let now = ContinuousClock.now
+            for (identifier, fresh) in zip(found, statuses) where fresh && identifier.contains(":alert:") { onAlert(identifier, now) }
         }
         var answer = #"{"resourceType":"Bundle","type":"transaction-response","entry":["#
         answer += statuses.map { $0 ? #"{"response":{"status":"201 Created"}}"# : #"{"response":{"status":"200 OK"}}"# }

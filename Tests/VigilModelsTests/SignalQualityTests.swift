@@ -50,6 +50,12 @@ import VigilModels
         #expect(grades.suffix(2).allSatisfy { $0 == .unusable })
         // SpO2 may sit at one value for long in a healthy patient: never a flat line by itself.
         #expect(!(0..<100).contains { n in frozen.assess(time: 40_000 + Int64(n) * 1_000, values: [(spo2, 980)]).issues.contains(.flatLine) })
+        // Nor respiration, which many sensors report in whole breaths: a steady 15 /min must not
+        // make the readings unusable (found by the alert-latency benchmark, whose NEWS2 alerts
+        // stopped after 30 readings of a steady respiration).
+        var steady = SignalQuality()
+        let breathing = (0..<100).map { n in steady.assess(time: Int64(n) * 1_000, values: [(pr, Int16(700 + n % 7)), (4, 150)]) }
+        #expect(breathing.allSatisfy { $0.grade == .good && $0.excluded.isEmpty })
     }
 
     @Test func implausibleValuesAreExcludedOneByOne() {

@@ -6,7 +6,8 @@
 ///   above 60 /min, core temperature below 33 or above 42 °C): that channel;
 /// - **flat line**: zero where zero is not a reading (a detached sensor), or the same value
 ///   `flatLineCount` readings running on a channel that always varies a little in a live
-///   patient (heart and pulse rate at 0.1 /min, respiration, perfusion index): that channel;
+///   patient (heart and pulse rate at 0.1 /min, perfusion index): that channel, and the reading
+///   is unusable (a frozen or detached sensor);
 /// - **dropout**: the reading follows a silence of more than `dropoutFactor` times the device's
 ///   usual interval (and at least a minute): everything in it is graded fair;
 /// - **motion**: activity above `motionMilliG`: the optical channels (SpO2, pulse, heart rate,
@@ -66,8 +67,10 @@ public struct SignalQuality: Sendable, Equatable {
     ]
     /// Channels for which an exact zero is a detached sensor, not a reading.
     static let zeroMeansDetached: Set<UInt8> = [heartRate, pulseRate, spo2, respiration, perfusionIndex]
-    /// Channels whose value never holds perfectly still for long in a live patient.
-    static let alwaysVarying: Set<UInt8> = [heartRate, pulseRate, respiration, perfusionIndex]
+    /// Channels whose value never holds perfectly still for long in a live patient. Not
+    /// respiration: many sensors report it in whole breaths per minute, which can hold for
+    /// minutes, and a flat line would make the whole reading unusable.
+    static let alwaysVarying: Set<UInt8> = [heartRate, pulseRate, perfusionIndex]
 
     public var flatLineCount = 30
     public var dropoutFactor: Int64 = 5
