@@ -77,6 +77,23 @@ public struct Agent: Sendable {
                 store: store, mapper: FHIRMapper(gateway: configuration.gateway.id), transport: transport, deadLetters: deadLetters,
                 settings: .init(maxEntries: settings.maxEntries, maxBytes: settings.maxBytes, backoff: settings.backoff), logger: logger)))
         }
+        if let upstream = configuration.upstreamMQTT {
+            let localAckTopic = Topics(prefix: configuration.topicPrefix).gatewayAlertAck(configuration.gateway.id)
+            uplink.append(.init(service: MQTTUplinkService(
+                store: store, mapper: FHIRMapper(gateway: configuration.gateway.id),
+                client: MQTTClient(configuration: upstream.broker, logger: logger),
+                settings: .init(topicPrefix: upstream.topicPrefix, gateway: configuration.gateway.id,
+                                backoff: Backoff(initialMilliseconds: 500, maximumMilliseconds: 60_000, jitter: .full)),
+                logger: logger,
+                forwardAlertAck: { payload in
+                    // Into the pipeline through the local broker, like an acknowledgement made there.
+                    do {
+                        try client.enqueue(topic: localAckTopic, payload: payload)
+                    } catch {
+                        logger.warning("could not forward an upstream alert acknowledgement", metadata: ["error": "\(error)"])
+                    }
+                })))
+        }
         let group = ServiceGroup(
             configuration: .init(
                 services: uplink + [

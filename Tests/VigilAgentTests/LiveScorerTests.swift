@@ -226,3 +226,27 @@ import VigilModels
         #expect(try events(scorer.score(&later)).map { $0["event"] as? String } == ["remind"])
     }
 }
+
+@Suite struct LateAcknowledgementTests {
+    @Test func anAcknowledgementAfterTheAlertClearedIsRecordedAsSuch() throws {
+        var scorer = ReadingScorer(models: [], freshnessMinutes: 60, clearAfter: 2, drift: false)
+        let start: Int64 = 1_795_350_000_000
+        func reading(_ minute: Int64, spo2: Int16) -> ReadingBatch {
+            ReadingBatch(device: "patch-1", patient: "Patient/l", boot: 1, timeQuality: 0, receivedAt: 0, readings: [
+                StoredReading(seq: UInt32(minute), time: start + minute * 60_000, deviceTime: 0,
+                              values: [.init(channel: 2, raw: 720 + Int16(minute % 3)), .init(channel: 3, raw: spo2)]),
+            ])
+        }
+        for (minute, spo2) in [(0, 910), (1, 970), (2, 971)] as [(Int64, Int16)] {
+            var batch = reading(minute, spo2: spo2)
+            _ = scorer.score(&batch)
+        }
+        #expect(scorer.openAlerts(patient: "Patient/l").isEmpty, "raised and cleared")
+        let late = scorer.acknowledge(patient: "Patient/l", alertID: "news2@\(start)", by: "nurse-2", at: start + 600_000)
+        let entry = try #require(late)
+        let fields = try #require(try JSONSerialization.jsonObject(with: Data(entry.alert.json)) as? [String: Any])
+        #expect(fields["event"] as? String == "acknowledge" && fields["already_cleared"] as? Bool == true)
+        let unknown = scorer.acknowledge(patient: "Patient/l", alertID: "news2@1", by: "nurse-2", at: start + 600_000)
+        #expect(unknown == nil)
+    }
+}

@@ -48,6 +48,12 @@ public struct VigilConfiguration: Sendable, Equatable {
         public var gzip: Bool
     }
 
+    /// The upstream broker for the MQTT uplink (`uplink.mqtt.*`).
+    public struct UpstreamMQTT: Sendable, Equatable {
+        public var broker: MQTTConfiguration
+        public var topicPrefix: String
+    }
+
     public struct Pipeline: Sendable, Equatable {
         /// How often the per-device summary line is logged.
         public var summaryIntervalSeconds: Int
@@ -87,6 +93,7 @@ public struct VigilConfiguration: Sendable, Equatable {
     public var pipeline: Pipeline
     public var models: Models
     public var uplink: Uplink?
+    public var upstreamMQTT: UpstreamMQTT?
     /// Where the file came from (for messages).
     public var sourcePath: String
 }
@@ -128,25 +135,7 @@ extension VigilConfiguration {
         }
         // An invalid prefix has been reported (load will throw); the default keeps Topics' preconditions.
         let topics = Topics(prefix: prefixValid ? topicPrefix : "vigil/v1")
-        var password: String?
-        if let passwordFile = r.string("mqtt.password_file") {
-            password = readSecret(passwordFile, key: "mqtt.password_file", &r)
-        }
-        var tls: MQTTConfiguration.TLS?
-        if r.hasSection("mqtt.tls") {
-            let ca = r.requiredString("mqtt.tls.ca_file", default: "")
-            let cert = r.string("mqtt.tls.cert_file")
-            let key = r.string("mqtt.tls.key_file")
-            if ca.isEmpty { r.report("mqtt.tls.ca_file", "expected the path of a PEM CA bundle when mqtt.tls is present") }
-            for (name, file) in [("mqtt.tls.ca_file", ca), ("mqtt.tls.cert_file", cert ?? ""), ("mqtt.tls.key_file", key ?? "")]
-            where !file.isEmpty && !FileManager.default.isReadableFile(atPath: file) {
-                r.report(name, "file \"\(file)\" does not exist or is not readable")
-            }
-            if (cert == nil) != (key == nil) {
-                r.report("mqtt.tls.cert_file", "a client certificate needs both cert_file and key_file")
-            }
-            tls = .init(caFile: ca, certFile: cert, keyFile: key)
-        }
+        let (password, tls) = brokerSecurity("mqtt", &r)
         let initialBackoff = r.int("mqtt.reconnect.initial_ms", default: 250, range: 10...60_000)
         let maximumBackoff = r.int("mqtt.reconnect.max_ms", default: 30_000, range: 10...3_600_000)
         if maximumBackoff < initialBackoff {
@@ -182,6 +171,12 @@ extension VigilConfiguration {
             r.report("store.segment_kib", "expected at most a quarter of store.quota_mib, so eviction has segments to work with")
         }
 
+        let fhirUplink = uplink(&r)
+        let mqttUplink = upstreamMQTT(gateway: gatewayID, &r)
+        if fhirUplink != nil && mqttUplink != nil {
+            // One cursor per lane: two uplinks would each confirm what only one delivered.
+            r.report("uplink.mqtt", "expected one uplink: uplink.fhir.base_url or uplink.mqtt, not both")
+        }
         return VigilConfiguration(
             gateway: gateway,
             store: store,
@@ -197,9 +192,58 @@ extension VigilConfiguration {
                 directory: r.requiredString("models.directory", default: "/etc/vigil/models"),
                 drift: r.bool("models.drift", default: true),
                 reminderMinutes: r.int("models.alert_reminder_minutes", default: 30, range: 0...1_440)),
-            uplink: uplink(&r),
+            uplink: fhirUplink,
+            upstreamMQTT: mqttUplink,
             sourcePath: r.path
         )
+    }
+
+    /// `<section>.password_file` and `<section>.tls.*`, for the local and the upstream broker.
+    private static func brokerSecurity(_ section: String, _ r: inout ConfigurationReader) -> (String?, MQTTConfiguration.TLS?) {
+        var password: String?
+        if let passwordFile = r.string("\(section).password_file") {
+            password = readSecret(passwordFile, key: "\(section).password_file", &r)
+        }
+        var tls: MQTTConfiguration.TLS?
+        if r.hasSection("\(section).tls") {
+            let ca = r.requiredString("\(section).tls.ca_file", default: "")
+            let cert = r.string("\(section).tls.cert_file")
+            let key = r.string("\(section).tls.key_file")
+            if ca.isEmpty { r.report("\(section).tls.ca_file", "expected the path of a PEM CA bundle when \(section).tls is present") }
+            for (name, file) in [("\(section).tls.ca_file", ca), ("\(section).tls.cert_file", cert ?? ""), ("\(section).tls.key_file", key ?? "")]
+            where !file.isEmpty && !FileManager.default.isReadableFile(atPath: file) {
+                r.report(name, "file \"\(file)\" does not exist or is not readable")
+            }
+            if (cert == nil) != (key == nil) {
+                r.report("\(section).tls.cert_file", "a client certificate needs both cert_file and key_file")
+            }
+            tls = .init(caFile: ca, certFile: cert, keyFile: key)
+        }
+        return (password, tls)
+    }
+
+    /// The upstream broker (`uplink.mqtt.*`); `nil` without `uplink.mqtt.host`.
+    private static func upstreamMQTT(gateway: String, _ r: inout ConfigurationReader) -> UpstreamMQTT? {
+        guard r.hasSection("uplink.mqtt") else { return nil }
+        let host = r.requiredString("uplink.mqtt.host", default: "")
+        if host.isEmpty { r.report("uplink.mqtt.host", "expected the upstream broker's host name when uplink.mqtt is present") }
+        let port = r.int("uplink.mqtt.port", default: 8883, range: 1...65_535)
+        let prefix = r.requiredString("uplink.mqtt.topic_prefix", default: "vigil-upstream")
+        if prefix.contains("+") || prefix.contains("#") || prefix.hasPrefix("/") || prefix.hasSuffix("/") {
+            r.report("uplink.mqtt.topic_prefix", "expected topic levels without wildcards or leading/trailing '/', got \"\(prefix)\"")
+        }
+        let clientID = r.requiredString("uplink.mqtt.client_id", default: "vigil-uplink-\(gateway)")
+        let username = r.string("uplink.mqtt.username")
+        let (password, tls) = brokerSecurity("uplink.mqtt", &r)
+        if tls == nil && !["127.0.0.1", "localhost", "::1"].contains(host) {
+            r.report("uplink.mqtt.tls", "expected uplink.mqtt.tls (ca_file) for a broker that is not on this machine")
+        }
+        let ackTopic = "\(prefix)/\(gateway)/alert-ack"
+        return UpstreamMQTT(
+            broker: MQTTConfiguration(host: host, port: port, clientID: clientID, username: username, password: password, tls: tls,
+                                      cleanSession: false, subscriptions: [.init(ackTopic)],
+                                      reconnect: Backoff(initialMilliseconds: 500, maximumMilliseconds: 60_000)),
+            topicPrefix: prefix)
     }
 
     private static func uplink(_ r: inout ConfigurationReader) -> Uplink? {

@@ -40,6 +40,9 @@ package struct ReadingScorer {
     private var book: AlertBook
     /// The last event of each open episode (patient → key → fields), repeated in reminders.
     private var explanations: [String: [String: [String: Any]]] = [:]
+    /// Episodes that cleared recently, per patient (newest last, at most 32): an acknowledgement
+    /// often comes after the alert cleared and is still worth recording.
+    private var recentlyClosed: [String: [(id: String, key: String, since: Int64, device: String)]] = [:]
 
     package init(models: [QuantizedModel], freshnessMinutes: Int, clearAfter: Int, drift: Bool = true, reminderMinutes: Int = 30) {
         news2 = LiveScorer(freshnessMinutes: freshnessMinutes, clearAfter: clearAfter)
@@ -82,7 +85,17 @@ package struct ReadingScorer {
     /// current level becomes the new baseline. Returns the entry to store, or `nil` when the
     /// patient has no open episode with that id.
     package mutating func acknowledge(patient: String, alertID: String, by: String, at time: Int64) -> (model: String, alert: AlertEntry)? {
-        guard let episode = book.acknowledge(patient: patient, id: alertID) else { return nil }
+        guard let episode = book.acknowledge(patient: patient, id: alertID) else {
+            guard let closed = recentlyClosed[patient]?.last(where: { $0.id == alertID }) else { return nil }
+            let model = String(closed.key.prefix { $0 != "/" })
+            let fields: [String: Any] = [
+                "event": "acknowledge", "model": model, "alert_id": alertID, "by": by, "already_cleared": true,
+                "window_start": AlertJSON.isoTime(closed.since), "window_end": AlertJSON.isoTime(time), "notify": false,
+                "device": closed.device,
+            ]
+            return (model, ScoredAlert(model: model, key: closed.key, since: closed.since, fields: fields, device: closed.device,
+                                       patient: patient, time: time).alert)
+        }
         let model = String(episode.key.prefix { $0 != "/" })
         var fields: [String: Any] = [
             "event": "acknowledge", "model": model, "alert_id": alertID, "by": by,
@@ -122,6 +135,10 @@ package struct ReadingScorer {
         book.record(patient: alert.patient, key: alert.key, since: alert.since, event: alert.event, at: alert.time, notified: notify)
         if alert.event == "clear" {
             explanations[alert.patient]?[alert.key] = nil
+            var closed = recentlyClosed[alert.patient] ?? []
+            closed.append((AlertBook.id(key: alert.key, since: alert.since), alert.key, alert.since, alert.device))
+            if closed.count > 32 { closed.removeFirst(closed.count - 32) }
+            recentlyClosed[alert.patient] = closed
         } else {
             explanations[alert.patient, default: [:]][alert.key] = alert.fields
         }

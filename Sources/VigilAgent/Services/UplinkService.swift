@@ -86,13 +86,13 @@ final class UplinkService: Service {
         if state.devices.isEmpty { devices.append(mapper.gatewayDevice()) }
         var added: Set<String> = []
         for record in records {
-            guard let (device, patient) = Self.source(record.entry), !state.devices.contains(device),
+            guard let (device, patient) = record.entry.uplinkSource, !state.devices.contains(device),
                   added.insert(device).inserted else { continue }
             devices.append(mapper.sensor(device, patient: patient))
         }
         if !devices.isEmpty {
             if let delay = await send(devices, state: &state, onConfirmed: { _ in }) { return delay }
-            for record in records { if let (device, _) = Self.source(record.entry) { state.devices.insert(device) } }
+            for record in records { if let (device, _) = record.entry.uplinkSource { state.devices.insert(device) } }
         }
         var bundle = TransactionBundle()
         var completeThrough: StoredRecord?
@@ -190,8 +190,12 @@ final class UplinkService: Service {
         if state.done.count > 100_000 { state.done.removeAll() }
     }
 
-    private static func source(_ entry: Entry) -> (device: String, patient: String)? {
-        switch entry {
+}
+
+extension Entry {
+    /// The device (and its patient) a record came from: each gets a Device resource upstream.
+    var uplinkSource: (device: String, patient: String)? {
+        switch self {
         case .readings(let batch): (batch.device, batch.patient)
         case .alert(let alert): alert.device.isEmpty ? nil : (alert.device, alert.patient)
         case .gap(let gap): (gap.device, gap.patient)

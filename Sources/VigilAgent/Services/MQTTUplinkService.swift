@@ -1,0 +1,115 @@
+import Foundation
+import Logging
+import Metrics
+import ServiceLifecycle
+import VigilCore
+import VigilMQTT
+import VigilStore
+import VigilUplink
+
+/// Forwards the log to a hospital MQTT broker (or IoT hub) instead of a FHIR server: each record's
+/// FHIR resources, as JSON, QoS 1, on `<topic_prefix>/<gateway>/fhir/<ResourceType>`, through the
+/// same libmosquitto wrapper as ingest. Priority lane first, as for FHIR; the cursor advances only
+/// when the upstream broker has acknowledged (PUBACK) every resource of the records sent. Delivery
+/// is at least once: after a crash between the PUBACK and the cursor's sync a record is sent
+/// again, and consumers drop repeats by the resource's identifier.
+///
+/// Upstream acknowledgements of alerts arrive on `<topic_prefix>/<gateway>/alert-ack` and are
+/// handed to the pipeline (``forwardAlertAck``) exactly as if published on the local broker.
+final class MQTTUplinkService: Service {
+    struct Settings: Sendable {
+        var topicPrefix: String
+        var gateway: String
+        /// Resources published before waiting for their PUBACKs.
+        var window: Int = 512
+        var backoff: Backoff
+        var pollInterval: Duration = .milliseconds(20)
+    }
+
+    private let store: Store
+    private let mapper: FHIRMapper
+    private let client: MQTTClient
+    private let settings: Settings
+    private let logger: Logger
+    private let forwardAlertAck: @Sendable ([UInt8]) -> Void
+    private let published = Counter(label: "vigil_uplink_entries_total", dimensions: [("outcome", "published")])
+    private let failures = Counter(label: "vigil_uplink_request_failures_total")
+    private let lastSuccess = Gauge(label: "vigil_uplink_last_success_timestamp_seconds")
+
+    init(store: Store, mapper: FHIRMapper, client: MQTTClient, settings: Settings, logger: Logger,
+         forwardAlertAck: @escaping @Sendable ([UInt8]) -> Void) {
+        self.store = store
+        self.mapper = mapper
+        self.client = client
+        self.settings = settings
+        self.logger = logger
+        self.forwardAlertAck = forwardAlertAck
+    }
+
+    static func alertAckTopic(prefix: String, gateway: String) -> String { "\(prefix)/\(gateway)/alert-ack" }
+
+    func run() async throws {
+        try await client.start()
+        let messages = client.messages
+        let acks = Task { [forwardAlertAck] in
+            for await message in messages { forwardAlertAck(message.payload) }
+        }
+        var devices: Set<String> = []
+        var attempt = 0
+        var random = SystemRandomNumberGenerator()
+        await withGracefulShutdownHandler {
+            while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                let lane: Lane? = store.hasUnsent(.priority) ? .priority : store.hasUnsent(.routine) ? .routine : nil
+                guard let lane else {
+                    try? await Task.sleep(for: settings.pollInterval)
+                    continue
+                }
+                do {
+                    try await sendOnce(lane, devices: &devices)
+                    attempt = 0
+                } catch {
+                    failures.increment()
+                    let delay = settings.backoff.delayMilliseconds(attempt: attempt, using: &random)
+                    attempt += 1
+                    logger.warning("uplink (MQTT): publish failed, will retry", metadata: [
+                        "error": "\(error)", "retry_in_ms": "\(delay)", "attempt": "\(attempt)",
+                    ])
+                    try? await Task.sleep(for: .milliseconds(delay))
+                }
+            }
+        } onGracefulShutdown: {}
+        acks.cancel()
+        await client.shutdown()
+    }
+
+    private func sendOnce(_ lane: Lane, devices: inout Set<String>) async throws {
+        let records = try store.read(lane, limit: 256)
+        guard let last = records.last else { return }
+        var resources: [FHIRResource] = []
+        if devices.isEmpty { resources.append(mapper.gatewayDevice()) }
+        var newDevices: Set<String> = []
+        for record in records {
+            if let (device, patient) = record.entry.uplinkSource, !devices.contains(device), newDevices.insert(device).inserted {
+                resources.append(mapper.sensor(device, patient: patient))
+            }
+            resources += mapper.resources(for: record.entry)
+        }
+        var start = 0
+        while start < resources.count {
+            let chunk = resources[start..<min(start + settings.window, resources.count)]
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for resource in chunk {
+                    let topic = "\(settings.topicPrefix)/\(settings.gateway)/fhir/\(resource.type)"
+                    group.addTask { [client] in try await client.publish(topic: topic, payload: resource.json, qos: .atLeastOnce) }
+                }
+                try await group.waitForAll()
+            }
+            start += chunk.count
+        }
+        devices.formUnion(newDevices)
+        published.increment(by: resources.count)
+        lastSuccess.record(Date().timeIntervalSince1970)
+        try store.advance(lane, to: last.next)
+    }
+
+}
