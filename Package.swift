@@ -65,6 +65,8 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "CompressNIO", package: "compress-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -131,7 +133,7 @@ let package = Package(
         .testTarget(name: "VigilProtocolTests", dependencies: ["VigilProtocol"]),
         .testTarget(name: "VigilModelsTests", dependencies: ["VigilModels", "VigilCore"]),
         .testTarget(name: "VigilStoreTests", dependencies: ["VigilStore", "VigilCore", "VigilTestSupport"]),
-        .testTarget(name: "VigilUplinkTests", dependencies: ["VigilUplink", "VigilStore"]),
+        .testTarget(name: "VigilUplinkTests", dependencies: ["VigilUplink", "VigilStore", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "VigilValidationTests", dependencies: ["VigilValidation", "VigilProtocol", "VigilCore"]),
         // The MicroPython reference firmware and codec, run under the real MicroPython unix port.
         .testTarget(name: "FirmwareTests", dependencies: ["VigilProtocol", "VigilCore", "VigilAgent", "VigilTestSupport", "vigil", "VigilBench"]),

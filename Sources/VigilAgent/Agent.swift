@@ -68,7 +68,7 @@ public struct Agent: Sendable {
         var uplink: [ServiceGroupConfiguration.ServiceConfiguration] = []
         if let settings = configuration.uplink {
             let transport = try FHIRTransport(.init(
-                baseURL: settings.baseURL, tokenFile: settings.tokenFile, caFile: settings.caFile,
+                baseURL: settings.baseURL, auth: settings.auth, caFile: settings.caFile,
                 clientCertificateFile: settings.clientCertificateFile, clientKeyFile: settings.clientKeyFile,
                 connectTimeout: .seconds(settings.connectTimeoutSeconds), requestTimeout: .seconds(settings.requestTimeoutSeconds),
                 gzip: settings.gzip))

@@ -6,7 +6,7 @@ public final class FHIREndpoint: @unchecked Sendable {
     public let port: Int
     private let process: ChildProcess
 
-    public init(directory: TemporaryDirectory, timeoutSeconds: Int = 3) throws {
+    public init(directory: TemporaryDirectory, timeoutSeconds: Int = 3, arguments: [String] = []) throws {
         let root = repositoryRoot()
         let python = root.appendingPathComponent(".venv-endpoint/bin/python").path
         guard FileManager.default.isExecutableFile(atPath: python) else {
@@ -14,7 +14,7 @@ public final class FHIREndpoint: @unchecked Sendable {
         }
         port = try freeLoopbackPort()
         process = try ChildProcess(python, [root.appendingPathComponent("tools/fhir-endpoint/endpoint.py").path,
-                                            "--port", "\(port)", "--timeout-seconds", "\(timeoutSeconds)"],
+                                            "--port", "\(port)", "--timeout-seconds", "\(timeoutSeconds)"] + arguments,
                                    stdoutPath: directory.file("endpoint.out"), stderrPath: directory.file("endpoint.err"))
         let deadline = Date().addingTimeInterval(20)
         while (try? httpGet(port: port, path: "/_control/stats"))?.status != 200 {
@@ -24,6 +24,7 @@ public final class FHIREndpoint: @unchecked Sendable {
     }
 
     public var baseURL: String { "http://127.0.0.1:\(port)/fhir" }
+    public var tokenURL: String { "http://127.0.0.1:\(port)/token" }
 
     public func stats() throws -> [String: Any] {
         try JSONSerialization.jsonObject(with: Data(httpGet(port: port, path: "/_control/stats").body.utf8)) as? [String: Any] ?? [:]

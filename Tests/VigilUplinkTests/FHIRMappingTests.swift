@@ -139,3 +139,31 @@ import VigilStore
                 "credentials can be fixed: keep the data")
     }
 }
+
+import Crypto
+
+/// The SMART Backend Services client assertion: the claims the spec requires, signed so that the
+/// public key verifies it.
+@Suite struct ClientAssertionTests {
+    @Test func anES384AssertionCarriesTheClaimsAndVerifies() throws {
+        let key = P384.Signing.PrivateKey()
+        let jwt = try ClientAssertion.make(clientID: "gw-1", tokenURL: "https://auth.example/token", privateKeyPEM: key.pemRepresentation,
+                                           keyID: "k1", algorithm: .es384, now: Date(timeIntervalSince1970: 1_795_350_000), jti: "abc")
+        let parts = jwt.split(separator: ".").map(String.init)
+        #expect(parts.count == 3)
+        func decode(_ text: String) throws -> Data {
+            var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+            base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
+            return try #require(Data(base64Encoded: base64))
+        }
+        let header = try #require(try JSONSerialization.jsonObject(with: decode(parts[0])) as? [String: Any])
+        #expect(header["alg"] as? String == "ES384" && header["kid"] as? String == "k1" && header["typ"] as? String == "JWT")
+        let claims = try #require(try JSONSerialization.jsonObject(with: decode(parts[1])) as? [String: Any])
+        #expect(claims["iss"] as? String == "gw-1" && claims["sub"] as? String == "gw-1")
+        #expect(claims["aud"] as? String == "https://auth.example/token" && claims["jti"] as? String == "abc")
+        #expect(claims["exp"] as? Int == 1_795_350_300, "five minutes")
+        let signature = try P384.Signing.ECDSASignature(rawRepresentation: decode(parts[2]))
+        #expect(key.publicKey.isValidSignature(signature, for: Data((parts[0] + "." + parts[1]).utf8)))
+        #expect(!key.publicKey.isValidSignature(signature, for: Data((parts[0] + "." + parts[0]).utf8)))
+    }
+}

@@ -14,16 +14,24 @@ created), and injects faults on demand. Control and inspection over HTTP:
                             requests, faults injected, rejected identifiers
     GET  /_control/identifiers?type=Observation    every stored identifier of that type
 
-    endpoint.py --port P [--token-file F] [--store FILE.jsonl]
+    POST /token             OAuth 2.0 client credentials: HTTP Basic with --client-id and the
+                            secret in --client-secret-file, or a SMART Backend Services JWT
+                            assertion (ES384/RS384) verified with --client-public-key; answers an
+                            access token valid --token-lifetime seconds, which /fhir then requires
+
+    endpoint.py --port P [--token-file F | --client-id ID (--client-secret-file F | --client-public-key F)]
+                [--token-lifetime S] [--store FILE.jsonl]
 
 Run it from the repo's .venv-endpoint (scripts/setup installs fhir.resources there).
 """
 import argparse
+import base64
 import gzip
 import json
-import sys
+import secrets
 import threading
 import time
+import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from fhir.resources.R4B import get_fhir_model_class
@@ -36,6 +44,8 @@ STATE = {
     "invalid": [],          # (identifier or index, reason)
     "requests": 0,
     "gzip_requests": 0,
+    "token_requests": 0,
+    "token_refusals": 0,
     "faults": {"fail_500": 0, "throttle_429": 0, "timeout": 0, "reset": 0, "reject": 0, "reject_unattributed": 0},
     "rejected": [],
 }
@@ -43,6 +53,7 @@ FAULTS = {"fail_500": 0, "throttle_429": 0, "retry_after": 1, "timeout": 0, "res
           "reject_unattributed": set()}
 TOKEN = None
 STORE = None
+OAUTH = {"client_id": None, "secret": None, "public_key": None, "lifetime": 300, "tokens": {}, "issued": 0, "jtis": set()}
 
 
 def outcome(code, text, expression=None):
@@ -81,7 +92,8 @@ class Handler(BaseHTTPRequestHandler):
             with LOCK:
                 body = {"by_type": dict(STATE["by_type"]), "duplicates": STATE["duplicates"],
                         "invalid": len(STATE["invalid"]), "invalid_samples": STATE["invalid"][:5],
-                        "requests": STATE["requests"], "gzip_requests": STATE["gzip_requests"], "faults": dict(STATE["faults"]),
+                        "requests": STATE["requests"], "gzip_requests": STATE["gzip_requests"],
+                        "token_requests": STATE["token_requests"], "token_refusals": STATE["token_refusals"], "faults": dict(STATE["faults"]),
                         "rejected": list(STATE["rejected"])}
             return self.reply(200, body)
         if self.path.startswith("/_control/identifiers"):
@@ -102,6 +114,8 @@ class Handler(BaseHTTPRequestHandler):
                 FAULTS["reject_identifiers"] |= set(body.get("reject_identifiers", []))
                 FAULTS["reject_unattributed"] |= set(body.get("reject_unattributed", []))
             return self.reply(200, {"ok": True})
+        if self.path.startswith("/token"):
+            return self.token(self.rfile.read(length))
         if not self.path.startswith("/fhir"):
             return self.reply(404, outcome("not-found", "unknown path"))
         with LOCK:
@@ -128,8 +142,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(500, outcome("exception", "injected failure"))
         if fault == "throttle_429":
             return self.reply(429, outcome("throttled", "injected throttling"), {"Retry-After": str(FAULTS["retry_after"])})
-        if TOKEN is not None and self.headers.get("Authorization") != "Bearer " + TOKEN:
-            return self.reply(401, outcome("login", "missing or wrong bearer token"))
+        if not self.authorized():
+            return self.reply(401, outcome("login", "missing, wrong or expired bearer token"))
         if self.headers.get("Content-Encoding") == "gzip":
             raw = gzip.decompress(raw)
             with LOCK:
@@ -139,6 +153,69 @@ class Handler(BaseHTTPRequestHandler):
         except ValueError as error:
             return self.reply(400, outcome("structure", "not JSON: %s" % error))
         self.reply(*self.process(bundle))
+
+    def authorized(self):
+        header = self.headers.get("Authorization", "")
+        if TOKEN is not None:
+            return header == "Bearer " + TOKEN
+        if OAUTH["client_id"] is None:
+            return True
+        with LOCK:
+            expiry = OAUTH["tokens"].get(header[len("Bearer "):]) if header.startswith("Bearer ") else None
+        return expiry is not None and time.time() < expiry
+
+    def token(self, raw):
+        form = dict(urllib.parse.parse_qsl(raw.decode()))
+        with LOCK:
+            STATE["token_requests"] += 1
+        refusal = self.check_client(form)
+        if refusal:
+            with LOCK:
+                STATE["token_refusals"] += 1
+            body = json.dumps({"error": "invalid_client", "error_description": refusal}).encode()
+            self.send_response(401)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        token = secrets.token_urlsafe(24)
+        with LOCK:
+            OAUTH["tokens"][token] = time.time() + OAUTH["lifetime"]
+        body = json.dumps({"access_token": token, "token_type": "bearer", "expires_in": OAUTH["lifetime"],
+                           "scope": form.get("scope", "")}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def check_client(self, form):
+        if form.get("grant_type") != "client_credentials":
+            return "grant_type must be client_credentials"
+        if OAUTH["public_key"] is not None:
+            import jwt  # PyJWT, only needed for SMART Backend Services
+            if form.get("client_assertion_type") != "urn:ietf:params:oauth:client-assertion-type:jwt-bearer":
+                return "expected a jwt-bearer client assertion"
+            try:
+                claims = jwt.decode(form.get("client_assertion", ""), OAUTH["public_key"], algorithms=["ES384", "RS384"],
+                                    audience="http://127.0.0.1:%d/token" % self.server.server_address[1])
+            except Exception as error:  # noqa: BLE001
+                return "assertion rejected: %s" % error
+            if claims.get("iss") != OAUTH["client_id"] or claims.get("sub") != OAUTH["client_id"]:
+                return "iss and sub must be the client id"
+            with LOCK:
+                if claims.get("jti") in OAUTH["jtis"]:
+                    return "jti reused"
+                OAUTH["jtis"].add(claims.get("jti"))
+            return None
+        header = self.headers.get("Authorization", "")
+        if not header.startswith("Basic "):
+            return "expected HTTP Basic client authentication"
+        client, _, secret = base64.b64decode(header[6:]).decode().partition(":")
+        if urllib.parse.unquote(client) != OAUTH["client_id"] or urllib.parse.unquote(secret) != OAUTH["secret"]:
+            return "wrong client id or secret"
+        return None
 
     def process(self, bundle):
         kind = bundle.get("type")
@@ -202,7 +279,18 @@ def main():
     parser.add_argument("--token-file")
     parser.add_argument("--store")
     parser.add_argument("--timeout-seconds", type=float, default=6)
+    parser.add_argument("--client-id")
+    parser.add_argument("--client-secret-file")
+    parser.add_argument("--client-public-key")
+    parser.add_argument("--token-lifetime", type=int, default=300)
     args = parser.parse_args()
+    if args.client_id:
+        OAUTH["client_id"] = args.client_id
+        OAUTH["lifetime"] = args.token_lifetime
+        if args.client_secret_file:
+            OAUTH["secret"] = open(args.client_secret_file).read().strip()
+        if args.client_public_key:
+            OAUTH["public_key"] = open(args.client_public_key).read()
     if args.token_file:
         TOKEN = open(args.token_file).read().strip()
     if args.store:

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import VigilCore
 import VigilMQTT
+import VigilUplink
 import VigilProtocol
 
 /// The agent's whole configuration, typed and validated. Built only by ``load(path:environment:)``.
@@ -36,7 +37,7 @@ public struct VigilConfiguration: Sendable, Equatable {
     /// The hospital uplink (`uplink.*`); `nil` when `uplink.fhir.base_url` is not set.
     public struct Uplink: Sendable, Equatable {
         public var baseURL: String
-        public var tokenFile: String?
+        public var auth: UplinkAuth
         public var caFile: String?
         public var clientCertificateFile: String?
         public var clientKeyFile: String?
@@ -246,6 +247,40 @@ extension VigilConfiguration {
             topicPrefix: prefix)
     }
 
+    /// `uplink.fhir.token_file`, `uplink.fhir.oauth2.*` or `uplink.fhir.smart.*`: at most one.
+    private static func uplinkAuth(_ r: inout ConfigurationReader) -> UplinkAuth {
+        var choices: [UplinkAuth] = []
+        if let file = r.string("uplink.fhir.token_file") { choices.append(.bearerTokenFile(file)) }
+        if r.hasSection("uplink.fhir.oauth2") {
+            let url = r.requiredString("uplink.fhir.oauth2.token_url", default: "")
+            let client = r.requiredString("uplink.fhir.oauth2.client_id", default: "")
+            let secret = r.requiredString("uplink.fhir.oauth2.client_secret_file", default: "")
+            for (key, value) in [("token_url", url), ("client_id", client), ("client_secret_file", secret)] where value.isEmpty {
+                r.report("uplink.fhir.oauth2.\(key)", "expected a value when uplink.fhir.oauth2 is present")
+            }
+            choices.append(.clientCredentials(tokenURL: url, clientID: client, secretFile: secret, scope: r.string("uplink.fhir.oauth2.scope")))
+        }
+        if r.hasSection("uplink.fhir.smart") {
+            let url = r.requiredString("uplink.fhir.smart.token_url", default: "")
+            let client = r.requiredString("uplink.fhir.smart.client_id", default: "")
+            let key = r.requiredString("uplink.fhir.smart.private_key_file", default: "")
+            let keyID = r.requiredString("uplink.fhir.smart.key_id", default: "")
+            for (name, value) in [("token_url", url), ("client_id", client), ("private_key_file", key), ("key_id", keyID)] where value.isEmpty {
+                r.report("uplink.fhir.smart.\(name)", "expected a value when uplink.fhir.smart is present")
+            }
+            let algorithmText = r.requiredString("uplink.fhir.smart.algorithm", default: "ES384")
+            let algorithm = UplinkAuth.SigningAlgorithm(rawValue: algorithmText.uppercased())
+            if algorithm == nil { r.report("uplink.fhir.smart.algorithm", "expected ES384 or RS384, got \"\(algorithmText)\"") }
+            choices.append(.smartBackendServices(tokenURL: url, clientID: client, privateKeyFile: key, keyID: keyID,
+                                                 algorithm: algorithm ?? .es384,
+                                                 scope: r.requiredString("uplink.fhir.smart.scope", default: "system/*.write")))
+        }
+        if choices.count > 1 {
+            r.report("uplink.fhir", "expected one of token_file, oauth2 and smart, not \(choices.count)")
+        }
+        return choices.first ?? UplinkAuth.none
+    }
+
     private static func uplink(_ r: inout ConfigurationReader) -> Uplink? {
         let maxEntries = r.int("uplink.max_entries", default: 1_000, range: 1...10_000)
         let maxKiB = r.int("uplink.max_kib", default: 2_048, range: 16...65_536)
@@ -254,7 +289,7 @@ extension VigilConfiguration {
         let initial = r.int("uplink.retry.initial_ms", default: 500, range: 10...600_000)
         let maximum = r.int("uplink.retry.max_ms", default: 300_000, range: 10...3_600_000)
         let gzip = r.bool("uplink.gzip", default: true)
-        let tokenFile = r.string("uplink.fhir.token_file")
+        let auth = uplinkAuth(&r)
         let caFile = r.string("uplink.fhir.ca_file")
         let certificate = r.string("uplink.fhir.client_certificate_file")
         let key = r.string("uplink.fhir.client_key_file")
@@ -265,7 +300,7 @@ extension VigilConfiguration {
         if (certificate == nil) != (key == nil) {
             r.report("uplink.fhir.client_certificate_file", "expected both client_certificate_file and client_key_file, or neither")
         }
-        return Uplink(baseURL: url, tokenFile: tokenFile, caFile: caFile, clientCertificateFile: certificate, clientKeyFile: key,
+        return Uplink(baseURL: url, auth: auth, caFile: caFile, clientCertificateFile: certificate, clientKeyFile: key,
                       maxEntries: maxEntries, maxBytes: maxKiB * 1_024, connectTimeoutSeconds: connect, requestTimeoutSeconds: request,
                       backoff: Backoff(initialMilliseconds: Int64(initial), maximumMilliseconds: Int64(max(initial, maximum)), jitter: .full),
                       gzip: gzip)

@@ -6,12 +6,13 @@ import NIOHTTP1
 import NIOSSL
 
 /// Posts transaction Bundles to a FHIR server over AsyncHTTPClient: TLS with an optional CA
-/// bundle and client certificate (mTLS), a bearer token read from a file (re-read when it
-/// changes, so a rotating sidecar works), connect and request timeouts.
+/// bundle and client certificate (mTLS), authentication (``UplinkAuth``: a bearer token file,
+/// OAuth 2.0 client credentials, or SMART Backend Services with cached, refreshed tokens),
+/// connect and request timeouts, gzip bodies.
 public final class FHIRTransport: Sendable {
     public struct Configuration: Sendable, Equatable {
         public var baseURL: String
-        public var tokenFile: String?
+        public var auth: UplinkAuth
         public var caFile: String?
         public var clientCertificateFile: String?
         public var clientKeyFile: String?
@@ -20,11 +21,11 @@ public final class FHIRTransport: Sendable {
         /// Send bodies gzip-compressed (`Content-Encoding: gzip`): FHIR JSON shrinks about tenfold.
         public var gzip: Bool
 
-        public init(baseURL: String, tokenFile: String? = nil, caFile: String? = nil, clientCertificateFile: String? = nil,
+        public init(baseURL: String, auth: UplinkAuth = .none, caFile: String? = nil, clientCertificateFile: String? = nil,
                     clientKeyFile: String? = nil, connectTimeout: Duration = .seconds(5), requestTimeout: Duration = .seconds(30),
                     gzip: Bool = true) {
             self.baseURL = baseURL
-            self.tokenFile = tokenFile
+            self.auth = auth
             self.caFile = caFile
             self.clientCertificateFile = clientCertificateFile
             self.clientKeyFile = clientKeyFile
@@ -44,9 +45,11 @@ public final class FHIRTransport: Sendable {
 
     let configuration: Configuration
     private let client: HTTPClient
+    private let tokens: TokenProvider
 
     public init(_ configuration: Configuration) throws {
         self.configuration = configuration
+        tokens = TokenProvider(configuration.auth)
         var tls = TLSConfiguration.makeClientConfiguration()
         if let caFile = configuration.caFile {
             tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(caFile))
@@ -64,14 +67,26 @@ public final class FHIRTransport: Sendable {
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: http)
     }
 
-    /// POSTs `body` (a Bundle) to the server's base URL.
+    /// POSTs `body` (a Bundle) to the server's base URL. A 401 drops the cached access token and
+    /// tries once more with a fresh one (it may have been revoked or expired early).
     public func post(_ body: [UInt8]) async throws -> Response {
+        let response = try await postOnce(body)
+        guard response.status == 401, configuration.auth.usesTokenEndpoint else { return response }
+        tokens.invalidate()
+        return try await postOnce(body)
+    }
+
+    private func postOnce(_ body: [UInt8]) async throws -> Response {
+        let timeout = TimeAmount.nanoseconds(Int64(configuration.requestTimeout.components.seconds) * 1_000_000_000
+                                             + configuration.requestTimeout.components.attoseconds / 1_000_000_000)
         var request = HTTPClientRequest(url: configuration.baseURL)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/fhir+json")
         request.headers.add(name: "Accept", value: "application/fhir+json")
         request.headers.add(name: "Prefer", value: "return=minimal")
-        if let token = try readToken() { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+        if let authorization = try await tokens.authorization(client: client, timeout: timeout) {
+            request.headers.add(name: "Authorization", value: authorization)
+        }
         var buffer = ByteBuffer(bytes: body)
         if configuration.gzip {
             // Level 1: most of gzip's gain on repetitive FHIR JSON at a fraction of the CPU.
@@ -80,18 +95,10 @@ public final class FHIRTransport: Sendable {
         }
         let sentBytes = buffer.readableBytes
         request.body = .bytes(buffer)
-        let timeout = TimeAmount.nanoseconds(Int64(configuration.requestTimeout.components.seconds) * 1_000_000_000
-                                             + configuration.requestTimeout.components.attoseconds / 1_000_000_000)
         let response = try await client.execute(request, timeout: timeout)
         let answer = try await response.body.collect(upTo: 64 << 20)
         return Response(status: Int(response.status.code), retryAfter: response.headers.first(name: "Retry-After"),
                         body: Array(answer.readableBytesView), sentBytes: sentBytes)
-    }
-
-    private func readToken() throws -> String? {
-        guard let path = configuration.tokenFile else { return nil }
-        let token = try String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
-        return token.isEmpty ? nil : token
     }
 
     public func shutdown() async throws { try await client.shutdown() }
