@@ -38,6 +38,7 @@ public struct Agent: Sendable {
         let (store, validator, keyring) = try openStore(metrics: metrics)
         let devices = DeviceRegistry(
             directory: URL(fileURLWithPath: configuration.gateway.stateDirectory).appendingPathComponent("devices"), logger: logger)
+        let deviceStatus = DeviceStatusBook()
         let pipeline = PipelineService(.init(
             messages: client.messages, topics: Topics(prefix: configuration.topicPrefix), registry: devices, metrics: metrics,
             logger: logger, summaryInterval: .seconds(configuration.pipeline.summaryIntervalSeconds),
@@ -59,6 +60,7 @@ public struct Agent: Sendable {
             news2FreshnessMinutes: configuration.models.news2FreshnessMinutes, news2ClearAfter: configuration.models.news2ClearAfter,
             drift: configuration.models.drift, reminderMinutes: configuration.models.reminderMinutes,
             alertAckTopic: Topics(prefix: configuration.topicPrefix).gatewayAlertAck(configuration.gateway.id),
+            deviceStatus: deviceStatus,
             models: loadModels()))
 
         logger.notice("starting", metadata: [
@@ -75,7 +77,8 @@ public struct Agent: Sendable {
             let deadLetters = try DeadLetters(directory: configuration.gateway.stateDirectory + "/uplink", keyring: keyring)
             uplink.append(.init(service: UplinkService(
                 store: store, mapper: FHIRMapper(gateway: configuration.gateway.id), transport: transport, deadLetters: deadLetters,
-                settings: .init(maxEntries: settings.maxEntries, maxBytes: settings.maxBytes, backoff: settings.backoff), logger: logger)))
+                settings: .init(maxEntries: settings.maxEntries, maxBytes: settings.maxBytes, backoff: settings.backoff), logger: logger,
+                metrics: metrics.factory, deviceStatus: deviceStatus)))
         }
         if let upstream = configuration.upstreamMQTT {
             let localAckTopic = Topics(prefix: configuration.topicPrefix).gatewayAlertAck(configuration.gateway.id)
@@ -84,7 +87,7 @@ public struct Agent: Sendable {
                 client: MQTTClient(configuration: upstream.broker, logger: logger),
                 settings: .init(topicPrefix: upstream.topicPrefix, gateway: configuration.gateway.id,
                                 backoff: Backoff(initialMilliseconds: 500, maximumMilliseconds: 60_000, jitter: .full)),
-                logger: logger,
+                logger: logger, metrics: metrics.factory,
                 forwardAlertAck: { payload in
                     // Into the pipeline through the local broker, like an acknowledgement made there.
                     do {

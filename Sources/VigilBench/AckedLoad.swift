@@ -25,6 +25,7 @@ struct AckedLoad: AsyncParsableCommand {
     @Option(help: "Seconds to keep resending unacknowledged readings after that.") var drainTimeout = 60.0
     @Option(help: "Seconds before an unacknowledged reading is sent again.") var resendAfter = 1.0
     @Option(help: "Stop publishing new readings when this file appears (earlier than --duration).") var stopFile: String?
+    @Option(help: "Every Nth reading of a device desaturates (SpO2 84 %, pulse 135: a NEWS2 alert); 0: never.") var abnormalEvery = 0
 
     struct Sensor {
         let key: DeviceKey
@@ -80,9 +81,15 @@ struct AckedLoad: AsyncParsableCommand {
                 if publishing {
                     sensor.vitals.step(using: &random)
                     let t0 = UInt64(Date().timeIntervalSince1970 * 1_000)
+                    var values = sensor.vitals.values
+                    if abnormalEvery > 0 && Int(sensor.next) % abnormalEvery == abnormalEvery - 1 {
+                        values = values.map { channel, value in
+                            (channel, channel == .spo2 ? 840 : channel == .pulseRate ? 1_350 : value)
+                        }
+                    }
                     let frame = FrameEncoder.readings(key: sensor.key, boot: boot, seq: sensor.next, t0: t0,
-                                                      records: [.init(dt: 0, values: sensor.vitals.values)], flags: .clockSynced)
-                    sensor.unacked[sensor.next] = (t0, sensor.vitals.values, now)
+                                                      records: [.init(dt: 0, values: values)], flags: .clockSynced)
+                    sensor.unacked[sensor.next] = (t0, values, now)
                     sensor.next += 1
                     try? client.enqueue(topic: topics.topic(id, .up), payload: frame)
                 }

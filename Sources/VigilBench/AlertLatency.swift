@@ -54,7 +54,7 @@ struct AlertLatency: AsyncParsableCommand {
         // Patients whose sensors will raise the alerts.
         var keys: [DeviceKey] = []
         for index in 0..<devices {
-            let id = DeviceID("alert-\(index)")!
+            let id = DeviceID("live-\(index)")!
             let bytes = (0..<32).map { _ in UInt8.random(in: 0...255) }
             try DeviceRegistry.write(.init(device: id.rawValue, patient: "Patient/a\(index)", kind: "vitals-patch",
                                            key: bytes.map { String(format: "%02x", $0) }.joined()),
@@ -65,7 +65,15 @@ struct AlertLatency: AsyncParsableCommand {
         // The receiving end: records when each alert's Communication arrives.
         let published = Mutex<[String: ContinuousClock.Instant]>([:])
         let latencies = Mutex<[Duration]>([])
+        let readingLatencies = Mutex<[Duration]>([])
         let sink = try await FHIRSink(onAlert: { identifier, arrived in
+            // A live routine reading: urn:vigil:<gw>:obs:live-<i>:1:<seq>:spo2
+            if identifier.hasSuffix(":spo2"), let range = identifier.range(of: ":obs:") {
+                let parts = identifier[range.upperBound...].split(separator: ":")
+                guard parts.count == 4, let sent = published.withLock({ $0["\(parts[0])#\(parts[2])"] }) else { return }
+                readingLatencies.withLock { $0.append(arrived - sent) }
+                return
+            }
             // urn:vigil:<gw>:alert:<patient>:news2@<ms>:raise:<ms>
             guard identifier.contains(":raise:"), let at = identifier.range(of: "news2@") else { return }
             let patient = identifier.components(separatedBy: ":alert:").last?.components(separatedBy: ":").first ?? ""
@@ -137,7 +145,10 @@ struct AlertLatency: AsyncParsableCommand {
                         records: [.init(dt: 0, values: [(.pulseRate, abnormal ? 1_350 : 720 + Int16(seq % 5)),
                                                         (.spo2, abnormal ? 840 : 970 + Int16(seq % 3)), (.respiratoryRate, 150)])],
                         flags: .clockSynced)
-                    if abnormal { published.withLock { $0["Patient/a\(index)|\(t0)"] = clock.now } }
+                    let sentAt = clock.now
+                    published.withLock {
+                        if abnormal { $0["Patient/a\(index)|\(t0)"] = sentAt } else { $0["\(key.device)#\(seq)"] = sentAt }
+                    }
                     try await client.publish(topic: "vigil/v1/\(key.device)/up", payload: frame)
                 }
                 raised += 1
@@ -145,7 +156,9 @@ struct AlertLatency: AsyncParsableCommand {
             }
         }
         let deadline = clock.now + .seconds(60)
-        while latencies.withLock({ $0.count }) < raised && clock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        while (latencies.withLock({ $0.count }) < raised || readingLatencies.withLock({ $0.count }) < 2 * raised) && clock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
         let elapsed = clock.now - start
         let drained = sink.totals.withLock { $0.entries } - drainStart
         let backlogLeft = sink.totals.withLock { $0.entries } < backlog * 4
@@ -154,6 +167,7 @@ struct AlertLatency: AsyncParsableCommand {
         await client.shutdown()
         sinkTask.cancel()
         let sorted = latencies.withLock { $0 }.sorted()
+        let readings = readingLatencies.withLock { $0 }.sorted()
         func ms(_ d: Duration?) -> Double {
             guard let d else { return -1 }
             return Double(d.components.seconds) * 1_000 + Double(d.components.attoseconds) / 1e15
@@ -162,7 +176,10 @@ struct AlertLatency: AsyncParsableCommand {
         try printJSON([
             "alerts_published": raised, "alerts_measured": sorted.count, "backlog_readings": backlog,
             "p50_ms": ms(percentile(0.5)), "p99_ms": ms(percentile(0.99)), "max_ms": ms(sorted.last),
-            "backlog_resources_drained_meanwhile": drained, "backlog_still_draining_at_end": backlogLeft,
+            "backlog_resources_drained_meanwhile": drained,
+            "live_readings_measured": readings.count,
+            "live_reading_p50_ms": ms(readings.isEmpty ? nil : readings[readings.count / 2]),
+            "live_reading_p99_ms": ms(readings.isEmpty ? nil : readings[min(readings.count - 1, Int(Double(readings.count) * 0.99))]), "backlog_still_draining_at_end": backlogLeft,
             "seconds": ms(elapsed) / 1_000,
         ])
     }

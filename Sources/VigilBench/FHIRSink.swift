@@ -21,7 +21,8 @@ final class FHIRSink: Sendable {
     }
 
     let totals = Mutex(Totals())
-    /// Called with each newly created identifier that names an alert (`:alert:`), when it arrives.
+    /// Called with each newly created identifier that names an alert (`:alert:`) or a reading of
+    /// a device whose id starts with `live-`, when it arrives.
     let onAlert: (@Sendable (String, ContinuousClock.Instant) -> Void)?
     private let server: NIOAsyncChannel<NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, Never>
 
@@ -75,21 +76,25 @@ final class FHIRSink: Sendable {
         }
     }
 
-    /// Scans the Bundle for each entry's `ifNoneExist` identifier (no full JSON parse).
+    /// Scans the Bundle for each entry's identifier, from its conditional create (`ifNoneExist`)
+    /// or conditional update (`PUT Device?identifier=`), in order (no full JSON parse).
     private func record(_ json: [UInt8], wire: Int) -> [UInt8] {
-        let marker = Array(#""ifNoneExist":"identifier=urn:ietf:rfc:3986|"#.utf8)
+        let markers = [Array(#""ifNoneExist":"identifier=urn:ietf:rfc:3986|"#.utf8),
+                       Array(#""method":"PUT","url":"Device?identifier=urn:ietf:rfc:3986|"#.utf8)]
         var found: [String] = []
         var index = 0
-        while index + marker.count <= json.count {
-            if json[index] == marker[0] && json[index..<(index + marker.count)].elementsEqual(marker) {
-                let start = index + marker.count
-                var end = start
-                while end < json.count && json[end] != UInt8(ascii: "\"") { end += 1 }
-                found.append(String(decoding: json[start..<end], as: UTF8.self))
-                index = end
-            } else {
-                index += 1
+        scan: while index < json.count {
+            if json[index] == UInt8(ascii: "\"") {
+                for marker in markers where index + marker.count <= json.count && json[index..<(index + marker.count)].elementsEqual(marker) {
+                    let start = index + marker.count
+                    var end = start
+                    while end < json.count && json[end] != UInt8(ascii: "\"") { end += 1 }
+                    found.append(String(decoding: json[start..<end], as: UTF8.self))
+                    index = end
+                    continue scan
+                }
             }
+            index += 1
         }
         var statuses: [Bool] = []
         totals.withLock { totals in
@@ -108,7 +113,9 @@ final class FHIRSink: Sendable {
         }
         if let onAlert {
             let now = ContinuousClock.now
-            for (identifier, fresh) in zip(found, statuses) where fresh && identifier.contains(":alert:") { onAlert(identifier, now) }
+            for (identifier, fresh) in zip(found, statuses) where fresh && (identifier.contains(":alert:") || identifier.contains(":obs:live-")) {
+                onAlert(identifier, now)
+            }
         }
         var answer = #"{"resourceType":"Bundle","type":"transaction-response","entry":["#
         answer += statuses.map { $0 ? #"{"response":{"status":"201 Created"}}"# : #"{"response":{"status":"200 OK"}}"# }

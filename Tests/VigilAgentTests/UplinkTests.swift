@@ -47,6 +47,10 @@ import VigilTestSupport
         let key = DeviceKey(device: DeviceID("dev-u")!, bytes: keyBytes)!
         let sensor = MQTTClient(configuration: .init(port: broker.port, clientID: "dev-u"), logger: .init(label: "t"))
         try await sensor.start()
+        // The sensor reports its firmware and battery: they go into its Device.
+        try await sensor.publish(topic: "vigil/v1/dev-u/status", payload: FrameEncoder.status(
+            key: key, boot: 1, online: true, battery: 77, rssi: -61, configVersion: 0, uptimeMilliseconds: 5_000, firmware: "patch-fw 2.1.0"))
+        try await Task.sleep(for: .milliseconds(300))
         let frames = 20, perFrame = 25
         for frame in 0..<frames {
             let records: [FrameEncoder.RecordInput] = (0..<perFrame).map { i in
@@ -91,6 +95,10 @@ import VigilTestSupport
         #expect(observations.contains { $0.hasPrefix("urn:vigil:gw-up:news2:") })
         let devices = try endpoint.identifiers(type: "Device")
         #expect(Set(devices) == ["urn:vigil:gw-up:device:dev-u", "urn:vigil:gw-up:gateway"])
+        let sensorDevice = try endpoint.device("urn:vigil:gw-up:device:dev-u")
+        #expect((sensorDevice["version"] as? [[String: Any]])?.first?["value"] as? String == "patch-fw 2.1.0", "\(sensorDevice)")
+        let battery = (sensorDevice["property"] as? [[String: Any]])?.first?["valueQuantity"] as? [[String: Any]]
+        #expect((battery?.first?["value"] as? NSNumber)?.intValue == 77)
 
         // Exactly the two rejected entries are in the dead-letter file, with the server's reason, and
         // the resource is not in it in plaintext.
@@ -105,6 +113,9 @@ import VigilTestSupport
         #expect((found["outcome"] as? String)?.contains("without location") == true)
         #expect(!deadLetter.contains("Patient/p-u") && !deadLetter.contains("\"value\""))
 
+        let metrics = try httpGet(port: metricsPort, path: "/metrics").body
+        #expect(metrics.contains(#"vigil_uplink_entries_total{outcome="dead_letter"} 2"#), "\(metrics)")
+        #expect(metrics.contains("vigil_uplink_request_failures_total"))
         agent.terminate()
         #expect(await agent.waitAsync(timeout: .seconds(30)) == 0)
         let log = (try? String(contentsOfFile: dir.file("agent.log"), encoding: .utf8)) ?? ""

@@ -34,6 +34,11 @@ public final class FHIREndpoint: @unchecked Sendable {
         try JSONSerialization.jsonObject(with: Data(httpGet(port: port, path: "/_control/identifiers?type=\(type)").body.utf8)) as? [String] ?? []
     }
 
+    public func device(_ identifier: String) throws -> [String: Any] {
+        try JSONSerialization.jsonObject(with: Data(httpGet(port: port, path: "/_control/device?identifier=\(identifier)").body.utf8))
+            as? [String: Any] ?? [:]
+    }
+
     public func injectFaults(_ json: String) throws {
         _ = try httpPost(port: port, path: "/_control/faults", json: json)
     }

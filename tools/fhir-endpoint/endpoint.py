@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """A receiving FHIR endpoint for Vigil's tests and demo (not a FHIR server).
 
-It accepts transaction (and batch) Bundles of conditional creates at POST /fhir, validates every
-resource with an independent library (fhir.resources, its R4B models), stores each resource by
-its identifier (a second create with the same identifier is counted as a duplicate, not
-created), and injects faults on demand. Control and inspection over HTTP:
+It accepts transaction (and batch) Bundles of conditional creates and updates at POST /fhir,
+validates every resource with an independent library (fhir.resources, its R4B models), stores
+each resource by its identifier (a second create with the same identifier is counted as a
+duplicate, not created; a conditional update replaces), and injects faults on demand. Control and inspection over HTTP:
 
     POST /_control/faults   {"fail_500": N, "throttle_429": N, "retry_after": S, "timeout": N,
                              "reset": N, "reject_identifiers": ["...", ...],
@@ -13,6 +13,7 @@ created), and injects faults on demand. Control and inspection over HTTP:
     GET  /_control/stats    counts per type, duplicates, invalid resources (with reasons),
                             requests, faults injected, rejected identifiers
     GET  /_control/identifiers?type=Observation    every stored identifier of that type
+    GET  /_control/device?identifier=ID    the latest Device stored under that identifier
 
     POST /token             OAuth 2.0 client credentials: HTTP Basic with --client-id and the
                             secret in --client-secret-file, or a SMART Backend Services JWT
@@ -41,6 +42,8 @@ STATE = {
     "resources": {},        # identifier -> resourceType
     "by_type": {},
     "duplicates": 0,
+    "updates": 0,
+    "devices": {},          # identifier -> the latest Device resource (for inspection)
     "invalid": [],          # (identifier or index, reason)
     "requests": 0,
     "gzip_requests": 0,
@@ -64,7 +67,11 @@ def outcome(code, text, expression=None):
 
 
 def identifier_of(entry):
-    query = entry.get("request", {}).get("ifNoneExist", "")
+    """The identifier a conditional create (ifNoneExist) or conditional update (PUT Type?identifier=) names."""
+    request = entry.get("request", {})
+    query = request.get("ifNoneExist", "")
+    if request.get("method") == "PUT" and "?" in request.get("url", ""):
+        query = request["url"].split("?", 1)[1]
     if query.startswith("identifier="):
         value = query[len("identifier="):]
         return value.split("|", 1)[1] if "|" in value else value
@@ -92,10 +99,14 @@ class Handler(BaseHTTPRequestHandler):
             with LOCK:
                 body = {"by_type": dict(STATE["by_type"]), "duplicates": STATE["duplicates"],
                         "invalid": len(STATE["invalid"]), "invalid_samples": STATE["invalid"][:5],
-                        "requests": STATE["requests"], "gzip_requests": STATE["gzip_requests"],
+                        "requests": STATE["requests"], "gzip_requests": STATE["gzip_requests"], "updates": STATE["updates"],
                         "token_requests": STATE["token_requests"], "token_refusals": STATE["token_refusals"], "faults": dict(STATE["faults"]),
                         "rejected": list(STATE["rejected"])}
             return self.reply(200, body)
+        if self.path.startswith("/_control/device?identifier="):
+            with LOCK:
+                device = STATE["devices"].get(urllib.parse.unquote(self.path.split("identifier=", 1)[1]))
+            return self.reply(200 if device else 404, device or outcome("not-found", "no such Device"))
         if self.path.startswith("/_control/identifiers"):
             wanted = self.path.split("type=", 1)[1] if "type=" in self.path else None
             with LOCK:
@@ -234,8 +245,8 @@ class Handler(BaseHTTPRequestHandler):
                     STATE["invalid"].append([identifier or index, " ".join(reason)])
                 problems.append((index, 422, outcome("invalid", "invalid resource: %s" % " ".join(reason), "Bundle.entry[%d]" % index)))
                 continue
-            if identifier is None or entry.get("request", {}).get("method") != "POST":
-                problems.append((index, 400, outcome("required", "expected a conditional create with ifNoneExist", "Bundle.entry[%d]" % index)))
+            if identifier is None or entry.get("request", {}).get("method") not in ("POST", "PUT"):
+                problems.append((index, 400, outcome("required", "expected a conditional create or update by identifier", "Bundle.entry[%d]" % index)))
                 continue
             if identifier in FAULTS["reject_identifiers"]:
                 problems.append((index, 422, outcome("business-rule", "injected permanent rejection", "Bundle.entry[%d]" % index)))
@@ -244,7 +255,7 @@ class Handler(BaseHTTPRequestHandler):
                 # A rejection that does not say which entry: the client has to find it.
                 problems.append((index, 400, outcome("business-rule", "injected rejection without location")))
                 continue
-            answers.append((index, identifier, resource))
+            answers.append((index, identifier, resource, entry["request"]["method"]))
         if kind == "transaction" and problems:
             # All or nothing: the first problem answers for the whole transaction.
             index, status, body = problems[0]
@@ -254,8 +265,13 @@ class Handler(BaseHTTPRequestHandler):
             return status, body
         responses = [None] * len(entries)
         with LOCK:
-            for index, identifier, resource in answers:
-                if identifier in STATE["resources"]:
+            for index, identifier, resource, method in answers:
+                if resource["resourceType"] == "Device":
+                    STATE["devices"][identifier] = resource
+                if method == "PUT" and identifier in STATE["resources"]:
+                    STATE["updates"] += 1
+                    responses[index] = {"response": {"status": "200 OK"}}
+                elif identifier in STATE["resources"]:
                     STATE["duplicates"] += 1
                     responses[index] = {"response": {"status": "200 OK"}}
                 else:

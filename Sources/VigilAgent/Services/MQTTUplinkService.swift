@@ -32,12 +32,15 @@ final class MQTTUplinkService: Service {
     private let settings: Settings
     private let logger: Logger
     private let forwardAlertAck: @Sendable ([UInt8]) -> Void
-    private let published = Counter(label: "vigil_uplink_entries_total", dimensions: [("outcome", "published")])
-    private let failures = Counter(label: "vigil_uplink_request_failures_total")
-    private let lastSuccess = Gauge(label: "vigil_uplink_last_success_timestamp_seconds")
+    private let published: Counter
+    private let failures: Counter
+    private let lastSuccess: Gauge
 
-    init(store: Store, mapper: FHIRMapper, client: MQTTClient, settings: Settings, logger: Logger,
+    init(store: Store, mapper: FHIRMapper, client: MQTTClient, settings: Settings, logger: Logger, metrics factory: any MetricsFactory,
          forwardAlertAck: @escaping @Sendable ([UInt8]) -> Void) {
+        published = Counter(label: "vigil_uplink_entries_total", dimensions: [("outcome", "published")], factory: factory)
+        failures = Counter(label: "vigil_uplink_request_failures_total", factory: factory)
+        lastSuccess = Gauge(label: "vigil_uplink_last_success_timestamp_seconds", factory: factory)
         self.store = store
         self.mapper = mapper
         self.client = client

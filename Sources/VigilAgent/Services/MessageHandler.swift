@@ -259,6 +259,9 @@ struct MessageHandler {
                 return
             }
             tally(.init(device: device.rawValue, kind: "status"), payload.count, 0)
+            if status.online {
+                dependencies.deviceStatus?.record(device: device.rawValue, firmware: status.firmware, battery: status.battery.map(Int.init))
+            }
             logger.notice(status.online ? "device online" : "device offline", metadata: [
                 "device": "\(device)", "boot": "\(status.boot)", "firmware": "\(status.firmware)",
                 "config_version": "\(status.configVersion)",

@@ -40,6 +40,8 @@ public final class PipelineService: Service {
         public var reminderMinutes = 30
         /// Where upstream acknowledges alerts (``Topics/gatewayAlertAck(_:)``).
         public var alertAckTopic: String?
+        /// Where the latest firmware and battery of each device are kept for the uplink.
+        package var deviceStatus: DeviceStatusBook?
         /// Quantized models run on every reading.
         public var models: [QuantizedModel] = []
         /// Messages handled in one group commit at most.

@@ -1,4 +1,5 @@
 import Foundation
+import CoreMetrics
 import Logging
 import VigilCore
 import VigilStore
@@ -14,7 +15,7 @@ package struct UplinkBenchHarness: Sendable {
             transport: try FHIRTransport(.init(baseURL: baseURL, gzip: gzip)),
             deadLetters: try DeadLetters(directory: stateDirectory + "/uplink", keyring: keyring),
             settings: .init(maxEntries: maxEntries, maxBytes: 64 << 20, backoff: Backoff(initialMilliseconds: 10, maximumMilliseconds: 100, jitter: .full)),
-            logger: logger)
+            logger: logger, metrics: NOOPMetricsHandler.instance)
     }
 
     package func run() async throws { try await service.run() }

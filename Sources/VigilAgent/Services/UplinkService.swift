@@ -21,6 +21,8 @@ final class UplinkService: Service {
         var backoff: Backoff
         /// How often an idle uplink looks for new records.
         var pollInterval: Duration = .milliseconds(20)
+        /// Unsent routine records beyond which new readings are sent ahead of the backlog.
+        var liveThreshold = 4_096
     }
 
     private let store: Store
@@ -29,14 +31,24 @@ final class UplinkService: Service {
     private let deadLetters: DeadLetters
     private let settings: Settings
     private let logger: Logger
-    private let created = Counter(label: "vigil_uplink_entries_total", dimensions: [("outcome", "created")])
-    private let existing = Counter(label: "vigil_uplink_entries_total", dimensions: [("outcome", "existing")])
-    private let deadLettered = Counter(label: "vigil_uplink_entries_total", dimensions: [("outcome", "dead_letter")])
-    private let failures = Counter(label: "vigil_uplink_request_failures_total")
-    private let bytesSent = Counter(label: "vigil_uplink_bytes_sent_total")
-    private let lastSuccess = Gauge(label: "vigil_uplink_last_success_timestamp_seconds")
+    private let created: Counter
+    private let existing: Counter
+    private let deadLettered: Counter
+    private let failures: Counter
+    private let bytesSent: Counter
+    private let lastSuccess: Gauge
 
-    init(store: Store, mapper: FHIRMapper, transport: FHIRTransport, deadLetters: DeadLetters, settings: Settings, logger: Logger) {
+    private let deviceStatus: DeviceStatusBook
+
+    init(store: Store, mapper: FHIRMapper, transport: FHIRTransport, deadLetters: DeadLetters, settings: Settings, logger: Logger,
+         metrics factory: any MetricsFactory, deviceStatus: DeviceStatusBook = DeviceStatusBook()) {
+        self.deviceStatus = deviceStatus
+        created = Counter(label: "vigil_uplink_entries_total", dimensions: [("outcome", "created")], factory: factory)
+        existing = Counter(label: "vigil_uplink_entries_total", dimensions: [("outcome", "existing")], factory: factory)
+        deadLettered = Counter(label: "vigil_uplink_entries_total", dimensions: [("outcome", "dead_letter")], factory: factory)
+        failures = Counter(label: "vigil_uplink_request_failures_total", factory: factory)
+        bytesSent = Counter(label: "vigil_uplink_bytes_sent_total", factory: factory)
+        lastSuccess = Gauge(label: "vigil_uplink_last_success_timestamp_seconds", factory: factory)
         self.store = store
         self.mapper = mapper
         self.transport = transport
@@ -62,37 +74,76 @@ final class UplinkService: Service {
         try? await transport.shutdown()
     }
 
+    /// Where live readings began (`start`) and the next one not yet sent (`next`).
+    struct LiveMode {
+        let start: Position
+        var next: Position
+    }
+
     struct SendState {
         var limit: Int
         var attempt = 0
         /// Identifiers the server confirmed whose record the cursor has not passed yet.
         var done: Set<String> = []
-        var devices: Set<String> = []
+        var live: LiveMode?
+        var liveGeneration: UInt64 = 0
+        var preferLive = false
+        /// Devices sent, with the status revision sent (0: none known then).
+        var devices: [String: Int] = [:]
+        var gatewaySent = false
         var random = SystemRandomNumberGenerator()
     }
 
     /// One request; returns how long to wait before the next (nil: go on at once).
     private func sendOnce(_ lane: Lane, _ state: inout SendState) async -> Duration? {
         let records: [StoredRecord]
+        var fromLive = false
         do {
-            records = try store.read(lane, limit: max(1, min(state.limit, 256)))
+            let limit = max(1, min(state.limit, 256))
+            if lane == .routine { updateLiveMode(&state) }
+            if lane == .routine, let live = state.live {
+                // Alternate: the newest readings, then a Bundle of the backlog, and so on.
+                state.preferLive.toggle()
+                let fresh = state.preferLive ? try store.read(.routine, from: live.next, limit: limit) : []
+                if !fresh.isEmpty {
+                    records = fresh
+                    fromLive = true
+                } else {
+                    records = try store.read(.routine, limit: limit).filter { $0.position < live.start }
+                    if records.isEmpty {
+                        // The backlog has caught up with where the live readings began: all of it
+                        // up to the newest live reading sent is confirmed.
+                        advance(.routine, to: live.next, &state)
+                        state.live = nil
+                        logger.info("uplink: backlog drained")
+                        return nil
+                    }
+                }
+            } else {
+                records = try store.read(lane, limit: limit)
+            }
         } catch {
             logger.error("uplink could not read the log", metadata: ["lane": "\(lane)", "error": "\(error)"])
             return .seconds(5)
         }
         guard !records.isEmpty else { return settings.pollInterval }
-        // Devices first (conditional creates), once per run and whenever a new one appears.
+        // Devices first (conditional updates): once per run, and again when one reports new
+        // firmware or battery.
         var devices = TransactionBundle()
-        if state.devices.isEmpty { devices.append(mapper.gatewayDevice()) }
-        var added: Set<String> = []
+        if !state.gatewaySent { devices.append(mapper.gatewayDevice()) }
+        var revisions: [String: Int] = [:]
         for record in records {
-            guard let (device, patient) = record.entry.uplinkSource, !state.devices.contains(device),
-                  added.insert(device).inserted else { continue }
-            devices.append(mapper.sensor(device, patient: patient))
+            guard let (device, patient) = record.entry.uplinkSource, revisions[device] == nil else { continue }
+            let status = deviceStatus.status(of: device)
+            let revision = status?.revision ?? 0
+            revisions[device] = revision
+            guard state.devices[device].map({ $0 < revision }) ?? true else { continue }
+            devices.append(mapper.sensor(device, patient: patient, firmware: status?.firmware, battery: status?.battery))
         }
         if !devices.isEmpty {
             if let delay = await send(devices, state: &state, onConfirmed: { _ in }) { return delay }
-            for record in records { if let (device, _) = record.entry.uplinkSource { state.devices.insert(device) } }
+            state.gatewaySent = true
+            state.devices.merge(revisions) { max($0, $1) }
         }
         var bundle = TransactionBundle()
         var completeThrough: StoredRecord?
@@ -110,21 +161,50 @@ final class UplinkService: Service {
             }
             if bundle.entries.count >= state.limit || bundle.byteCount >= settings.maxBytes { break }
         }
+        // Confirmed up to here: the cursor moves for the backlog, the live mark for live readings.
+        let confirm = { [self] (state: inout SendState) in
+            guard let through = completeThrough else { return }
+            if fromLive {
+                state.live?.next = through.next
+            } else {
+                advance(lane, to: through.next, &state)
+            }
+        }
         if bundle.isEmpty {
-            if let through = completeThrough { advance(lane, through, &state) }
+            confirm(&state)
             return nil
         }
         let sent = bundle
-        let delay = await send(bundle, state: &state) { [self] state in
+        let delay = await send(bundle, state: &state) { state in
             // Only a record sent in part needs its confirmed resources remembered.
             if partial || completeThrough == nil {
                 for entry in sent.entries { state.done.insert(entry.identifier) }
-            } else {
+            } else if !fromLive {
                 state.done.removeAll(keepingCapacity: true)
             }
-            if let through = completeThrough { advance(lane, through, &state) }
+            confirm(&state)
         }
         return delay
+    }
+
+    /// A backlog larger than `liveThreshold` records turns on live mode: what arrives from now on
+    /// is sent as it comes, alternating with Bundles of the backlog, which drains oldest first up
+    /// to where live mode began; then the cursor jumps over what live mode already sent. If
+    /// eviction rewrites segments meanwhile (positions move), live mode ends and everything after
+    /// the cursor is sent again (the server drops repeats by identifier).
+    private func updateLiveMode(_ state: inout SendState) {
+        let generation = store.layoutGeneration
+        if state.live != nil && state.liveGeneration != generation {
+            state.live = nil
+            logger.info("uplink: the log was compacted; resending from the cursor")
+        }
+        guard state.live == nil, store.unsentCount(.routine) > UInt64(settings.liveThreshold) else { return }
+        let end = store.end(.routine)
+        state.live = LiveMode(start: end, next: end)
+        state.liveGeneration = generation
+        logger.info("uplink: draining a backlog in the background; new readings go first", metadata: [
+            "backlog_records": "\(store.unsentCount(.routine))",
+        ])
     }
 
     /// Posts a bundle and applies the server's answer; returns a delay when it should be retried.
@@ -181,9 +261,9 @@ final class UplinkService: Service {
         }
     }
 
-    private func advance(_ lane: Lane, _ record: StoredRecord, _ state: inout SendState) {
+    private func advance(_ lane: Lane, to position: Position, _ state: inout SendState) {
         do {
-            try store.advance(lane, to: record.next)
+            try store.advance(lane, to: position)
         } catch {
             logger.error("uplink could not persist its cursor", metadata: ["lane": "\(lane)", "error": "\(error)"])
         }

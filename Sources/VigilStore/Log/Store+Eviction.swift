@@ -82,6 +82,7 @@ extension Store {
             try writer.sync()
             writer.close()
             try fileSystem.rename(replacement, to: path)
+            layoutGenerationLocked &+= 1
             try fileSystem.syncDirectory(laneDirectory(.routine))
             let removedCount = removed.values.reduce(0) { $0 + Int($1.count) }
             metrics.evicted(kind: .thinned, readings: removedCount)
@@ -128,6 +129,7 @@ extension Store {
         if lane == .routine { recordGaps(gaps.values) }
         do {
             try fileSystem.remove(segmentPath(lane, segment.id))
+            layoutGenerationLocked &+= 1
             try fileSystem.syncDirectory(laneDirectory(lane))
         } catch {
             logger.error("could not delete a segment to free space", metadata: ["segment": "\(segment.id)", "error": "\(error)"])

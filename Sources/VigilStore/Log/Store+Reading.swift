@@ -24,11 +24,14 @@ extension Store {
         for (offset, segment) in segments.enumerated() where segment.id >= start.segment {
             guard result.count < limit else { break }
             let records: [ScannedRecord]
-            if let cached = readCache[lane], cached.id == segment.id, cached.size == segment.size, cached.thinning == segment.thinning {
+            if let cached = readCache.first(where: { $0.lane == lane && $0.id == segment.id && $0.size == segment.size
+                                                         && $0.thinning == segment.thinning }) {
                 records = cached.records
             } else {
                 records = try self.records(lane, segment.id)
-                readCache[lane] = (segment.id, segment.size, segment.thinning, records)
+                readCache.removeAll { $0.lane == lane && $0.id == segment.id }
+                readCache.append((lane, segment.id, segment.size, segment.thinning, records))
+                if readCache.count > 3 { readCache.removeFirst() }
             }
             let following = offset + 1 < segments.count ? segments[offset + 1].id : nil
             for record in records where segment.id > start.segment || record.index >= start.record {
@@ -117,12 +120,46 @@ extension Store {
 }
 
 extension Store {
+    /// The position after the newest record of `lane` (where the next append will go).
+    public func end(_ lane: Lane) -> Position {
+        lock.lock()
+        defer { lock.unlock() }
+        guard let last = lanes[lane]?.segments.last else { return cursorLocked(lane) }
+        return Position(segment: last.id, record: Self.entryCount(last))
+    }
+
+    /// Records of `lane` past its cursor, without decrypting anything.
+    public func unsentCount(_ lane: Lane) -> UInt64 {
+        lock.lock()
+        defer { lock.unlock() }
+        let cursor = cursorLocked(lane)
+        return (lanes[lane]?.segments ?? []).reduce(0) { total, segment in
+            if segment.id < cursor.segment { return total }
+            let entries = Self.entryCount(segment)
+            if segment.id == cursor.segment { return total + (entries > cursor.record ? entries - cursor.record : 0) }
+            return total + entries
+        }
+    }
+
+    /// Records in a segment that are entries (a sealed segment's last record is its seal).
+    static func entryCount(_ segment: SegmentInfo) -> UInt64 {
+        segment.sealed && segment.records > 0 ? segment.records - 1 : segment.records
+    }
+
+    /// Changes whenever eviction rewrites or deletes a segment (positions read before may then
+    /// name other records).
+    public var layoutGeneration: UInt64 {
+        lock.lock()
+        defer { lock.unlock() }
+        return layoutGenerationLocked
+    }
+
     /// Whether `lane` holds records past its cursor: a cheap check (no decryption) for a poller.
     public func hasUnsent(_ lane: Lane) -> Bool {
         lock.lock()
         defer { lock.unlock() }
         let cursor = cursorLocked(lane)
         guard let last = lanes[lane]?.segments.last else { return false }
-        return cursor.segment < last.id || (cursor.segment == last.id && cursor.record < last.records)
+        return cursor.segment < last.id || (cursor.segment == last.id && cursor.record < Self.entryCount(last))
     }
 }

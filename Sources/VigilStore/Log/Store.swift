@@ -20,9 +20,13 @@ public final class Store: @unchecked Sendable {
     var keyring: Keyring
     var lanes: [Lane: LaneState] = [:]
     var cursors: [Lane: Position] = [:]
-    /// The segment `read` decrypted last, per lane: the uplink reads a segment in many small
-    /// steps, and decrypting it whole for each would make draining a backlog quadratic.
-    var readCache: [Lane: (id: UInt64, size: Int, thinning: UInt8, records: [ScannedRecord])] = [:]
+    /// The segments `read` decrypted last (up to three, newest last): the uplink reads a segment
+    /// in many small steps, and decrypting it whole for each would make draining a backlog
+    /// quadratic; it reads at two places at once (the backlog and the newest readings).
+    var readCache: [(lane: Lane, id: UInt64, size: Int, thinning: UInt8, records: [ScannedRecord])] = []
+    /// Bumped whenever eviction rewrites or deletes a segment: positions read before may now
+    /// name other records.
+    var layoutGenerationLocked: UInt64 = 0
     /// Entries appended since the last commit, per lane (written only by `commit`).
     var queues: [Lane: [(RecordType, [UInt8])]] = [:]
 

@@ -42,8 +42,10 @@ public struct FHIRMapper: Sendable {
     // MARK: Devices
 
     /// The sensor's Device (conditional create: the first upload creates it).
-    public func sensor(_ device: String, patient: String) -> FHIRResource {
-        self.device(identifier: deviceIdentifier(device), serial: device, name: device, nameType: "model-name", patient: patient)
+    /// `firmware` and `battery` (%) as the device last reported them (STATUS), when known.
+    public func sensor(_ device: String, patient: String, firmware: String? = nil, battery: Int? = nil) -> FHIRResource {
+        self.device(identifier: deviceIdentifier(device), serial: device, name: device, nameType: "model-name", patient: patient,
+                    firmware: firmware, battery: battery)
     }
 
     /// The gateway's own Device.
@@ -51,7 +53,8 @@ public struct FHIRMapper: Sendable {
         device(identifier: gatewayIdentifier, serial: gateway, name: "Vigil gateway \(gateway)", nameType: "user-friendly-name", patient: nil)
     }
 
-    private func device(identifier: String, serial: String, name: String, nameType: String, patient: String?) -> FHIRResource {
+    private func device(identifier: String, serial: String, name: String, nameType: String, patient: String?,
+                        firmware: String? = nil, battery: Int? = nil) -> FHIRResource {
         var json = JSONWriter(capacity: 384)
         json.object { json in
             json.field("resourceType", "Device")
@@ -60,9 +63,38 @@ public struct FHIRMapper: Sendable {
             json.field("serialNumber", serial)
             json.key("deviceName")
             json.array { json in json.object { json in json.field("name", name); json.field("type", nameType) } }
+            if let firmware {
+                // PHD: the firmware revision as a Device version typed MDC_ID_PROD_SPEC_FW.
+                json.key("version")
+                json.array { json in json.object { json in
+                    json.field("type") { json in
+                        json.key("coding")
+                        json.array { json in json.object { json in
+                            json.field("system", VitalCode.mdcSystem); json.field("code", "531975"); json.field("display", "MDC_ID_PROD_SPEC_FW")
+                        } }
+                    }
+                    json.field("value", firmware)
+                } }
+            }
+            if let battery {
+                json.key("property")
+                json.array { json in json.object { json in
+                    json.field("type") { json in
+                        json.key("coding")
+                        json.array { json in json.object { json in
+                            json.field("system", VitalCode.mdcSystem); json.field("code", "67996"); json.field("display", "MDC_ATTR_VAL_BATT_CHARGE")
+                        } }
+                    }
+                    json.key("valueQuantity")
+                    json.array { json in json.object { json in
+                        json.key("value"); json.raw(String(battery))
+                        json.field("unit", "%"); json.field("system", VitalCode.ucumSystem); json.field("code", "%")
+                    } }
+                } }
+            }
             if let patient { json.field("patient") { json in json.field("reference", patient) } }
         }
-        return FHIRResource(type: "Device", identifier: identifier, json: json.bytes)
+        return FHIRResource(type: "Device", identifier: identifier, json: json.bytes, replaces: true)
     }
 
     // MARK: Readings

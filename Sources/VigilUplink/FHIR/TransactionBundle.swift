@@ -1,6 +1,7 @@
 /// A FHIR transaction Bundle of conditional creates: each entry is `POST <type>` with
-/// `ifNoneExist: identifier=<system>|<value>`, so a retried upload creates nothing twice. Devices
-/// the entries reference come first (conditional references are resolved after the creates).
+/// `ifNoneExist: identifier=<system>|<value>`, so a retried upload creates nothing twice; Devices
+/// are conditional updates (`PUT Device?identifier=…`), so new firmware or battery replace the
+/// old. Devices the entries reference come first (conditional references are resolved after).
 public struct TransactionBundle: Sendable {
     public private(set) var entries: [FHIRResource] = []
     public private(set) var byteCount = 0
@@ -30,9 +31,14 @@ public struct TransactionBundle: Sendable {
                         json.key("resource")
                         json.raw(entry.json)
                         json.field("request") { json in
-                            json.field("method", "POST")
-                            json.field("url", entry.type)
-                            json.field("ifNoneExist", "identifier=\(FHIRResource.identifierSystem)|\(entry.identifier)")
+                            if entry.replaces {
+                                json.field("method", "PUT")
+                                json.field("url", "\(entry.type)?identifier=\(FHIRResource.identifierSystem)|\(entry.identifier)")
+                            } else {
+                                json.field("method", "POST")
+                                json.field("url", entry.type)
+                                json.field("ifNoneExist", "identifier=\(FHIRResource.identifierSystem)|\(entry.identifier)")
+                            }
                         }
                     }
                 }
