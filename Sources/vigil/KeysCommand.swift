@@ -20,6 +20,13 @@ struct KeysCommand: ParsableCommand {
         return (configuration, configuration.store.keyFile)
     }
 
+    /// Key changes go to the audit log (ids only, never key material) when the configuration
+    /// names a state directory.
+    static func audit(_ configuration: VigilConfiguration?, action: String, details: [(String, String)]) throws {
+        guard let configuration else { return }
+        try AuditLog.append(directory: configuration.gateway.stateDirectory + "/audit", action: action, details: details)
+    }
+
     struct Initialize: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "init", abstract: "Create the key file with one new random key (mode 0600); refuses to overwrite.")
@@ -27,12 +34,13 @@ struct KeysCommand: ParsableCommand {
         @Option(help: "Key file (default: store.key_file from the configuration).") var keyFile: String?
 
         func run() throws {
-            let (_, path) = try KeysCommand.keyFile(options, override: keyFile)
+            let (configuration, path) = try KeysCommand.keyFile(options, override: keyFile)
             guard !FileManager.default.fileExists(atPath: path) else {
                 printError("\(path) already exists; use `vigil keys rotate` to add a key")
                 throw ExitCode.failure
             }
             try Keyring.generate().writeNewFile(at: path)
+            try KeysCommand.audit(configuration, action: "keys.init", details: [("key_file", path), ("current_key", "1")])
             print("created \(path) with key 1")
         }
     }
@@ -65,6 +73,10 @@ struct KeysCommand: ParsableCommand {
             }
             let rotated = current.rotated().pruned(keeping: used)
             try PosixFileSystem().replaceDurably(path, with: Array(rotated.fileContents.utf8))
+            try KeysCommand.audit(configuration, action: "keys.rotate", details: [
+                ("key_file", path), ("current_key", "\(rotated.currentID)"),
+                ("dropped_keys", Set(current.keys.keys).subtracting(rotated.keys.keys).sorted().map(String.init).joined(separator: " ")),
+            ])
             let kept = rotated.keys.keys.sorted().filter { $0 != rotated.currentID }.map(String.init).joined(separator: ", ")
             let dropped = Set(current.keys.keys).subtracting(rotated.keys.keys).sorted().map(String.init).joined(separator: ", ")
             print("key \(rotated.currentID) is now current in \(path)")

@@ -13,7 +13,7 @@ struct Vigil: AsyncParsableCommand {
             commands are for technicians and operators.
             """,
         version: VigilVersion.current,
-        subcommands: [Run.self, Config.self, Score.self, StoreCommand.self, KeysCommand.self]
+        subcommands: [Run.self, Config.self, Score.self, StoreCommand.self, KeysCommand.self, AuditCommand.self]
     )
 }
 

@@ -73,6 +73,22 @@ import VigilTestSupport
         let second = try await runProcess(vigil, ["keys", "rotate", "--config", setup.config])
         #expect(second.stdout.contains("key 3 is now current") && second.stdout.contains("dropped (unused): 1, 2"), "\(second.stdout)")
         #expect(try Keyring.load(path: setup.keyFile).keys.keys.sorted() == [3])
+
+        // Each key change is in the audit log (ids only), and the chain verifies.
+        let shown = try await runProcess(vigil, ["audit", "show", "--config", setup.config])
+        let actions = shown.stdout.split(separator: "\n").compactMap { try? jsonObject(String($0))["action"] as? String }
+        #expect(actions == ["keys.init", "keys.rotate", "keys.rotate"], "\(shown.stdout)")
+        #expect(shown.stdout.contains(#""current_key":"3""#) && shown.stdout.contains(#""dropped_keys":"1 2""#))
+        let key = try String(contentsOfFile: setup.keyFile, encoding: .utf8).split(separator: " ").last!.prefix(16)
+        #expect(!shown.stdout.contains(key), "no key material in the audit log")
+        let verified = try await runProcess(vigil, ["audit", "verify", "--config", setup.config])
+        #expect(verified.status == 0 && verified.stdout.contains("ok: 3 entries, hash chain intact"), "\(verified.stdout)")
+        // Editing an entry breaks the chain at the line after it.
+        let auditPath = setup.directory.path + "/state/audit/audit.log"
+        let text = try String(contentsOfFile: auditPath, encoding: .utf8)
+        try text.replacingOccurrences(of: #""current_key":"2""#, with: #""current_key":"9""#).write(toFile: auditPath, atomically: true, encoding: .utf8)
+        let tampered = try await runProcess(vigil, ["audit", "verify", "--config", setup.config])
+        #expect(tampered.status == 65 && tampered.stdout.contains("the hash chain breaks at line 3"), "\(tampered.stdout)")
     }
 
     @Test func theAgentRefusesAKeyFileOthersCanRead() async throws {
