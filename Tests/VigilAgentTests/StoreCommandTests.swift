@@ -136,9 +136,10 @@ import VigilTestSupport
 
         let audit = try String(contentsOfFile: setup.directory.path + "/state/audit/audit.log", encoding: .utf8)
         let entries = audit.split(separator: "\n")
-        #expect(entries.count == 3)
-        #expect(entries.allSatisfy { $0.contains(#""action":"store.export""#) })
-        #expect(entries[2].contains(#""deidentify":"true""#))
+        #expect(entries.count == 4)
+        #expect(entries[0].contains(#""action":"keys.init""#))
+        #expect(entries.dropFirst().allSatisfy { $0.contains(#""action":"store.export""#) })
+        #expect(entries[3].contains(#""deidentify":"true""#))
         #expect(!audit.contains("72.5"))
 
         // The audit chain: editing a line is detected by verify.
@@ -147,7 +148,7 @@ import VigilTestSupport
             .write(toFile: setup.directory.path + "/state/audit/audit.log", atomically: true, encoding: .utf8)
         let verify = try await runProcess(vigil, ["store", "verify", "--config", setup.config])
         #expect(verify.status == 65)
-        #expect(verify.stdout.contains("the hash chain breaks at line 2"), "\(verify.stdout)")
+        #expect(verify.stdout.contains("the hash chain breaks at line 3"), "\(verify.stdout)")
     }
 
     @Test func verifyReportsADamagedSegment() async throws {
