@@ -192,14 +192,24 @@ class Device:
             self.status_due = True  # reported from the main loop, for the same reason as resends
 
     # --- main loop --------------------------------------------------------------------------
-    def run(self, seconds, outage=None):
+    def run(self, seconds, outage=None, drain=0):
+        # Samples for `seconds`, then (up to `drain` seconds) only delivers: acks, resends and
+        # replays, until nothing is pending. A real device never stops; a test run must.
         backoff = 500
         next_sample = ticks_ms()
         next_ping = ticks_ms() + 15000
         next_connect = ticks_ms()
-        end = ticks_ms() + int(seconds * 1000)
+        sampling_end = ticks_ms() + int(seconds * 1000)
+        end = sampling_end + int(drain * 1000)
+        next_drain_check = sampling_end
         while ticks_diff(end, ticks_ms()) > 0:
             now = ticks_ms()
+            if ticks_diff(now, sampling_end) >= 0:
+                next_sample = now + 1000
+                if ticks_diff(now, next_drain_check) >= 0:
+                    next_drain_check = now + 200
+                    if next(self.ring.pending(), None) is None:
+                        break
             elapsed = ticks_diff(now, self.start) / 1000
             in_outage = outage is not None and outage[0] <= elapsed < outage[0] + outage[1]
             if in_outage and self.client:
@@ -264,7 +274,7 @@ class Device:
 
 def main(argv):
     config_path = argv[1]
-    options = {"--seconds": "10", "--scenario": "stable", "--speed": "1", "--outage": None, "--seed": "1"}
+    options = {"--seconds": "10", "--scenario": "stable", "--speed": "1", "--outage": None, "--seed": "1", "--drain": "0"}
     i = 2
     while i < len(argv):
         options[argv[i]] = argv[i + 1]
@@ -276,7 +286,7 @@ def main(argv):
         start, length = options["--outage"].split(":")
         outage = (float(start), float(length))
     device = Device(config, options["--scenario"], int(options["--speed"]), int(options["--seed"]))
-    stats = device.run(float(options["--seconds"]), outage)
+    stats = device.run(float(options["--seconds"]), outage, float(options["--drain"]))
     print(json.dumps(stats))
 
 
