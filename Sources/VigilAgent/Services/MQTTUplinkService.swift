@@ -62,8 +62,7 @@ final class MQTTUplinkService: Service {
         var random = SystemRandomNumberGenerator()
         await withGracefulShutdownHandler {
             while !Task.isCancelled && !Task.isShuttingDownGracefully {
-                let lane: Lane? = store.hasUnsent(.priority) ? .priority : store.hasUnsent(.routine) ? .routine : nil
-                guard let lane else {
+                guard let lane = store.nextLaneToUpload else {
                     try? await Task.sleep(for: settings.pollInterval)
                     continue
                 }

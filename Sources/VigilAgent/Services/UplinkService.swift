@@ -61,8 +61,7 @@ final class UplinkService: Service {
         var state = SendState(limit: settings.maxEntries)
         await withGracefulShutdownHandler {
             while !Task.isCancelled && !Task.isShuttingDownGracefully {
-                let lane: Lane? = store.hasUnsent(.priority) ? .priority : store.hasUnsent(.routine) ? .routine : nil
-                guard let lane else {
+                guard let lane = store.nextLaneToUpload else {
                     try? await Task.sleep(for: settings.pollInterval)
                     continue
                 }
@@ -270,6 +269,11 @@ final class UplinkService: Service {
         if state.done.count > 100_000 { state.done.removeAll() }
     }
 
+}
+
+extension Store {
+    /// Alerts and gaps before readings: the lane an uplink should send from next, if any.
+    var nextLaneToUpload: Lane? { hasUnsent(.priority) ? .priority : hasUnsent(.routine) ? .routine : nil }
 }
 
 extension Entry {

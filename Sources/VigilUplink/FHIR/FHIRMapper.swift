@@ -67,24 +67,14 @@ public struct FHIRMapper: Sendable {
                 // PHD: the firmware revision as a Device version typed MDC_ID_PROD_SPEC_FW.
                 json.key("version")
                 json.array { json in json.object { json in
-                    json.field("type") { json in
-                        json.key("coding")
-                        json.array { json in json.object { json in
-                            json.field("system", VitalCode.mdcSystem); json.field("code", "531975"); json.field("display", "MDC_ID_PROD_SPEC_FW")
-                        } }
-                    }
+                    mdcType(&json, code: "531975", display: "MDC_ID_PROD_SPEC_FW")
                     json.field("value", firmware)
                 } }
             }
             if let battery {
                 json.key("property")
                 json.array { json in json.object { json in
-                    json.field("type") { json in
-                        json.key("coding")
-                        json.array { json in json.object { json in
-                            json.field("system", VitalCode.mdcSystem); json.field("code", "67996"); json.field("display", "MDC_ATTR_VAL_BATT_CHARGE")
-                        } }
-                    }
+                    mdcType(&json, code: "67996", display: "MDC_ATTR_VAL_BATT_CHARGE")
                     json.key("valueQuantity")
                     json.array { json in json.object { json in
                         json.key("value"); json.raw(String(battery))
@@ -95,6 +85,16 @@ public struct FHIRMapper: Sendable {
             if let patient { json.field("patient") { json in json.field("reference", patient) } }
         }
         return FHIRResource(type: "Device", identifier: identifier, json: json.bytes, replaces: true)
+    }
+
+    /// `"type": {"coding": [{MDC system, code, display}]}` for Device version and property.
+    private func mdcType(_ json: inout JSONWriter, code: String, display: String) {
+        json.field("type") { json in
+            json.key("coding")
+            json.array { json in json.object { json in
+                json.field("system", VitalCode.mdcSystem); json.field("code", code); json.field("display", display)
+            } }
+        }
     }
 
     // MARK: Readings
