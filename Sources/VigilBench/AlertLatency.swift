@@ -66,7 +66,7 @@ struct AlertLatency: AsyncParsableCommand {
         let published = Mutex<[String: ContinuousClock.Instant]>([:])
         let latencies = Mutex<[Duration]>([])
         let readingLatencies = Mutex<[Duration]>([])
-        let sink = try await FHIRSink(onAlert: { identifier, arrived in
+        let sink = try await FHIRSink(onArrival: { identifier, arrived in
             // A live routine reading: urn:vigil:<gw>:obs:live-<i>:1:<seq>:spo2
             if identifier.hasSuffix(":spo2"), let range = identifier.range(of: ":obs:") {
                 let parts = identifier[range.upperBound...].split(separator: ":")
@@ -82,7 +82,6 @@ struct AlertLatency: AsyncParsableCommand {
             latencies.withLock { $0.append(arrived - sent) }
         })
         let sinkTask = Task { try await sink.run() }
-        let metricsPort = Int.random(in: 20_000...60_000)
         let config = """
             gateway:
               id: gw-bench
@@ -105,12 +104,11 @@ struct AlertLatency: AsyncParsableCommand {
                 base_url: http://127.0.0.1:\(sink.port)/fhir
 
             """
-        _ = metricsPort
         try config.write(toFile: root + "/vigil.yaml", atomically: true, encoding: .utf8)
         let agent = Process()
         agent.executableURL = URL(fileURLWithPath: vigil)
         agent.arguments = ["run", "--config", root + "/vigil.yaml"]
-        FileManager.default.createFile(atPath: root + "/agent.log", contents: nil)
+        _ = FileManager.default.createFile(atPath: root + "/agent.log", contents: nil)
         agent.standardError = FileHandle(forWritingAtPath: root + "/agent.log")
         try agent.run()
         defer { if agent.isRunning { agent.terminate() } }

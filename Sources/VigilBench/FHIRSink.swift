@@ -23,13 +23,13 @@ final class FHIRSink: Sendable {
     let totals = Mutex(Totals())
     /// Called with each newly created identifier that names an alert (`:alert:`) or a reading of
     /// a device whose id starts with `live-`, when it arrives.
-    let onAlert: (@Sendable (String, ContinuousClock.Instant) -> Void)?
+    let onArrival: (@Sendable (String, ContinuousClock.Instant) -> Void)?
     private let server: NIOAsyncChannel<NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, Never>
 
     var port: Int { server.channel.localAddress?.port ?? 0 }
 
-    init(onAlert: (@Sendable (String, ContinuousClock.Instant) -> Void)? = nil) async throws {
-        self.onAlert = onAlert
+    init(onArrival: (@Sendable (String, ContinuousClock.Instant) -> Void)? = nil) async throws {
+        self.onArrival = onArrival
         server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .bind(host: "127.0.0.1", port: 0) { channel in
@@ -111,10 +111,10 @@ final class FHIRSink: Sendable {
                 statuses.append(fresh)
             }
         }
-        if let onAlert {
+        if let onArrival {
             let now = ContinuousClock.now
             for (identifier, fresh) in zip(found, statuses) where fresh && (identifier.contains(":alert:") || identifier.contains(":obs:live-")) {
-                onAlert(identifier, now)
+                onArrival(identifier, now)
             }
         }
         var answer = #"{"resourceType":"Bundle","type":"transaction-response","entry":["#

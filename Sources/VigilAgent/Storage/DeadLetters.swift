@@ -17,9 +17,11 @@ final class DeadLetters: @unchecked Sendable {
     /// Identifiers already dead-lettered (also those from earlier runs), never sent again.
     private var known: Set<String> = []
 
-    init(directory: String, keyring: Keyring) throws {
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
-                                                attributes: [.posixPermissions: 0o700])
+    private let fileSystem: any FileSystem
+
+    init(directory: String, keyring: Keyring, fileSystem: any FileSystem = PosixFileSystem()) throws {
+        self.fileSystem = fileSystem
+        try fileSystem.makeDirectory(directory)
         path = directory + "/dead-letter.jsonl"
         keyID = keyring.currentID
         key = HKDF<SHA256>.deriveKey(inputKeyMaterial: keyring.current, info: Array("vigil dead-letter v1".utf8), outputByteCount: 32)
@@ -33,8 +35,6 @@ final class DeadLetters: @unchecked Sendable {
 
     func contains(_ identifier: String) -> Bool { lock.withLock { known.contains(identifier) } }
 
-    var count: Int { lock.withLock { known.count } }
-
     /// Appends and syncs one rejected entry.
     func record(_ resource: FHIRResource, status: Int, outcome: String, at time: Date = Date()) throws {
         let sealed = try ChaChaPoly.seal(resource.json, using: key, authenticating: Array(resource.identifier.utf8)).combined
@@ -45,11 +45,10 @@ final class DeadLetters: @unchecked Sendable {
         var data = try JSONSerialization.data(withJSONObject: line, options: [.sortedKeys])
         data.append(UInt8(ascii: "\n"))
         try lock.withLock {
-            let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
-            guard fd >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
-            defer { close(fd) }
-            let written = data.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-            guard written == data.count, fsync(fd) == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+            let handle = fileSystem.exists(path) ? try fileSystem.openAppend(path) : try fileSystem.createExclusive(path)
+            defer { fileSystem.close(handle) }
+            try fileSystem.writeAll(handle, Array(data), path: path)
+            try fileSystem.dataSync(handle, path: path)
             known.insert(resource.identifier)
         }
     }

@@ -28,8 +28,7 @@ public struct AlertBook: Sendable, Equatable {
     public mutating func record(patient: String, key: String, since: Int64, event: String, at time: Int64, notified: Bool) {
         switch event {
         case "clear":
-            open[patient]?[key] = nil
-            if open[patient]?.isEmpty == true { open[patient] = nil }
+            close(patient: patient, key: key)
         case "raise", "escalate":
             var episode = open[patient]?[key] ?? Episode(key: key, since: since, lastNotified: time, acknowledged: false)
             episode.acknowledged = false

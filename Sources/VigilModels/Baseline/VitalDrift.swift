@@ -59,7 +59,13 @@ public struct VitalDrift: Sendable, Equatable {
     private var minute: Int64 = .min
     private var sum: Int64 = 0
     private var count: Int64 = 0
-    private var open: (since: Int64, inRange: Int)?
+    /// An open alert: when it began, and the minutes in a row back in range.
+    private struct OpenAlert: Sendable, Equatable {
+        var since: Int64
+        var inRange: Int
+    }
+
+    private var open: OpenAlert?
     /// Warm-up sums of minute means and of their squares.
     private var warmupSum: Int64 = 0
     private var warmupSquares: Int64 = 0
@@ -72,12 +78,6 @@ public struct VitalDrift: Sendable, Equatable {
     }
 
     public var isOpen: Bool { open != nil }
-
-    public static func == (a: VitalDrift, b: VitalDrift) -> Bool {
-        a.settings == b.settings && a.baseline == b.baseline && a.cusum == b.cusum && a.minute == b.minute
-            && a.sum == b.sum && a.count == b.count && a.open?.since == b.open?.since && a.open?.inRange == b.open?.inRange
-            && a.warmupSum == b.warmupSum && a.warmupSquares == b.warmupSquares
-    }
 
     /// Adds a reading at `time` (Unix ms). Returns an event when the minute it closes raises or
     /// clears the alert. Readings from an earlier minute than the current one are ignored.
@@ -116,7 +116,7 @@ public struct VitalDrift: Sendable, Equatable {
             let back = !baseline.isOutlier(value, zQ8: settings.clearZQ8, minimumVariance: varianceFloor)
             let inRange = back ? alert.inRange + 1 : 0
             guard inRange >= settings.clearAfterMinutes else {
-                open = (alert.since, inRange)
+                open = OpenAlert(since: alert.since, inRange: inRange)
                 return nil
             }
             open = nil
@@ -148,7 +148,7 @@ public struct VitalDrift: Sendable, Equatable {
             if !baseline.isOutlier(value, zQ8: settings.learnZQ8, minimumVariance: varianceFloor) { baseline.update(value) }
             return nil
         }
-        open = (time, 0)
+        open = OpenAlert(since: time, inRange: 0)
         let sigma = Int(CUSUM.squareRoot(UInt64(variance)) >> 8)
         return .raise(direction: direction, since: time, baseline: level, value: value, sigma: sigma)
     }

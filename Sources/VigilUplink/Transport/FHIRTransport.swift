@@ -59,8 +59,7 @@ public final class FHIRTransport: Sendable {
             tls.privateKey = .privateKey(try NIOSSLPrivateKey(file: key, format: .pem))
         }
         var http = HTTPClient.Configuration(tlsConfiguration: tls)
-        http.timeout = .init(connect: .nanoseconds(Int64(configuration.connectTimeout.components.seconds) * 1_000_000_000
-                                                   + configuration.connectTimeout.components.attoseconds / 1_000_000_000),
+        http.timeout = .init(connect: Self.timeAmount(configuration.connectTimeout),
                              read: nil)
         http.connectionPool = .init(idleTimeout: .seconds(60))
         http.decompression = .enabled(limit: .ratio(20))
@@ -77,8 +76,7 @@ public final class FHIRTransport: Sendable {
     }
 
     private func postOnce(_ body: [UInt8]) async throws -> Response {
-        let timeout = TimeAmount.nanoseconds(Int64(configuration.requestTimeout.components.seconds) * 1_000_000_000
-                                             + configuration.requestTimeout.components.attoseconds / 1_000_000_000)
+        let timeout = Self.timeAmount(configuration.requestTimeout)
         var request = HTTPClientRequest(url: configuration.baseURL)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/fhir+json")
@@ -102,4 +100,9 @@ public final class FHIRTransport: Sendable {
     }
 
     public func shutdown() async throws { try await client.shutdown() }
+
+    /// NIO's time type for a Swift `Duration`.
+    static func timeAmount(_ duration: Duration) -> TimeAmount {
+        .nanoseconds(duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
+    }
 }
