@@ -31,6 +31,8 @@ let package = Package(
             pkgConfig: "libmosquitto",
             providers: [.apt(["libmosquitto-dev"])]
         ),
+        // Linux's adjtimex (sys/timex.h, which Glibc's module does not export): clock sync state.
+        .systemLibrary(name: "CLinuxTime"),
         // Pure value types and small algorithms shared by every layer.
         .target(name: "VigilCore"),
         // Pure: topic scheme, frame codec, HMAC (computation only, no I/O).
@@ -91,6 +93,7 @@ let package = Package(
                 "VigilMQTT",
                 "VigilStore",
                 "VigilUplink",
+                "CLinuxTime",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
@@ -107,6 +110,8 @@ let package = Package(
             dependencies: [
                 "VigilAgent",
                 "VigilStore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -38,7 +38,11 @@ public struct Agent: Sendable {
         let (store, validator, keyring) = try openStore(metrics: metrics)
         let devices = DeviceRegistry(
             directory: URL(fileURLWithPath: configuration.gateway.stateDirectory).appendingPathComponent("devices"), logger: logger)
-        let deviceStatus = DeviceStatusBook()
+        let sensors = SensorBook()
+        let alertBoard = AlertBoard()
+        let uplinkStatus = configuration.uplink.map { UplinkStatus(kind: "fhir", target: $0.baseURL) }
+            ?? configuration.upstreamMQTT.map { UplinkStatus(kind: "mqtt", target: "\($0.broker.host):\($0.broker.port)") }
+            ?? UplinkStatus(kind: "none", target: nil)
         let pipeline = PipelineService(.init(
             messages: client.messages, topics: Topics(prefix: configuration.topicPrefix), registry: devices, metrics: metrics,
             logger: logger, summaryInterval: .seconds(configuration.pipeline.summaryIntervalSeconds),
@@ -60,7 +64,7 @@ public struct Agent: Sendable {
             news2FreshnessMinutes: configuration.models.news2FreshnessMinutes, news2ClearAfter: configuration.models.news2ClearAfter,
             drift: configuration.models.drift, reminderMinutes: configuration.models.reminderMinutes,
             alertAckTopic: Topics(prefix: configuration.topicPrefix).gatewayAlertAck(configuration.gateway.id),
-            deviceStatus: deviceStatus,
+            sensors: sensors, alertBoard: alertBoard,
             models: loadModels()))
 
         logger.notice("starting", metadata: [
@@ -78,7 +82,7 @@ public struct Agent: Sendable {
             uplink.append(.init(service: UplinkService(
                 store: store, mapper: FHIRMapper(gateway: configuration.gateway.id), transport: transport, deadLetters: deadLetters,
                 settings: .init(maxEntries: settings.maxEntries, maxBytes: settings.maxBytes, backoff: settings.backoff), logger: logger,
-                metrics: metrics.factory, deviceStatus: deviceStatus)))
+                metrics: metrics.factory, sensors: sensors, status: uplinkStatus)))
         }
         if let upstream = configuration.upstreamMQTT {
             let localAckTopic = Topics(prefix: configuration.topicPrefix).gatewayAlertAck(configuration.gateway.id)
@@ -87,7 +91,7 @@ public struct Agent: Sendable {
                 client: MQTTClient(configuration: upstream.broker, logger: logger),
                 settings: .init(topicPrefix: upstream.topicPrefix, gateway: configuration.gateway.id,
                                 backoff: Backoff(initialMilliseconds: 500, maximumMilliseconds: 60_000, jitter: .full)),
-                logger: logger, metrics: metrics.factory,
+                logger: logger, metrics: metrics.factory, status: uplinkStatus,
                 forwardAlertAck: { payload in
                     // Into the pipeline through the local broker, like an acknowledgement made there.
                     do {
@@ -97,10 +101,21 @@ public struct Agent: Sendable {
                     }
                 })))
         }
+        let inspector = GatewayInspector(
+            configuration: configuration, client: client, pipeline: pipeline, store: store, registry: devices, sensors: sensors,
+            uplink: uplinkStatus, alerts: alertBoard, currentKey: keyring.currentID,
+            keyFile: Keyring.locate(keyFile: configuration.store.keyFile, environment: ProcessInfo.processInfo.environment)
+                == configuration.store.keyFile ? configuration.store.keyFile : nil,
+            startedAt: GatewayInspector.now())
+        let statusMetrics = StatusMetrics(registry: registry, inspector: inspector)
+        let control: [ServiceGroupConfiguration.ServiceConfiguration] = configuration.controlSocket.map {
+            [.init(service: ControlServer(path: $0, inspector: inspector, logger: logger))]
+        } ?? []
         let group = ServiceGroup(
             configuration: .init(
-                services: uplink + [
-                    .init(service: MetricsServer(registry: registry, listen: configuration.metrics, logger: logger, readiness: readiness)),
+                services: uplink + control + [
+                    .init(service: MetricsServer(registry: registry, listen: configuration.metrics, logger: logger, readiness: readiness,
+                                                 refresh: { statusMetrics.refresh() })),
                     .init(service: pipeline),
                     .init(service: IngestService(client: client, metrics: metrics, logger: logger, readiness: readiness)),
                     .init(service: SupervisorService(client: client, pipeline: pipeline, store: store, notifier: notifier,

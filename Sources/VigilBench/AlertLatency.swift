@@ -94,6 +94,8 @@ struct AlertLatency: AsyncParsableCommand {
               client_id: vigil-alert-latency-\(getpid())
             metrics:
               listen: off
+            control:
+              socket: \(root)/control.sock
             logging:
               level: warning
             models:

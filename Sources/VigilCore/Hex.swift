@@ -18,3 +18,14 @@ public func hexDecoded(_ text: some StringProtocol) -> [UInt8]? {
     }
     return bytes
 }
+
+/// Lower-case hexadecimal text of `bytes`.
+public func hexEncoded(_ bytes: some Sequence<UInt8>) -> String {
+    let digits = Array("0123456789abcdef".utf8)
+    var text: [UInt8] = []
+    for byte in bytes {
+        text.append(digits[Int(byte >> 4)])
+        text.append(digits[Int(byte & 0xf)])
+    }
+    return String(decoding: text, as: UTF8.self)
+}

@@ -13,7 +13,8 @@ struct Vigil: AsyncParsableCommand {
             commands are for technicians and operators.
             """,
         version: VigilVersion.current,
-        subcommands: [Run.self, Config.self, Score.self, StoreCommand.self, KeysCommand.self, AuditCommand.self]
+        subcommands: [Run.self, StatusCommand.self, DoctorCommand.self, SensorCommand.self, Config.self, Score.self, StoreCommand.self,
+                      KeysCommand.self, AuditCommand.self]
     )
 }
 

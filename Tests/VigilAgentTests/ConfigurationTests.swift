@@ -29,6 +29,23 @@ import VigilTestSupport
         #expect(minimal.models == configuration.models)
         #expect(minimal.store == configuration.store)
         #expect(minimal.gateway.stateDirectory == configuration.gateway.stateDirectory)
+        #expect(minimal.controlSocket == configuration.controlSocket)
+        #expect(minimal.broker == configuration.broker)
+        #expect(configuration.controlSocket == "/run/vigil/control.sock")
+        #expect(configuration.broker.pidFile == "/run/mosquitto/vigil.pid")
+    }
+
+    @Test func controlSocketAndBrokerFilesCanBeTurnedOffOrRejected() throws {
+        let off = try VigilConfiguration.parse(
+            yaml: "control:\n  socket: \"off\"\nbroker:\n  pid_file: \"off\"\n  device_ca_file: \"off\"\n", path: "off.yaml")
+        #expect(off.controlSocket == nil)
+        #expect(off.broker.pidFile == nil)
+        #expect(off.broker.deviceCAFile == nil)
+        let error = try #require(throws: ConfigurationError.self) {
+            try VigilConfiguration.parse(yaml: "control:\n  socket: relative.sock\nbroker:\n  device_port: 0\n", path: "bad.yaml")
+        }
+        #expect("\(error)".contains("control.socket: expected an absolute path or off, got \"relative.sock\""))
+        #expect("\(error)".contains("broker.device_port: expected an integer from 1 to 65535"))
     }
 
     @Test func everyProblemIsReportedWithFileLineKeyAndExpectation() throws {

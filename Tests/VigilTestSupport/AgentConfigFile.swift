@@ -11,5 +11,7 @@ public func writeAgentConfig(
     ] + store.map { "  " + $0 }
     if let brokerPort { lines += ["mqtt:", "  port: \(brokerPort)"] + mqtt.map { "  " + $0 } }
     if let metricsPort { lines += ["metrics:", "  listen: 127.0.0.1:\(metricsPort)"] }
+    // Each test agent its own control socket (the default, /run/vigil, is the installed agent's).
+    if !sections.contains("control:") { lines += ["control:", "  socket: \(directory.path)/control.sock"] }
     return try directory.write("vigil.yaml", (lines.joined(separator: "\n") + "\n" + sections))
 }

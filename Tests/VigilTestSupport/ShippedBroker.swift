@@ -8,6 +8,10 @@ public struct ShippedBroker: Sendable {
     public let certificates: TestCertificates
     public let plainPort: Int
     public let tlsPort: Int
+    /// The broker's own copies of the shipped files, which provisioning edits.
+    public let passwordFile: String
+    public let aclFile: String
+    public let pidFile: String
 
     /// - Parameter users: user name → password (the agent is `vigil-agent`, a device its id).
     public init(in directory: TemporaryDirectory, users: [String: String]) async throws {
@@ -19,11 +23,27 @@ public struct ShippedBroker: Sendable {
         for (user, password) in users.sorted(by: { $0.key < $1.key }) {
             try MosquittoBroker.run("/usr/bin/mosquitto_passwd", ["-b", passwd, user, password])
         }
+        // The shipped ACL with a section per device in its managed block, as `vigil sensor add` writes.
+        var acl = try String(contentsOf: root.appendingPathComponent("config/mosquitto/acl"), encoding: .utf8)
+        let end = "# --- end of sensors ---"
+        guard acl.contains(end) else { throw MosquittoBroker.BrokerError.toolFailed("config/mosquitto/acl has no sensors block") }
+        let devices = users.keys.filter { !$0.hasPrefix("vigil-") }.sorted()
+        let sections = devices.map { device in
+            ["user \(device)"] + ["write up", "write status", "read ack", "read config", "read cmd"].map { rule in
+                let parts = rule.split(separator: " ")
+                return "topic \(parts[0]) vigil/v1/\(device)/\(parts[1])"
+            }
+        }.joined().joined(separator: "\n")
+        if !sections.isEmpty { acl = acl.replacingOccurrences(of: end, with: sections + "\n" + end) }
+        aclFile = try directory.write("acl", acl)
+        passwordFile = passwd
+        pidFile = directory.file("mosquitto.pid")
         var config = try String(contentsOf: root.appendingPathComponent("config/mosquitto/vigil.conf"), encoding: .utf8)
         let replacements = [
             "persistence_location /var/lib/mosquitto/": "persistence_location \(directory.path)/",
+            "pid_file /run/mosquitto/vigil.pid": "pid_file \(pidFile)",
             "password_file /etc/mosquitto/vigil/passwd": "password_file \(passwd)",
-            "acl_file /etc/mosquitto/vigil/acl": "acl_file \(root.appendingPathComponent("config/mosquitto/acl").path)",
+            "acl_file /etc/mosquitto/vigil/acl": "acl_file \(aclFile)",
             "log_dest syslog": "log_dest file \(directory.path)/mosquitto.log",
             "listener 1883 127.0.0.1": "listener \(plainPort) 127.0.0.1",
             "listener 8883": "listener \(tlsPort) 127.0.0.1",

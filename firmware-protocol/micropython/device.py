@@ -11,6 +11,11 @@ import sys
 import json
 
 try:
+    import os
+except ImportError:
+    import uos as os
+
+try:
     import time
     ticks_ms = time.ticks_ms
     ticks_diff = time.ticks_diff
@@ -51,6 +56,10 @@ class Device:
         self.id = config["device"]
         self.key = unhexlify(config["key"])
         self.state_dir = config["state_dir"]
+        try:
+            os.mkdir(self.state_dir)
+        except OSError:
+            pass  # exists already
         settings = config.get("settings", {})
         self.interval_ms = settings.get("sample_interval_ms", 1000)
         self.batch_max = settings.get("batch_max", 8)
@@ -102,7 +111,7 @@ class Device:
         broker = self.config["broker"]
         factory = self.client_class
         options = {}
-        if broker.get("ca_file"):
+        if broker.get("ca") or broker.get("ca_file"):
             options["ca"] = self.broker_ca()
         client = factory(self.id, broker["host"], broker.get("port", 1883), broker.get("username", self.id),
                          broker.get("password"), keepalive=30, **options)
@@ -120,8 +129,12 @@ class Device:
     def broker_ca(self):
         """The broker's CA from broker.ca_file (PEM or DER) as DER, which MicroPython's ssl takes."""
         if self._ca is None:
-            with open(self.config["broker"]["ca_file"], "rb") as f:
-                data = f.read()
+            broker = self.config["broker"]
+            if broker.get("ca"):  # embedded by `vigil sensor add`
+                data = broker["ca"].encode()
+            else:
+                with open(broker["ca_file"], "rb") as f:
+                    data = f.read()
             if data.startswith(b"-----"):
                 try:
                     from binascii import a2b_base64

@@ -73,6 +73,18 @@ public struct VigilConfiguration: Sendable, Equatable {
         public var reminderMinutes: Int
     }
 
+    /// What `vigil sensor add|remove` manage on the local broker, and what a device is told.
+    public struct Broker: Sendable, Equatable {
+        public var passwordFile: String
+        public var aclFile: String
+        /// mosquitto's pid file: the broker is sent SIGHUP to re-read the two files above.
+        public var pidFile: String?
+        public var deviceHost: String
+        public var devicePort: Int
+        /// The CA a device verifies the broker with (embedded in its boot file); `nil`: plain MQTT.
+        public var deviceCAFile: String?
+    }
+
     public struct Store: Sendable, Equatable {
         /// The master key file (used when no systemd credential `vigil-store-keys` is present).
         public var keyFile: String
@@ -91,6 +103,9 @@ public struct VigilConfiguration: Sendable, Equatable {
     public var logLevel: LogLevel
     public var logFormat: LogFormat
     public var metrics: MetricsListen
+    /// The control socket's path (`control.socket`), `nil` when off.
+    public var controlSocket: String?
+    public var broker: Broker
     public var pipeline: Pipeline
     public var models: Models
     public var uplink: Uplink?
@@ -160,6 +175,18 @@ extension VigilConfiguration {
 
         let metricsText = r.requiredString("metrics.listen", default: "127.0.0.1:9464")
         let metrics = parseListen(metricsText, &r)
+        let controlText = r.requiredString("control.socket", default: "/run/vigil/control.sock")
+        if controlText != "off" && !controlText.hasPrefix("/") {
+            r.report("control.socket", "expected an absolute path or off, got \"\(controlText)\"")
+        }
+        let deviceCA = r.string("broker.device_ca_file", default: "/etc/mosquitto/vigil/tls/ca.pem")
+        let broker = Broker(
+            passwordFile: r.requiredString("broker.password_file", default: "/etc/mosquitto/vigil/passwd"),
+            aclFile: r.requiredString("broker.acl_file", default: "/etc/mosquitto/vigil/acl"),
+            pidFile: r.string("broker.pid_file", default: "/run/mosquitto/vigil.pid").flatMap { $0 == "off" ? nil : $0 },
+            deviceHost: r.requiredString("broker.device_host", default: "vigil-gateway.local"),
+            devicePort: r.int("broker.device_port", default: 8883, range: 1...65_535),
+            deviceCAFile: deviceCA == "off" ? nil : deviceCA)
 
         let store = Store(
             keyFile: r.requiredString("store.key_file", default: "/etc/vigil/store.keys"),
@@ -186,6 +213,8 @@ extension VigilConfiguration {
             logLevel: r.choice("logging.level", default: LogLevel.info),
             logFormat: r.choice("logging.format", default: LogFormat.auto),
             metrics: metrics,
+            controlSocket: controlText == "off" ? nil : controlText,
+            broker: broker,
             pipeline: Pipeline(summaryIntervalSeconds: r.int("pipeline.summary_interval_seconds", default: 60, range: 1...86_400)),
             models: Models(
                 news2FreshnessMinutes: r.int("models.news2_freshness_minutes", default: 60, range: 1...1_440),
@@ -374,6 +403,7 @@ extension VigilConfiguration {
         case .tcp(let host, let port): lines.append(("metrics.listen", "http://\(host):\(port)/metrics"))
         case .unix(let path): lines.append(("metrics.listen", "unix:\(path)"))
         }
+        lines.append(("control.socket", controlSocket ?? "off"))
         return lines
     }
 }

@@ -17,7 +17,15 @@ public final class DeviceRegistry: Sendable {
     private struct State {
         var profiles: [DeviceID: DeviceProfile] = [:]
         var configs: [DeviceID: PendingConfig] = [:]
+        var summaries: [String: Summary] = [:]
         var loadedVersion: timespec?
+    }
+
+    /// What the control socket may tell about a device (never its key).
+    package struct Summary: Sendable, Equatable {
+        package var patient: String
+        package var kind: String
+        package var configVersion: UInt32?
     }
 
     /// A device's settings as the CONFIG frame will carry them.
@@ -36,6 +44,9 @@ public final class DeviceRegistry: Sendable {
 
     /// The settings of every device that has some.
     public var configs: [DeviceID: PendingConfig] { state.withLock { $0.configs } }
+
+    /// Every usable device record, by device id.
+    package var summaries: [String: Summary] { state.withLock { $0.summaries } }
 
     /// Re-reads the directory if it changed since the last read (one `stat`); `true` if it did.
     @discardableResult
@@ -67,6 +78,7 @@ public final class DeviceRegistry: Sendable {
         let version = directoryVersion()
         var profiles: [DeviceID: DeviceProfile] = [:]
         var configs: [DeviceID: PendingConfig] = [:]
+        var summaries: [String: Summary] = [:]
         let files = (try? FileManager.default.contentsOfDirectory(at: directory, includingPropertiesForKeys: nil)) ?? []
         for file in files where file.pathExtension == "json" {
             do {
@@ -79,6 +91,7 @@ public final class DeviceRegistry: Sendable {
                     configs[profile.device] = PendingConfig(version: settings.version, entries: try settings.entries(device: record.device))
                 }
                 profiles[profile.device] = profile
+                summaries[record.device] = Summary(patient: record.patient, kind: record.kind, configVersion: record.config?.version)
             } catch {
                 logger.error("skipping an unusable device registry file", metadata: ["file": "\(file.lastPathComponent)", "error": "\(error)"])
             }
@@ -86,6 +99,7 @@ public final class DeviceRegistry: Sendable {
         state.withLock {
             $0.profiles = profiles
             $0.configs = configs
+            $0.summaries = summaries
             $0.loadedVersion = version
         }
     }

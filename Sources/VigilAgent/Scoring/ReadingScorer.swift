@@ -121,6 +121,13 @@ package struct ReadingScorer {
         (book.open[patient] ?? [:]).values.map(\.id).sorted()
     }
 
+    /// Every open episode, by patient then start.
+    package var openEpisodes: [OpenAlertReport] {
+        book.open.flatMap { patient, episodes in
+            episodes.values.map { OpenAlertReport(patient: patient, alertID: $0.id, since: $0.since, acknowledged: $0.acknowledged) }
+        }.sorted { ($0.patient, $0.since, $0.alertID) < ($1.patient, $1.since, $1.alertID) }
+    }
+
     /// Adds the episode id and whether the event notifies: a raise over the patient's budget for
     /// this model is not notified (it is still stored and uploaded); escalations and clears are.
     private mutating func finish(_ scored: ScoredAlert) -> ScoredAlert {

@@ -32,12 +32,14 @@ final class MQTTUplinkService: Service {
     private let settings: Settings
     private let logger: Logger
     private let forwardAlertAck: @Sendable ([UInt8]) -> Void
+    private let status: UplinkStatus
     private let published: Counter
     private let failures: Counter
     private let lastSuccess: Gauge
 
     init(store: Store, mapper: FHIRMapper, client: MQTTClient, settings: Settings, logger: Logger, metrics factory: any MetricsFactory,
-         forwardAlertAck: @escaping @Sendable ([UInt8]) -> Void) {
+         status: UplinkStatus = UplinkStatus(kind: "mqtt", target: nil), forwardAlertAck: @escaping @Sendable ([UInt8]) -> Void) {
+        self.status = status
         published = Counter(label: "vigil_uplink_entries_total", dimensions: [("outcome", "published")], factory: factory)
         failures = Counter(label: "vigil_uplink_request_failures_total", factory: factory)
         lastSuccess = Gauge(label: "vigil_uplink_last_success_timestamp_seconds", factory: factory)
@@ -71,6 +73,7 @@ final class MQTTUplinkService: Service {
                     attempt = 0
                 } catch {
                     failures.increment()
+                    status.failed("\(error)", at: Int64(Date().timeIntervalSince1970 * 1_000))
                     let delay = settings.backoff.delayMilliseconds(attempt: attempt, using: &random)
                     attempt += 1
                     logger.warning("uplink (MQTT): publish failed, will retry", metadata: [
@@ -112,6 +115,7 @@ final class MQTTUplinkService: Service {
         published.increment(by: resources.count)
         lastSuccess.record(Date().timeIntervalSince1970)
         try store.advance(lane, to: last.next)
+        status.succeeded(records: records.count, at: Int64(Date().timeIntervalSince1970 * 1_000))
     }
 
 }

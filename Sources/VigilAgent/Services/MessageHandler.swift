@@ -41,6 +41,8 @@ struct MessageHandler {
     private struct Pending {
         let accepted: Validator.Accepted
         let fresh: [UInt32]
+        /// As stored (with quality grades), for the sensor book once it is durable.
+        let batch: ReadingBatch
     }
 
     private struct SequenceKey: Hashable {
@@ -65,6 +67,8 @@ struct MessageHandler {
 
     /// Entries appended without readings (an alert acknowledgement) that still need a sync.
     private var unsynced = false
+    /// Alerts were raised, cleared or acknowledged in this batch: the alert board needs updating.
+    private var alertsChanged = false
 
     var hasPending: Bool { !pending.isEmpty || !acknowledgeAfterCommit.isEmpty || unsynced }
     var pendingCount: Int { pending.count }
@@ -122,6 +126,7 @@ struct MessageHandler {
             var batch = StoredReadings.entry(accepted, fresh: Set(fresh), receivedAt: receivedAt)
             let alerts = scorer.score(&batch)
             dependencies.store.append(.readings(batch))
+            if !alerts.isEmpty { alertsChanged = true }
             for (model, alert) in alerts {
                 // Alerts go to the priority lane and are synced at once, not after the window.
                 dependencies.store.append(.alert(alert))
@@ -130,7 +135,7 @@ struct MessageHandler {
                 logger.notice("alert", metadata: ["device": "\(device)", "model": "\(model)"])
             }
             for seq in fresh { pendingSequences.insert(SequenceKey(device: device, boot: accepted.frame.boot, seq: seq)) }
-            pending.append(Pending(accepted: accepted, fresh: fresh))
+            pending.append(Pending(accepted: accepted, fresh: fresh, batch: batch))
             if pendingSince == nil { pendingSince = clock.now }
         case .duplicate(_, let boot, let ackThrough):
             duplicates.increment()
@@ -152,8 +157,10 @@ struct MessageHandler {
             pendingSince = nil
             urgent = false
             unsynced = false
+            alertsChanged = false
         }
         let outcome = commitStore()
+        if alertsChanged { dependencies.alertBoard?.replace(with: scorer.openEpisodes) }
         var acks: [BootKey: UInt32] = [:]
         if outcome.dropped.contains(.routine) {
             // Not stored, so not acknowledged: each device keeps these readings and resends them.
@@ -171,6 +178,7 @@ struct MessageHandler {
             let boot = item.accepted.frame.boot
             let result = validator.commit(item.accepted, only: item.fresh)
             counter(for: device).increment(by: item.fresh.count)
+            dependencies.sensors?.stored(item.batch, at: item.batch.receivedAt)
             if let through = result.ackThrough { acks[BootKey(device: device, boot: boot)] = through }
             if let abandoned = result.abandoned {
                 gapsAbandoned.increment()
@@ -243,6 +251,7 @@ struct MessageHandler {
         dependencies.store.append(.alert(entry))
         urgent = true
         unsynced = true
+        alertsChanged = true
         if pendingSince == nil { pendingSince = clock.now }
         alertsRecorded.increment()
         logger.notice("alert acknowledged", metadata: ["model": "\(model)", "alert_id": "\(alertID)"])
@@ -259,9 +268,7 @@ struct MessageHandler {
                 return
             }
             tally(.init(device: device.rawValue, kind: "status"), payload.count, 0)
-            if status.online {
-                dependencies.deviceStatus?.record(device: device.rawValue, firmware: status.firmware, battery: status.battery.map(Int.init))
-            }
+            dependencies.sensors?.status(device: device.rawValue, frame: status, at: Int64(Date().timeIntervalSince1970 * 1_000))
             logger.notice(status.online ? "device online" : "device offline", metadata: [
                 "device": "\(device)", "boot": "\(status.boot)", "firmware": "\(status.firmware)",
                 "config_version": "\(status.configVersion)",
@@ -288,6 +295,7 @@ struct MessageHandler {
         let counter = rejectCounters[reason] ?? dependencies.metrics.rejected(reason: reason)
         rejectCounters[reason] = counter
         counter.increment()
+        if let device { dependencies.sensors?.rejected(device: device.rawValue, reason: reason) }
         guard case .emit(let suppressed) = rejectLog.check(reason, now: now) else { return }
         var metadata: Logger.Metadata = ["reason": "\(reason)", "bytes": "\(bytes)", "suppressed": "\(suppressed)"]
         if let device { metadata["device"] = "\(device)" }

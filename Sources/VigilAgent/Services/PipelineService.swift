@@ -40,8 +40,10 @@ public final class PipelineService: Service {
         public var reminderMinutes = 30
         /// Where upstream acknowledges alerts (``Topics/gatewayAlertAck(_:)``).
         public var alertAckTopic: String?
-        /// Where the latest firmware and battery of each device are kept for the uplink.
-        package var deviceStatus: DeviceStatusBook?
+        /// What is observed of each sensor (status, rates, rejections, recent readings).
+        package var sensors: SensorBook?
+        /// The open alert episodes, for status and metrics.
+        package var alertBoard: AlertBoard?
         /// Quantized models run on every reading.
         public var models: [QuantizedModel] = []
         /// Messages handled in one group commit at most.
@@ -132,8 +134,19 @@ public final class PipelineService: Service {
         }
     }
 
-    /// Publishes a signed, retained CONFIG for every device whose settings version is new.
+    /// Publishes a signed, retained CONFIG for every device whose settings version is new, and
+    /// clears the retained CONFIG of a device that was removed (an empty retained message).
     func publishConfigs() {
+        let provisioned = dependencies.registry.summaries
+        let removed = publishedConfigs.withLock { published in
+            let gone = published.keys.filter { provisioned[$0.rawValue] == nil }
+            for device in gone { published[device] = nil }
+            return gone
+        }
+        for device in removed {
+            dependencies.publishRetained(dependencies.topics.topic(device, .config), [])
+            logger.notice("cleared the settings of a removed device", metadata: ["device": "\(device)"])
+        }
         for (device, config) in dependencies.registry.configs {
             guard publishedConfigs.withLock({ $0[device] }) != config.version,
                   let profile = dependencies.registry.profile(for: device) else { continue }

@@ -38,11 +38,14 @@ final class UplinkService: Service {
     private let bytesSent: Counter
     private let lastSuccess: Gauge
 
-    private let deviceStatus: DeviceStatusBook
+    private let sensors: SensorBook
+    private let status: UplinkStatus
 
     init(store: Store, mapper: FHIRMapper, transport: FHIRTransport, deadLetters: DeadLetters, settings: Settings, logger: Logger,
-         metrics factory: any MetricsFactory, deviceStatus: DeviceStatusBook = DeviceStatusBook()) {
-        self.deviceStatus = deviceStatus
+         metrics factory: any MetricsFactory, sensors: SensorBook = SensorBook(),
+         status: UplinkStatus = UplinkStatus(kind: "fhir", target: nil)) {
+        self.sensors = sensors
+        self.status = status
         created = Counter(label: "vigil_uplink_entries_total", dimensions: [("outcome", "created")], factory: factory)
         existing = Counter(label: "vigil_uplink_entries_total", dimensions: [("outcome", "existing")], factory: factory)
         deadLettered = Counter(label: "vigil_uplink_entries_total", dimensions: [("outcome", "dead_letter")], factory: factory)
@@ -133,19 +136,20 @@ final class UplinkService: Service {
         var revisions: [String: Int] = [:]
         for record in records {
             guard let (device, patient) = record.entry.uplinkSource, revisions[device] == nil else { continue }
-            let status = deviceStatus.status(of: device)
-            let revision = status?.revision ?? 0
+            let facts = sensors.facts(of: device)
+            let revision = facts?.revision ?? 0
             revisions[device] = revision
             guard state.devices[device].map({ $0 < revision }) ?? true else { continue }
-            devices.append(mapper.sensor(device, patient: patient, firmware: status?.firmware, battery: status?.battery))
+            devices.append(mapper.sensor(device, patient: patient, firmware: facts?.firmware, battery: facts?.battery))
         }
         if !devices.isEmpty {
-            if let delay = await send(devices, state: &state, onConfirmed: { _ in }) { return delay }
+            if let delay = await send(devices, state: &state, records: 0, onConfirmed: { _ in }) { return delay }
             state.gatewaySent = true
             state.devices.merge(revisions) { max($0, $1) }
         }
         var bundle = TransactionBundle()
         var completeThrough: StoredRecord?
+        var completeCount = 0
         var partial = false
         for record in records {
             let pending = mapper.resources(for: record.entry).filter { !state.done.contains($0.identifier) && !deadLetters.contains($0.identifier) }
@@ -153,6 +157,7 @@ final class UplinkService: Service {
             if pending.count <= room {
                 bundle.append(contentsOf: pending)
                 completeThrough = record
+                completeCount += 1
             } else {
                 bundle.append(contentsOf: Array(pending.prefix(max(room, 0))))
                 partial = room > 0
@@ -174,7 +179,7 @@ final class UplinkService: Service {
             return nil
         }
         let sent = bundle
-        let delay = await send(bundle, state: &state) { state in
+        let delay = await send(bundle, state: &state, records: completeCount) { state in
             // Only a record sent in part needs its confirmed resources remembered.
             if partial || completeThrough == nil {
                 for entry in sent.entries { state.done.insert(entry.identifier) }
@@ -207,8 +212,9 @@ final class UplinkService: Service {
     }
 
     /// Posts a bundle and applies the server's answer; returns a delay when it should be retried.
-    private func send(_ bundle: TransactionBundle, state: inout SendState,
+    private func send(_ bundle: TransactionBundle, state: inout SendState, records: Int,
                       onConfirmed: (inout SendState) -> Void) async -> Duration? {
+        let now = { Int64(Date().timeIntervalSince1970 * 1_000) }
         let outcome: TransactionOutcome
         do {
             let response = try await transport.post(bundle.encoded())
@@ -223,6 +229,7 @@ final class UplinkService: Service {
             created.increment(by: createdCount)
             existing.increment(by: existingCount)
             lastSuccess.record(Date().timeIntervalSince1970)
+            status.succeeded(records: records, at: now())
             state.attempt = 0
             state.limit = min(settings.maxEntries, state.limit * 2)
             onConfirmed(&state)
@@ -250,6 +257,7 @@ final class UplinkService: Service {
             return nil
         case .retry(let reason, let after):
             failures.increment()
+            status.failed(reason, at: now())
             let delay = after ?? .milliseconds(settings.backoff.delayMilliseconds(attempt: state.attempt, using: &state.random))
             state.attempt += 1
             logger.warning("uplink: request failed, will retry", metadata: [

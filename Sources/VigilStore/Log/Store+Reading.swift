@@ -163,3 +163,23 @@ extension Store {
         return cursor.segment < last.id || (cursor.segment == last.id && cursor.record < Self.entryCount(last))
     }
 }
+
+extension Store {
+    /// Bytes of the segments that still hold unsent records (any lane) and when the oldest of
+    /// them was started: bounds of the backlog's size and age, without decrypting anything.
+    public var unsentSegments: (bytes: Int, oldest: Int64?) {
+        lock.lock()
+        defer { lock.unlock() }
+        var bytes = 0
+        var oldest: Int64?
+        for lane in Lane.allCases {
+            let cursor = cursorLocked(lane)
+            for segment in lanes[lane]?.segments ?? [] where segment.id > cursor.segment
+                || (segment.id == cursor.segment && Self.entryCount(segment) > cursor.record) {
+                bytes += segment.size
+                oldest = min(oldest ?? segment.created, segment.created)
+            }
+        }
+        return (bytes, oldest)
+    }
+}

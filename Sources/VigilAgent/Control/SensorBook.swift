@@ -1,0 +1,148 @@
+import Synchronization
+import VigilProtocol
+import VigilStore
+
+/// What the agent has observed of each sensor since it started: liveness (STATUS birth and last
+/// will), firmware, battery, RSSI, the settings version applied, readings per minute,
+/// completeness from sequence numbers, rejections by reason, and the last readings for `vigil
+/// sensor watch`. Filled by the pipeline, read by the control socket, the metrics endpoint and
+/// the uplink (which sends firmware and battery in the sensor's Device when they change).
+///
+/// Bounded: at most ``maxDevices`` entries (rejections name unprovisioned ids too, and a flood of
+/// made-up ids must not grow memory), and ``recentCapacity`` readings per device.
+package final class SensorBook: Sendable {
+    package static let maxDevices = 1_024
+    package static let recentCapacity = 240
+    /// Boots whose sequence spans count towards completeness.
+    static let bootsTracked = 4
+
+    /// The facts the uplink sends in the sensor's Device; `revision` grows when they change.
+    package struct Facts: Sendable, Equatable {
+        package var firmware: String
+        package var battery: Int?
+        package var revision: Int
+    }
+
+    struct Span: Sendable {
+        var first: UInt32
+        var last: UInt32
+        var received: UInt64
+        var expected: UInt64 { UInt64(last - first) + 1 }
+    }
+
+    struct Sensor: Sendable {
+        var lastSeen: Int64?
+        var online: Bool?
+        var firmware: String?
+        var battery: Int?
+        var rssi: Int?
+        var boot: UInt32?
+        var configApplied: UInt32?
+        var revision = 0
+        var rate = RateWindow()
+        var stored: UInt64 = 0
+        var spans: [(boot: UInt32, span: Span)] = []
+        var rejects: [String: UInt64] = [:]
+        var recent: [WatchReading] = []
+        var nextIndex: UInt64 = 1
+    }
+
+    private let sensors = Mutex<[String: Sensor]>([:])
+
+    package init() {}
+
+    private func update(_ device: String, _ body: (inout Sensor) -> Void) {
+        sensors.withLock { all in
+            guard all[device] != nil || all.count < Self.maxDevices else { return }
+            body(&all[device, default: Sensor()])
+        }
+    }
+
+    /// An authenticated STATUS frame (birth, last will, or a report after new settings).
+    package func status(device: String, frame: StatusFrame, at time: Int64) {
+        update(device) { sensor in
+            sensor.lastSeen = time
+            sensor.online = frame.online
+            sensor.boot = frame.boot
+            sensor.configApplied = frame.configVersion
+            guard frame.online else { return }
+            let battery = frame.battery.map(Int.init)
+            if sensor.firmware != frame.firmware || sensor.battery != battery { sensor.revision += 1 }
+            sensor.firmware = frame.firmware
+            sensor.battery = battery
+            sensor.rssi = frame.rssi.map(Int.init)
+        }
+    }
+
+    /// A batch made durable (after the group commit), with its quality grades.
+    package func stored(_ batch: ReadingBatch, at time: Int64) {
+        guard !batch.readings.isEmpty else { return }
+        update(batch.device) { sensor in
+            sensor.lastSeen = time
+            sensor.online = sensor.online ?? true
+            sensor.stored += UInt64(batch.readings.count)
+            sensor.rate.add(UInt64(batch.readings.count), at: time)
+            let seqs = batch.readings.map(\.seq)
+            if let index = sensor.spans.firstIndex(where: { $0.boot == batch.boot }) {
+                sensor.spans[index].span.first = min(sensor.spans[index].span.first, seqs.min()!)
+                sensor.spans[index].span.last = max(sensor.spans[index].span.last, seqs.max()!)
+                sensor.spans[index].span.received += UInt64(seqs.count)
+            } else {
+                sensor.spans.append((batch.boot, Span(first: seqs.min()!, last: seqs.max()!, received: UInt64(seqs.count))))
+                if sensor.spans.count > Self.bootsTracked { sensor.spans.removeFirst() }
+            }
+            for reading in batch.readings {
+                var values: [String: Double] = [:]
+                for value in reading.values {
+                    guard let channel = Channel(rawValue: value.channel) else { continue }
+                    values[channel.key] = Double(value.raw) / Double(channel.divisor)
+                }
+                sensor.recent.append(WatchReading(
+                    index: sensor.nextIndex, time: reading.time, seq: reading.seq, values: values,
+                    quality: Self.qualities[Int(reading.qualityGrade)], abnormal: reading.isAbnormal))
+                sensor.nextIndex += 1
+            }
+            if sensor.recent.count > Self.recentCapacity { sensor.recent.removeFirst(sensor.recent.count - Self.recentCapacity) }
+        }
+    }
+
+    static let qualities = ["good", "fair", "poor", "unusable"]
+
+    package func rejected(device: String, reason: String) {
+        update(device) { $0.rejects[reason, default: 0] += 1 }
+    }
+
+    /// Firmware and battery for the uplink's Device resource.
+    package func facts(of device: String) -> Facts? {
+        sensors.withLock { all in
+            guard let sensor = all[device], let firmware = sensor.firmware else { return nil }
+            return Facts(firmware: firmware, battery: sensor.battery, revision: sensor.revision)
+        }
+    }
+
+    /// Everything observed of each device, merged with what the registry says of it.
+    package func reports(registry: [String: DeviceRegistry.Summary], at time: Int64) -> [SensorReport] {
+        let observed = sensors.withLock { $0 }
+        return Set(observed.keys).union(registry.keys).sorted().map { device in
+            let sensor = observed[device] ?? Sensor()
+            let entry = registry[device]
+            return SensorReport(
+                device: device, patient: entry?.patient, kind: entry?.kind, provisioned: entry != nil, online: sensor.online,
+                lastSeen: sensor.lastSeen, firmware: sensor.firmware, battery: sensor.battery, rssi: sensor.rssi, boot: sensor.boot,
+                configApplied: sensor.configApplied, configWanted: entry?.configVersion,
+                readingsPerMinute: Int(sensor.rate.lastMinute(at: time)), readingsStored: sensor.stored,
+                received: sensor.spans.reduce(0) { $0 + $1.span.received },
+                expected: sensor.spans.reduce(0) { $0 + $1.span.expected },
+                rejects: sensor.rejects)
+        }
+    }
+
+    /// The device's readings with an index above `after` (oldest first; at most the last
+    /// ``recentCapacity``).
+    package func readings(of device: String, after: UInt64) -> WatchBatch {
+        sensors.withLock { all in
+            guard let sensor = all[device] else { return WatchBatch(next: after, readings: []) }
+            return WatchBatch(next: sensor.nextIndex - 1, readings: sensor.recent.filter { $0.index > after })
+        }
+    }
+}

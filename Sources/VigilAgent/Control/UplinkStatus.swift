@@ -1,0 +1,49 @@
+import Synchronization
+
+/// How the hospital uplink is doing, for `vigil status` and the metrics: whether the last request
+/// succeeded, when the last success and the last error were, and how fast records are confirmed.
+package final class UplinkStatus: Sendable {
+    package let kind: String
+    package let target: String?
+
+    private struct State {
+        var connected: Bool?
+        var lastSuccess: Int64?
+        var lastError: String?
+        var lastErrorAt: Int64?
+        var confirmed = RateWindow()
+    }
+
+    private let state = Mutex(State())
+
+    package init(kind: String, target: String?) {
+        self.kind = kind
+        self.target = target
+    }
+
+    /// A request (or publish) the far end confirmed; `records` log records it completed.
+    package func succeeded(records: Int, at time: Int64) {
+        state.withLock { state in
+            state.connected = true
+            state.lastSuccess = time
+            if records > 0 { state.confirmed.add(UInt64(records), at: time) }
+        }
+    }
+
+    /// A failed attempt: the reason is kept short and carries no payload (error texts only).
+    package func failed(_ reason: String, at time: Int64) {
+        state.withLock { state in
+            state.connected = false
+            state.lastError = String(reason.prefix(200))
+            state.lastErrorAt = time
+        }
+    }
+
+    package func report(at time: Int64) -> StatusReport.Uplink {
+        state.withLock { state in
+            StatusReport.Uplink(kind: kind, target: target, connected: state.connected, lastSuccess: state.lastSuccess,
+                                lastError: state.lastError, lastErrorAt: state.lastErrorAt,
+                                recordsPerSecond: Double(state.confirmed.lastMinute(at: time)) / 60)
+        }
+    }
+}
