@@ -36,6 +36,8 @@ public struct Agent: Sendable {
         let client = MQTTClient(configuration: configuration.mqtt, logger: logger)
         let readiness = Readiness(required: [.ingest, .metrics])
         let (store, validator, keyring) = try openStore(metrics: metrics)
+        ConfigurationAudit.record(configurationPath: configuration.sourcePath,
+                                  auditDirectory: configuration.gateway.stateDirectory + "/audit", logger: logger)
         let devices = DeviceRegistry(
             directory: URL(fileURLWithPath: configuration.gateway.stateDirectory).appendingPathComponent("devices"), logger: logger)
         let sensors = SensorBook()

@@ -50,7 +50,7 @@ import VigilTestSupport
                                                           "-X", "heapsize=64K", "device.py", deviceConfigs[index],
                                                           "--seconds", "\(seconds)", "--scenario", "stable"] + extra,
                                               environment: environment)
-            #expect(result.status == 0, "device \(index): \(result.stderr)")
+            #expect(result.status == 0, "device \(index): \(result.stdout) \(result.stderr)")
             let json = try jsonObject(result.stdout)
             #expect(json["mqtt_client"] as? String == (index == 8 ? "umqtt.simple" : "mqtt.py"), "device \(index)")
             return DeviceStats(boot: json["boot"] as? Int ?? -1, sampled: json["sampled"] as? Int ?? -1,

@@ -130,6 +130,43 @@ import Glibc
         #expect(metrics.contains("vigil_mqtt_connected 1"))
         #expect(try httpGet(port: agent.metricsPort, path: "/other").status == 404)
 
+        // The same facts through the control socket, as a technician reads them.
+        let vigil = builtProduct("vigil")
+        let config = dir.file("vigil.yaml")
+        #expect(try FileManager.default.attributesOfItem(atPath: dir.file("control.sock"))[.posixPermissions] as? Int == 0o660)
+        let show = try await runProcess(vigil, ["sensor", "show", "dev-a", "--config", config, "--json"])
+        #expect(show.status == 0, "\(show.stderr)")
+        let report = try ControlJSON.decoder().decode(SensorReport.self, from: Data(show.stdout.utf8))
+        #expect(report.patient == "Patient/p-a" && report.kind == "spo2-ring" && report.provisioned)
+        #expect(report.firmware == "test-fw 1" && report.battery == 80 && report.rssi == -60 && report.online == true)
+        #expect(report.readingsStored == 9 && report.received == 9 && report.expected == 9 && report.completeness == 1)
+        #expect(report.readingsPerMinute == 9)
+        #expect(report.rejects == ["bad_mac": 1])
+        let list = try await runProcess(vigil, ["sensor", "list", "--config", config])
+        #expect(list.status == 0)
+        let rows = list.stdout.split(separator: "\n").map(String.init)
+        #expect(rows.first?.hasPrefix("DEVICE  PATIENT      KIND       STATE    LAST SEEN") == true, "\(list.stdout)")
+        #expect(rows.contains { $0.hasPrefix("dev-a   Patient/p-a  spo2-ring  online") && $0.contains("100.0%") && $0.hasSuffix("bad_mac 1") },
+                "\(list.stdout)")
+        #expect(rows.contains { $0.hasPrefix("dev-z   -            -          removed") && $0.hasSuffix("unprovisioned 1") }, "\(list.stdout)")
+        #expect(!list.stdout.contains("\u{1B}["), "no colour codes when the output is not a terminal")
+        let status = try await runProcess(vigil, ["status", "--config", config, "--json"])
+        let statusJSON = try #require(try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any])
+        let problems = try #require(statusJSON["problems"] as? [[String: Any]])
+        #expect(status.status == (problems.isEmpty ? 0 : 1), "exit status follows the worst problem: \(problems)")
+        #expect(!problems.contains { ($0["subject"] as? String)?.hasPrefix("sensor") == true }, "\(problems)")
+        let text = try await runProcess(vigil, ["status", "--config", config])
+        for line in ["agent    vigil ", "broker   connected to 127.0.0.1:\(broker.port)", "uplink   none configured", "alerts   1 open, 0 not acknowledged",
+                     "sensors  1 provisioned, 1 online"] {
+            #expect(text.stdout.contains(line), "status lacks \(line): \(text.stdout)")
+        }
+        let scraped = try httpGet(port: agent.metricsPort, path: "/metrics").body
+        for line in [#"vigil_sensor_online{device="dev-a"} 1"#, #"vigil_sensor_battery_percent{device="dev-a"} 80"#,
+                     #"vigil_sensor_completeness_ratio{device="dev-a"} 1.0"#, "vigil_broker_connected 1",
+                     #"vigil_open_alerts{acknowledged="true"} 1"#, #"vigil_backlog_records{lane="routine"} "#] {
+            #expect(scraped.contains(line), "metrics lack \(line)")
+        }
+
         #expect(await eventually { notify.messages.contains("WATCHDOG=1") })
         #expect(await eventually { agent.log.contains("device=dev-a") && agent.log.contains("readings=") })
         agent.child.terminate()
@@ -145,7 +182,6 @@ import Glibc
         // Pulse 131.7 (3 points) and SpO2 87.3 % (3 points): NEWS2 6, a medium alert, stored in
         // the priority lane with its explanation; the readings are marked abnormal.
         #expect(log.contains("<5>vigil: alert device=dev-a model=news2"))
-        let config = dir.file("vigil.yaml")
         let export = try await runProcess(builtProduct("vigil"), ["store", "export", "--config", config])
         let lines = export.stdout.split(separator: "\n").map(String.init)
         let alert = try #require(lines.first { $0.contains(#""type":"alert""#) }, "\(export.stdout)")

@@ -9,6 +9,7 @@
 # On exit it prints one JSON line of counters (for tests and the simulator's operator).
 import sys
 import json
+import gc
 
 try:
     import os
@@ -117,7 +118,11 @@ class Device:
                          broker.get("password"), keepalive=30, **options)
         client.set_last_will(self.prefix + "status", self.status_frame(False), retain=True, qos=1)
         client.set_callback(self.on_message)
-        client.connect(clean_session=False)
+        try:
+            client.connect(clean_session=False)
+        except Exception:
+            client.close()  # a refused or failed handshake must not keep its socket (and TLS context)
+            raise
         self.client = client
         for kind in ("ack", "config", "cmd"):
             client.subscribe(self.prefix + kind, qos=1)
@@ -132,6 +137,7 @@ class Device:
             broker = self.config["broker"]
             if broker.get("ca"):  # embedded by `vigil sensor add`
                 data = broker["ca"].encode()
+                broker["ca"] = True  # the PEM text is not needed again: give its heap back
             else:
                 with open(broker["ca_file"], "rb") as f:
                     data = f.read()
@@ -244,10 +250,13 @@ class Device:
                         self.client.close()
                         self.client = None
             if not self.client and not in_outage and ticks_diff(now, next_connect) >= 0:
+                # A TLS context needs a few contiguous KB: collect the last connection's garbage
+                # first, and treat running short as one more failed attempt, not a crash.
+                gc.collect()
                 try:
                     self.connect()
                     backoff = 500
-                except (OSError, MQTTError):
+                except (OSError, MQTTError, MemoryError):
                     if self.client:
                         self.client.close()
                     self.client = None

@@ -7,6 +7,8 @@ public struct BrokerACL: Sendable, Equatable {
 
     private var head: [String]
     private var tail: [String]
+    /// Whether the file had the block (else it is appended, after a blank line).
+    private let hadBlock: Bool
     public private(set) var devices: [String]
     public let topicPrefix: String
 
@@ -27,9 +29,11 @@ public struct BrokerACL: Sendable, Equatable {
             head = lines
             tail = []
             devices = []
+            hadBlock = false
         case (let first?, let last?) where first < last:
             head = Array(lines[..<first])
             tail = Array(lines[(last + 1)...])
+            hadBlock = true
             devices = lines[first..<last].compactMap { line in
                 line.hasPrefix("user ") ? String(line.dropFirst("user ".count)) : nil
             }
@@ -56,7 +60,7 @@ public struct BrokerACL: Sendable, Equatable {
         var block = [Self.begin]
         for device in devices { block += rules(for: device) }
         block.append(Self.end)
-        let separator = head.last.map { $0.isEmpty ? [] : [""] } ?? []
+        let separator = !hadBlock && head.last.map({ !$0.isEmpty }) == true ? [""] : []
         return (head + separator + block + tail).joined(separator: "\n") + "\n"
     }
 }

@@ -97,7 +97,7 @@ public struct Provisioner: Sendable {
             topicPrefix: configuration.topicPrefix, channels: channels, settings: sensor.settings,
             stateDir: sensor.deviceStateDirectory)
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         let bytes: [UInt8]
         do {
             bytes = Array(try encoder.encode(boot)) + [UInt8(ascii: "\n")]
@@ -150,7 +150,7 @@ public struct Provisioner: Sendable {
         do {
             try FileManager.default.createDirectory(atPath: archive, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
             let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             try PosixFileSystem().replaceDurably(archive + "/\(device).json", with: Array(try encoder.encode(record)))
             try PosixFileSystem().remove(path)
             try PosixFileSystem().syncDirectory(devicesDirectory)

@@ -108,7 +108,7 @@ public final class DeviceRegistry: Sendable {
     public static func write(_ record: DeviceRecord, to directory: URL) throws {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         let data = try encoder.encode(record)
         let target = directory.appendingPathComponent("\(record.device).json")
         let temporary = directory.appendingPathComponent(".\(record.device).json.tmp")

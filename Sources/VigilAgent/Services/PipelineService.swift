@@ -130,7 +130,10 @@ public final class PipelineService: Service {
     private func watchRegistry() async {
         while !Task.isCancelled {
             try? await Task.sleep(for: .seconds(2))
-            if dependencies.registry.reloadIfChanged() { publishConfigs() }
+            // The pipeline may have reloaded the registry itself (a message from a new device):
+            // compare the published versions every time, not only when this reload saw a change.
+            dependencies.registry.reloadIfChanged()
+            publishConfigs()
         }
     }
 
