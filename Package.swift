@@ -124,6 +124,8 @@ let package = Package(
                 "VigilAgent",
                 "VigilStore",
                 "VigilModels",
+                "VigilUplink",
+                "VigilValidation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -109,3 +109,20 @@ import VigilTestSupport
         #expect((figures["nanoseconds_per_reading"] as? Int ?? 0) > 0)
     }
 }
+
+/// The hot-path microbenchmarks' short run: every path runs to completion (each asserts its own
+/// work: frames decode, validate as new, the store commits) and reports a figure. Speed is the
+/// README's business, from a release run.
+@Suite struct MicroBenchmarkTests {
+    @Test func everyHotPathRunsAndReports() async throws {
+        let dir = try TemporaryDirectory("micro")
+        defer { dir.remove() }
+        let result = try await runProcess(builtProduct("vigil-bench"), ["micro", "--operations", "2000", "--rounds", "1", "--directory", dir.path])
+        #expect(result.status == 0, "\(result.stderr)")
+        let figures = try jsonObject(result.stdout)
+        for path in ["decode_verify_ns", "validate_ns", "models_ns", "append_group256_ns", "fhir_encode_ns"] {
+            #expect((figures[path] as? Int ?? 0) > 0, "\(path): \(figures)")
+        }
+        #expect(FileManager.default.fileExists(atPath: dir.file("0/routine")), "the append path wrote real segments")
+    }
+}
