@@ -94,6 +94,7 @@ let package = Package(
                 "VigilStore",
                 "VigilUplink",
                 "CLinuxTime",
+                .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),

@@ -246,7 +246,7 @@ class Device:
                 if self.client:
                     try:
                         self.send([reading])
-                    except OSError:
+                    except (OSError, MQTTError):  # e.g. the broker closed the connection mid-publish
                         self.client.close()
                         self.client = None
             if not self.client and not in_outage and ticks_diff(now, next_connect) >= 0:

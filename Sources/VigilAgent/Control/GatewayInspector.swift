@@ -31,13 +31,14 @@ package struct GatewayInspector: Sendable {
         let stats = store.stats
         let disk = HostFacts.disk(configuration.gateway.stateDirectory)
         let storeBytes = stats.lanes.values.reduce(0) { $0 + $1.bytes }
+        let uplinkReport = uplink.report(at: time)
         return StatusReport(
             agent: .init(version: VigilVersion.current, gateway: configuration.gateway.id, pid: getpid(), startedAt: startedAt,
                          messagesProcessed: pipeline.processed),
             broker: .init(address: "\(configuration.mqtt.host):\(configuration.mqtt.port)", connected: brokerState.isConnected,
                           problem: problem),
-            uplink: uplink.report(at: time),
-            backlog: backlog(uplink: uplink.report(at: time)),
+            uplink: uplinkReport,
+            backlog: backlog(uplink: uplinkReport),
             openAlerts: alerts.alerts,
             disk: .init(path: configuration.gateway.stateDirectory, freeBytes: disk?.free ?? -1, totalBytes: disk?.total ?? -1,
                         storeBytes: storeBytes, quotaBytes: configuration.store.quotaBytes, reserveBytes: configuration.store.reserveBytes),

@@ -1,3 +1,4 @@
+import DequeModule
 import Synchronization
 import VigilProtocol
 import VigilStore
@@ -43,7 +44,9 @@ package final class SensorBook: Sendable {
         var stored: UInt64 = 0
         var spans: [(boot: UInt32, span: Span)] = []
         var rejects: [String: UInt64] = [:]
-        var recent: [WatchReading] = []
+        /// The last readings as stored (converted only when someone watches: the pipeline's
+        /// per-reading cost stays one append), with their watch index.
+        var recent: Deque<(index: UInt64, reading: StoredReading)> = []
         var nextIndex: UInt64 = 1
     }
 
@@ -82,31 +85,38 @@ package final class SensorBook: Sendable {
             sensor.online = sensor.online ?? true
             sensor.stored += UInt64(batch.readings.count)
             sensor.rate.add(UInt64(batch.readings.count), at: time)
-            let seqs = batch.readings.map(\.seq)
+            var first = UInt32.max
+            var last = UInt32.min
+            for reading in batch.readings {
+                first = min(first, reading.seq)
+                last = max(last, reading.seq)
+                sensor.recent.append((sensor.nextIndex, reading))
+                sensor.nextIndex += 1
+                if sensor.recent.count > Self.recentCapacity { sensor.recent.removeFirst() }
+            }
+            let received = UInt64(batch.readings.count)
             if let index = sensor.spans.firstIndex(where: { $0.boot == batch.boot }) {
-                sensor.spans[index].span.first = min(sensor.spans[index].span.first, seqs.min()!)
-                sensor.spans[index].span.last = max(sensor.spans[index].span.last, seqs.max()!)
-                sensor.spans[index].span.received += UInt64(seqs.count)
+                sensor.spans[index].span.first = min(sensor.spans[index].span.first, first)
+                sensor.spans[index].span.last = max(sensor.spans[index].span.last, last)
+                sensor.spans[index].span.received += received
             } else {
-                sensor.spans.append((batch.boot, Span(first: seqs.min()!, last: seqs.max()!, received: UInt64(seqs.count))))
+                sensor.spans.append((batch.boot, Span(first: first, last: last, received: received)))
                 if sensor.spans.count > Self.bootsTracked { sensor.spans.removeFirst() }
             }
-            for reading in batch.readings {
-                var values: [String: Double] = [:]
-                for value in reading.values {
-                    guard let channel = Channel(rawValue: value.channel) else { continue }
-                    values[channel.key] = Double(value.raw) / Double(channel.divisor)
-                }
-                sensor.recent.append(WatchReading(
-                    index: sensor.nextIndex, time: reading.time, seq: reading.seq, values: values,
-                    quality: Self.qualities[Int(reading.qualityGrade)], abnormal: reading.isAbnormal))
-                sensor.nextIndex += 1
-            }
-            if sensor.recent.count > Self.recentCapacity { sensor.recent.removeFirst(sensor.recent.count - Self.recentCapacity) }
         }
     }
 
     static let qualities = ["good", "fair", "poor", "unusable"]
+
+    static func watchReading(_ item: (index: UInt64, reading: StoredReading)) -> WatchReading {
+        var values: [String: Double] = [:]
+        for value in item.reading.values {
+            guard let channel = Channel(rawValue: value.channel) else { continue }
+            values[channel.key] = Double(value.raw) / Double(channel.divisor)
+        }
+        return WatchReading(index: item.index, time: item.reading.time, seq: item.reading.seq, values: values,
+                            quality: qualities[Int(item.reading.qualityGrade)], abnormal: item.reading.isAbnormal)
+    }
 
     package func rejected(device: String, reason: String) {
         update(device) { $0.rejects[reason, default: 0] += 1 }
@@ -142,7 +152,7 @@ package final class SensorBook: Sendable {
     package func readings(of device: String, after: UInt64) -> WatchBatch {
         sensors.withLock { all in
             guard let sensor = all[device] else { return WatchBatch(next: after, readings: []) }
-            return WatchBatch(next: sensor.nextIndex - 1, readings: sensor.recent.filter { $0.index > after })
+            return WatchBatch(next: sensor.nextIndex - 1, readings: sensor.recent.filter { $0.index > after }.map(Self.watchReading))
         }
     }
 }
