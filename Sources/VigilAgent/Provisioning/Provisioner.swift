@@ -148,10 +148,7 @@ public struct Provisioner: Sendable {
         record.key = ""
         let archive = devicesDirectory + "/removed"
         do {
-            try FileManager.default.createDirectory(atPath: archive, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            try PosixFileSystem().replaceDurably(archive + "/\(device).json", with: Array(try encoder.encode(record)))
+            try DeviceRegistry.write(record, to: URL(fileURLWithPath: archive))
             try PosixFileSystem().remove(path)
             try PosixFileSystem().syncDirectory(devicesDirectory)
         } catch {

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import VigilCore
 import VigilStore
 
 /// An append-only, hash-chained record of break-glass access to stored data (`vigil store
@@ -14,7 +15,7 @@ public enum AuditLog {
         let previous = (try? fileSystem.readFile(path)).flatMap { bytes in
             bytes.split(separator: UInt8(ascii: "\n")).last.map { Array($0) }
         } ?? []
-        let prev = SHA256.hash(data: previous).map { String(format: "%02x", $0) }.joined()
+        let prev = hexEncoded(SHA256.hash(data: previous))
         let user = ProcessInfo.processInfo.environment["SUDO_USER"] ?? ProcessInfo.processInfo.userName
         var fields = [("time", ISO8601DateFormatter().string(from: Date())), ("action", action), ("uid", "\(getuid())"), ("user", user)]
         fields += details
@@ -44,7 +45,7 @@ public enum AuditLog {
         var count = 0
         for line in bytes.split(separator: UInt8(ascii: "\n")) {
             count += 1
-            let expected = SHA256.hash(data: previous).map { String(format: "%02x", $0) }.joined()
+            let expected = hexEncoded(SHA256.hash(data: previous))
             guard String(decoding: line, as: UTF8.self).contains("\"prev\":\"\(expected)\"") else { return .broken(atLine: count) }
             previous = Array(line)
         }
