@@ -21,6 +21,9 @@ final class FHIRSink: Sendable {
     }
 
     let totals = Mutex(Totals())
+    /// While false the endpoint is "down": every connection is closed as soon as it is accepted
+    /// (the uplink sees a connection reset, as from a hospital endpoint that is unreachable).
+    let available = Atomic<Bool>(true)
     /// Called with each newly created identifier that names an alert (`:alert:`) or a reading of
     /// a device whose id starts with `live-`, when it arrives.
     let onArrival: (@Sendable (String, ContinuousClock.Instant) -> Void)?
@@ -28,11 +31,11 @@ final class FHIRSink: Sendable {
 
     var port: Int { server.channel.localAddress?.port ?? 0 }
 
-    init(onArrival: (@Sendable (String, ContinuousClock.Instant) -> Void)? = nil) async throws {
+    init(port: Int = 0, onArrival: (@Sendable (String, ContinuousClock.Instant) -> Void)? = nil) async throws {
         self.onArrival = onArrival
         server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .bind(host: "127.0.0.1", port: 0) { channel in
+            .bind(host: "127.0.0.1", port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
                     return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(wrappingChannelSynchronously: channel)
@@ -44,6 +47,10 @@ final class FHIRSink: Sendable {
         try await withThrowingDiscardingTaskGroup { group in
             try await server.executeThenClose { connections in
                 for try await connection in connections {
+                    guard available.load(ordering: .relaxed) else {
+                        try? await connection.channel.close()
+                        continue
+                    }
                     group.addTask { try? await self.serve(connection) }
                 }
             }
@@ -61,7 +68,8 @@ final class FHIRSink: Sendable {
                     body.clear()
                 case .body(var chunk): body.writeBuffer(&chunk)
                 case .end:
-                    guard let request = head else { return }
+                    // Down now: a keep-alive connection from before the outage fails too.
+                    guard let request = head, available.load(ordering: .relaxed) else { return }
                     let wire = body.readableBytes
                     if request.headers.first(name: "Content-Encoding") == "gzip" { body = try body.decompress(with: .gzip()) }
                     let answer = record(Array(body.readableBytesView), wire: wire)
