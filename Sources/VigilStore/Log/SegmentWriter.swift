@@ -29,7 +29,9 @@ final class SegmentWriter {
 
     var size: Int { flushedLength + queuedBytes }
     var queuedRecords: Int { queued.count }
-    var recordCount: UInt64 { nextIndex }
+    /// Entries written or queued: every record but the seal.
+    var entryCount: UInt64 { sealQueued ? nextIndex - 1 : nextIndex }
+    private var sealQueued = false
 
     /// Creates the file (`O_EXCL`), writes and syncs the header, and syncs the directory.
     init(create path: String, header: SegmentHeader, master: SymmetricKey, fileSystem: any FileSystem) throws(FileSystemError) {
@@ -148,6 +150,7 @@ final class SegmentWriter {
     func queueSeal() {
         precondition(queued.isEmpty, "flush before sealing")
         append(.seal, plaintext: digest.plaintext)
+        sealQueued = true
     }
 
     func close() {

@@ -31,7 +31,7 @@ extension Store {
     private func evictOne(allowPriority: Bool) -> Int64? {
         let cursor = cursorLocked(.routine)
         var candidates = (lanes[.routine]?.segments ?? []).filter { $0.sealed && $0.id > cursor.segment }
-        if candidates.isEmpty, let writer = lanes[.routine]?.writer, writer.recordCount > 0, writer.header.id > cursor.segment {
+        if candidates.isEmpty, let writer = lanes[.routine]?.writer, writer.entryCount > 0, writer.header.id > cursor.segment {
             try? rotate(.routine)
             candidates = (lanes[.routine]?.segments ?? []).filter { $0.sealed && $0.id > cursor.segment }
         }

@@ -125,7 +125,7 @@ extension Store {
         lock.lock()
         defer { lock.unlock() }
         guard let last = lanes[lane]?.segments.last else { return cursorLocked(lane) }
-        return Position(segment: last.id, record: Self.entryCount(last))
+        return Position(segment: last.id, record: last.records)
     }
 
     /// Records of `lane` past its cursor, without decrypting anything.
@@ -135,16 +135,12 @@ extension Store {
         let cursor = cursorLocked(lane)
         return (lanes[lane]?.segments ?? []).reduce(0) { total, segment in
             if segment.id < cursor.segment { return total }
-            let entries = Self.entryCount(segment)
+            let entries = segment.records
             if segment.id == cursor.segment { return total + (entries > cursor.record ? entries - cursor.record : 0) }
             return total + entries
         }
     }
 
-    /// Records in a segment that are entries (a sealed segment's last record is its seal).
-    static func entryCount(_ segment: SegmentInfo) -> UInt64 {
-        segment.sealed && segment.records > 0 ? segment.records - 1 : segment.records
-    }
 
     /// Changes whenever eviction rewrites or deletes a segment (positions read before may then
     /// name other records).
@@ -160,7 +156,7 @@ extension Store {
         defer { lock.unlock() }
         let cursor = cursorLocked(lane)
         guard let last = lanes[lane]?.segments.last else { return false }
-        return cursor.segment < last.id || (cursor.segment == last.id && cursor.record < Self.entryCount(last))
+        return cursor.segment < last.id || (cursor.segment == last.id && cursor.record < last.records)
     }
 }
 
@@ -175,7 +171,7 @@ extension Store {
         for lane in Lane.allCases {
             let cursor = cursorLocked(lane)
             for segment in lanes[lane]?.segments ?? [] where segment.id > cursor.segment
-                || (segment.id == cursor.segment && Self.entryCount(segment) > cursor.record) {
+                || (segment.id == cursor.segment && segment.records > cursor.record) {
                 bytes += segment.size
                 oldest = min(oldest ?? segment.created, segment.created)
             }

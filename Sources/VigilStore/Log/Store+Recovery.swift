@@ -50,7 +50,10 @@ extension Store {
             let quarantinedIDs = try quarantinedSegmentIDs()
             for lane in Lane.allCases {
                 var state = LaneState()
-                state.nextID = (quarantinedIDs[lane] ?? 0) + 1
+                // Segment ids never go back: not below a quarantined one, and not to or below the
+                // cursor's, even when every segment up to it was uploaded and deleted (entries in
+                // a reused id at or below the cursor would count as sent and never be uploaded).
+                state.nextID = max(quarantinedIDs[lane] ?? 0, cursors[lane]?.segment ?? 0) + 1
                 var ids: [UInt64] = []
                 for name in try fileSystem.list(laneDirectory(lane)) {
                     if let id = Self.segmentID(name) {

@@ -40,6 +40,8 @@ public final class Store: @unchecked Sendable {
     struct SegmentInfo {
         let id: UInt64
         var size: Int
+        /// Entries, never counting the seal (recovery and thinning count from a scan, which
+        /// leaves the seal out; the writer counts the same way).
         var records: UInt64
         var thinning: UInt8
         var keyID: UInt32
@@ -234,7 +236,7 @@ public final class Store: @unchecked Sendable {
     private func updateSize(_ lane: Lane, _ writer: SegmentWriter) {
         guard let index = lanes[lane]?.segments.firstIndex(where: { $0.id == writer.header.id }) else { return }
         lanes[lane]?.segments[index].size = writer.flushedLength
-        lanes[lane]?.segments[index].records = writer.recordCount
+        lanes[lane]?.segments[index].records = writer.entryCount
     }
 
     var usedBytes: Int64 {
