@@ -32,6 +32,7 @@ struct EndToEnd: AsyncParsableCommand {
     @Option(help: "Sensors in the live phase (1 reading/s each).") var liveDevices = 100
     @Option(help: "Seconds of the live phase.") var liveSeconds = 120.0
     @Option(help: "In the live phase every Nth reading of a sensor is abnormal (NEWS2 6, an alert).") var abnormalEvery = 60
+    @Option(help: "Seconds the uplink may take to drain the backlog.") var drainTimeout = 600.0
     @Option(help: "Path of mosquitto_sub.") var mosquittoSub = "/usr/bin/mosquitto_sub"
     @Option(help: "Directory for the agent's state.") var directory = ".build/bench-e2e"
     @Flag(help: "Keep the agent's state and log afterwards.") var keep = false
@@ -94,10 +95,13 @@ struct EndToEnd: AsyncParsableCommand {
         let drainStart = ContinuousClock.now
         sink.available.store(true, ordering: .relaxed)
         try agent.start()
-        let drained = try await arrivals.wait(agent: agent, timeout: .seconds(600)) { $0.backlogReadings >= backlog }
+        let drained = try await arrivals.wait(agent: agent, timeout: .seconds(drainTimeout)) { $0.backlogReadings >= backlog }
         guard drained.backlogReadings >= backlog, let firstArrival = drained.firstBacklogArrival, let lastArrival = drained.lastBacklogArrival else {
-            throw ValidationError("\(backlog - drained.backlogReadings) of \(backlog) readings never reached the endpoint; the agent's log ends:\n"
-                                  + agent.logTail())
+            let missing = fleet.sensors.flatMap { sensor in
+                (0..<sensor.next).map { "\(sensor.key.device)#\($0)" }.filter { !drained.backlogSeen.contains($0) }
+            }
+            throw ValidationError("\(missing.count) of \(backlog) readings never reached the endpoint (\(missing.prefix(10).joined(separator: ", ")))"
+                                  + "; the agent's log ends:\n" + agent.logTail())
         }
         let firstUpload = firstArrival - drainStart
         let drainRate = Double(backlog) / (lastArrival - firstArrival).seconds
@@ -182,14 +186,16 @@ struct EndToEnd: AsyncParsableCommand {
     {
         let clock = ContinuousClock()
         let deadline = clock.now + .seconds(600)
+        // From the end of the first group commit's ACKs: the agent's start-up and its first batch
+        // (read while it started) are not steady state.
         var first: (at: ContinuousClock.Instant, cpu: Double, unacked: Int)?
         while !fleet.allAcknowledged {
             var any = false
             while let message = generator.messages.nextIfAvailable() {
-                if first == nil { first = (clock.now, agent.stats?.cpuSeconds ?? 0, fleet.unacknowledged) }
                 fleet.receive(topic: message.topic, payload: message.payload)
                 any = true
             }
+            if any && first == nil { first = (clock.now, agent.stats?.cpuSeconds ?? 0, fleet.unacknowledged) }
             if !any {
                 guard clock.now < deadline else {
                     throw ValidationError("\(fleet.unacknowledged) readings never acknowledged; the agent's log ends:\n" + agent.logTail())
@@ -267,6 +273,8 @@ struct EndToEnd: AsyncParsableCommand {
 final class Arrivals: Sendable {
     struct State {
         var backlogReadings = 0
+        /// "device#seq" of each backlog reading that arrived (to name what is missing).
+        var backlogSeen: Set<String> = []
         var firstBacklogArrival: ContinuousClock.Instant?
         var lastBacklogArrival: ContinuousClock.Instant?
         /// Live readings by "device#seq", alerts by "Patient/device|t0".
@@ -293,6 +301,7 @@ final class Arrivals: Sendable {
             state.withLock { state in
                 if parts[1] == "1" {
                     state.backlogReadings += 1
+                    state.backlogSeen.insert("\(parts[0])#\(parts[2])")
                     if state.firstBacklogArrival == nil { state.firstBacklogArrival = instant }
                     state.lastBacklogArrival = instant
                 } else if let sent = state.sent["\(parts[0])#\(parts[2])"] {
@@ -312,9 +321,15 @@ final class Arrivals: Sendable {
     /// Polls until `done` holds (or the timeout passes: then returns what there is).
     func wait(agent: AgentUnderTest, timeout: Duration, until done: (State) -> Bool) async throws -> State {
         let deadline = ContinuousClock.now + timeout
+        var report = ContinuousClock.now + .seconds(10)
         while ContinuousClock.now < deadline {
             let snapshot = state.withLock { $0 }
             if done(snapshot) { return snapshot }
+            if ContinuousClock.now >= report {
+                report += .seconds(10)
+                FileHandle.standardError.write(Data(("waiting: \(snapshot.backlogReadings) backlog readings, \(snapshot.liveReadingLatencies.count) live "
+                                                     + "readings, \(snapshot.alertLatencies.count) alerts at the endpoint\n").utf8))
+            }
             try agent.checkRunning()
             try await Task.sleep(for: .milliseconds(10))
         }
