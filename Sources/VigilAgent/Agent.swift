@@ -83,7 +83,8 @@ public struct Agent: Sendable {
             let deadLetters = try DeadLetters(directory: configuration.gateway.stateDirectory + "/uplink", keyring: keyring)
             uplink.append(.init(service: UplinkService(
                 store: store, mapper: FHIRMapper(gateway: configuration.gateway.id), transport: transport, deadLetters: deadLetters,
-                settings: .init(maxEntries: settings.maxEntries, maxBytes: settings.maxBytes, backoff: settings.backoff), logger: logger,
+                settings: .init(maxEntries: settings.maxEntries, maxBytes: settings.maxBytes, backoff: settings.backoff,
+                                routineBatch: .milliseconds(settings.routineBatchMilliseconds)), logger: logger,
                 metrics: metrics.factory, sensors: sensors, status: uplinkStatus)))
         }
         if let upstream = configuration.upstreamMQTT {

@@ -84,7 +84,7 @@ struct EndToEnd: AsyncParsableCommand {
             try agent.start()
             let measured = try await drainAcks(fleet: &fleet, generator: generator, agent: agent)
             ingest.append(measured.rate)
-            cpuPerMillion.append(measured.cpuSeconds / Double(measured.readings) * 1_000_000)
+            cpuPerMillion.append(measured.readings > 0 ? measured.cpuSeconds / Double(measured.readings) * 1_000_000 : 0)
             peakKiB.append(agent.stats?.peakResidentKiB ?? -1)
             agent.stop()
             FileHandle.standardError.write(Data("round \(round): mosquitto_sub \(Int(raw.last!)) frames/s, agent \(Int(measured.rate)) readings/s\n".utf8))
@@ -205,7 +205,8 @@ struct EndToEnd: AsyncParsableCommand {
             }
         }
         let end = (at: clock.now, cpu: agent.stats?.cpuSeconds ?? 0)
-        guard let first else { return (0, 0, 0) }
+        // A round so small that the first commit covered it all measures nothing.
+        guard let first, first.unacked > 0 else { return (0, 0, 0) }
         return (Double(first.unacked) / (end.at - first.at).seconds, end.cpu - first.cpu, first.unacked)
     }
 

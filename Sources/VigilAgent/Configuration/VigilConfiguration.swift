@@ -47,6 +47,8 @@ public struct VigilConfiguration: Sendable, Equatable {
         public var requestTimeoutSeconds: Int
         public var backoff: Backoff
         public var gzip: Bool
+        /// Routine readings wait up to this long to share a request (alerts never wait).
+        public var routineBatchMilliseconds: Int
     }
 
     /// The upstream broker for the MQTT uplink (`uplink.mqtt.*`).
@@ -193,7 +195,7 @@ extension VigilConfiguration {
             segmentBytes: r.int("store.segment_kib", default: 4_096, range: 4...262_144) * 1_024,
             quotaBytes: Int64(r.int("store.quota_mib", default: 1_024, range: 1...1_048_576)) << 20,
             reserveBytes: Int64(r.int("store.reserve_mib", default: 64, range: 0...1_048_576)) << 20,
-            commitWindowMilliseconds: r.int("store.commit_window_ms", default: 5, range: 0...1_000),
+            commitWindowMilliseconds: r.int("store.commit_window_ms", default: 50, range: 0...1_000),
             thinningIntervalSeconds: r.int("store.thinning_interval_seconds", default: 300, range: 1...86_400))
         if Int64(store.segmentBytes) * 4 > store.quotaBytes {
             r.report("store.segment_kib", "expected at most a quarter of store.quota_mib, so eviction has segments to work with")
@@ -318,6 +320,7 @@ extension VigilConfiguration {
         let initial = r.int("uplink.retry.initial_ms", default: 500, range: 10...600_000)
         let maximum = r.int("uplink.retry.max_ms", default: 300_000, range: 10...3_600_000)
         let gzip = r.bool("uplink.gzip", default: true)
+        let routineBatch = r.int("uplink.routine_batch_ms", default: 1_000, range: 0...60_000)
         let auth = uplinkAuth(&r)
         let caFile = r.string("uplink.fhir.ca_file")
         let certificate = r.string("uplink.fhir.client_certificate_file")
@@ -332,7 +335,7 @@ extension VigilConfiguration {
         return Uplink(baseURL: url, auth: auth, caFile: caFile, clientCertificateFile: certificate, clientKeyFile: key,
                       maxEntries: maxEntries, maxBytes: maxKiB * 1_024, connectTimeoutSeconds: connect, requestTimeoutSeconds: request,
                       backoff: Backoff(initialMilliseconds: Int64(initial), maximumMilliseconds: Int64(max(initial, maximum)), jitter: .full),
-                      gzip: gzip)
+                      gzip: gzip, routineBatchMilliseconds: routineBatch)
     }
 
     private static func parseListen(_ text: String, _ r: inout ConfigurationReader) -> MetricsListen {

@@ -109,7 +109,8 @@ public final class PipelineService: Service {
             handler.handle(message)
             processedCount.add(1, ordering: .relaxed)
             drain(messages, into: &handler)
-            if let since = handler.pendingSince, !handler.urgent, dependencies.commitWindow > .zero {
+            let full = handler.pendingCount >= dependencies.maxBatch
+            if let since = handler.pendingSince, !handler.urgent, !full, dependencies.commitWindow > .zero {
                 // Group commit: let readings arriving within the window share this sync.
                 try? await Task.sleep(until: since + dependencies.commitWindow, clock: .continuous)
                 drain(messages, into: &handler)

@@ -19,6 +19,11 @@ final class UplinkService: Service {
         var maxEntries: Int
         var maxBytes: Int
         var backoff: Backoff
+        /// Routine records wait up to this long after the last routine request to share the
+        /// next one, unless a full read's worth is waiting (a backlog drains at full speed).
+        /// Per-request work dominates a live gateway's uplink: at 100 readings/s, sending every
+        /// 20-ms poll cost more CPU than everything else together. Alerts never wait.
+        var routineBatch: Duration = .zero
         /// How often an idle uplink looks for new records.
         var pollInterval: Duration = .milliseconds(20)
         /// Unsent routine records beyond which new readings are sent ahead of the backlog.
@@ -62,12 +67,16 @@ final class UplinkService: Service {
 
     func run() async throws {
         var state = SendState(limit: settings.maxEntries)
+        var lastRoutine = ContinuousClock.now - settings.routineBatch
         await withGracefulShutdownHandler {
             while !Task.isCancelled && !Task.isShuttingDownGracefully {
-                guard let lane = store.nextLaneToUpload else {
+                guard let lane = store.nextLaneToUpload,
+                      lane == .priority || ContinuousClock.now - lastRoutine >= settings.routineBatch
+                          || store.unsentCount(.routine) >= UInt64(Self.recordsPerRead) else {
                     try? await Task.sleep(for: settings.pollInterval)
                     continue
                 }
+                if lane == .routine { lastRoutine = .now }
                 if let delay = await sendOnce(lane, &state) {
                     try? await Task.sleep(for: delay)
                 }
@@ -75,6 +84,9 @@ final class UplinkService: Service {
         } onGracefulShutdown: {}
         try? await transport.shutdown()
     }
+
+    /// Records read from the log for one request at most.
+    static let recordsPerRead = 256
 
     /// Where live readings began (`start`) and the next one not yet sent (`next`).
     struct LiveMode {
@@ -101,7 +113,7 @@ final class UplinkService: Service {
         let records: [StoredRecord]
         var fromLive = false
         do {
-            let limit = max(1, min(state.limit, 256))
+            let limit = max(1, min(state.limit, Self.recordsPerRead))
             if lane == .routine { updateLiveMode(&state) }
             if lane == .routine, let live = state.live {
                 // Alternate: the newest readings, then a Bundle of the backlog, and so on.

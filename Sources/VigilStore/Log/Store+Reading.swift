@@ -23,24 +23,40 @@ extension Store {
         let segments = lanes[lane]?.segments ?? []
         for (offset, segment) in segments.enumerated() where segment.id >= start.segment {
             guard result.count < limit else { break }
+            let from = segment.id > start.segment ? 0 : start.record
+            // Read to its end already (the uplink caught up before it was sealed): nothing to decrypt.
+            if segment.sealed && from >= segment.records { continue }
+            let following = offset + 1 < segments.count ? segments[offset + 1].id : nil
+            func next(after index: UInt64, of count: UInt64) -> Position {
+                index + 1 == count && segment.sealed && following != nil
+                    ? Position(segment: following!, record: 0) : Position(segment: segment.id, record: index + 1)
+            }
+            if let tail = tails[lane], tail.segment == segment.id, tail.generation == layoutGenerationLocked, from >= tail.firstIndex {
+                // Fresh entries, as appended: nothing to decrypt.
+                var index = from
+                while index < tail.endIndex && result.count < limit {
+                    result.append(StoredRecord(lane: lane, position: Position(segment: segment.id, record: index),
+                                               next: next(after: index, of: tail.endIndex), entry: tail.entries[Int(index - tail.firstIndex)]))
+                    index += 1
+                }
+                continue
+            }
             let records: [ScannedRecord]
             if let cached = readCache.first(where: { $0.lane == lane && $0.id == segment.id && $0.size == segment.size
                                                          && $0.thinning == segment.thinning }) {
                 records = cached.records
             } else {
                 records = try self.records(lane, segment.id)
+                segmentScans += 1
                 readCache.removeAll { $0.lane == lane && $0.id == segment.id }
                 readCache.append((lane, segment.id, segment.size, segment.thinning, records))
-                if readCache.count > 3 { readCache.removeFirst() }
+                if readCache.count > 2 { readCache.removeFirst() }
             }
-            let following = offset + 1 < segments.count ? segments[offset + 1].id : nil
-            for record in records where segment.id > start.segment || record.index >= start.record {
+            for record in records where record.index >= from {
                 guard result.count < limit else { break }
                 guard let entry = try? Entry.decode(type: record.type, record.plaintext) else { continue }
-                let isLast = record.index + 1 == UInt64(records.count)
-                let next = isLast && segment.sealed && following != nil
-                    ? Position(segment: following!, record: 0) : Position(segment: segment.id, record: record.index + 1)
-                result.append(StoredRecord(lane: lane, position: Position(segment: segment.id, record: record.index), next: next, entry: entry))
+                result.append(StoredRecord(lane: lane, position: Position(segment: segment.id, record: record.index),
+                                           next: next(after: record.index, of: UInt64(records.count)), entry: entry))
             }
         }
         return result

@@ -20,15 +20,32 @@ public final class Store: @unchecked Sendable {
     var keyring: Keyring
     var lanes: [Lane: LaneState] = [:]
     var cursors: [Lane: Position] = [:]
-    /// The segments `read` decrypted last (up to three, newest last): the uplink reads a segment
-    /// in many small steps, and decrypting it whole for each would make draining a backlog
-    /// quadratic; it reads at two places at once (the backlog and the newest readings).
+    /// The segments `read` decrypted last (up to two, newest last): the uplink reads a segment in
+    /// many small steps, and decrypting it whole for each would make draining a backlog
+    /// quadratic. The newest entries come from ``tails`` instead.
     var readCache: [(lane: Lane, id: UInt64, size: Int, thinning: UInt8, records: [ScannedRecord])] = []
     /// Bumped whenever eviction rewrites or deletes a segment: positions read before may now
     /// name other records.
     var layoutGenerationLocked: UInt64 = 0
     /// Entries appended since the last commit, per lane (written only by `commit`).
-    var queues: [Lane: [(RecordType, [UInt8])]] = [:]
+    var queues: [Lane: [(type: RecordType, plaintext: [UInt8], entry: Entry)]] = [:]
+    /// The newest entries written to each lane's newest segment, as appended: the uplink reads
+    /// fresh entries from here instead of decrypting the segment again each time it grew (which
+    /// cost a live gateway most of its CPU, growing with the segment).
+    var tails: [Lane: Tail] = [:]
+    static let tailCapacity = 4_096
+    /// Segments decrypted whole for `read` (tests check that live reads come from the tail).
+    package var segmentScans = 0
+
+    struct Tail {
+        let segment: UInt64
+        /// ``layoutGenerationLocked`` when it was started (eviction invalidates positions).
+        let generation: UInt64
+        /// Index in the segment of `entries[0]`.
+        var firstIndex: UInt64
+        var entries: [Entry]
+        var endIndex: UInt64 { firstIndex + UInt64(entries.count) }
+    }
 
     /// What the store knows about one lane's segments, oldest first.
     struct LaneState {
@@ -94,7 +111,7 @@ public final class Store: @unchecked Sendable {
     }
 
     func appendLocked(_ entry: Entry) {
-        queues[entry.lane, default: []].append((entry.type, entry.encoded))
+        queues[entry.lane, default: []].append((entry.type, entry.encoded, entry))
     }
 
     /// Writes and `fdatasync`s every lane with queued records: the group commit. Space is made by
@@ -135,8 +152,8 @@ public final class Store: @unchecked Sendable {
 
     /// Writes a lane's queued entries, making room and retrying when space runs out. `false` if
     /// they could not be written.
-    private func write(_ lane: Lane, _ queued: [(RecordType, [UInt8])]) throws(StoreError) -> Bool {
-        let bytes = Int64(queued.reduce(0) { $0 + $1.1.count + RecordFraming.prefixSize + SegmentCipher.tagSize })
+    private func write(_ lane: Lane, _ queued: [(type: RecordType, plaintext: [UInt8], entry: Entry)]) throws(StoreError) -> Bool {
+        let bytes = Int64(queued.reduce(0) { $0 + $1.plaintext.count + RecordFraming.prefixSize + SegmentCipher.tagSize })
         if lane == .routine && !withinLimits(adding: bytes) && !makeRoom(for: lane, needed: bytes) {
             logger.warning("store full: routine readings not stored", metadata: ["records": "\(queued.count)"])
             return false
@@ -145,9 +162,10 @@ public final class Store: @unchecked Sendable {
             do throws(FileSystemError) {
                 let writer = try writerForWriting(lane)
                 if writer.queuedRecords == 0 {
-                    for (type, plaintext) in queued { writer.append(type, plaintext: plaintext) }
+                    for record in queued { writer.append(record.type, plaintext: record.plaintext) }
                 }
                 try writer.flush()
+                remember(queued.map(\.entry), writtenTo: writer, lane: lane)
                 return true
             } catch {
                 if lanes[lane]?.writer?.broken == true { abandonBroken(lane) }
@@ -166,6 +184,24 @@ public final class Store: @unchecked Sendable {
             }
         }
         return false
+    }
+
+    /// Adds entries just written to the lane's tail (a new tail when they went to another segment
+    /// or the layout changed), keeping at most ``tailCapacity``.
+    private func remember(_ entries: [Entry], writtenTo writer: SegmentWriter, lane: Lane) {
+        let first = writer.entryCount - UInt64(entries.count)
+        if var tail = tails[lane], tail.segment == writer.header.id, tail.generation == layoutGenerationLocked, tail.endIndex == first {
+            tails[lane] = nil
+            tail.entries.append(contentsOf: entries)
+            if tail.entries.count > 2 * Self.tailCapacity {
+                let drop = tail.entries.count - Self.tailCapacity
+                tail.entries.removeFirst(drop)
+                tail.firstIndex += UInt64(drop)
+            }
+            tails[lane] = tail
+        } else {
+            tails[lane] = Tail(segment: writer.header.id, generation: layoutGenerationLocked, firstIndex: first, entries: entries)
+        }
     }
 
     /// A writer whose failed flush could not be cut back: leave the file (recovery will keep its
