@@ -5,8 +5,9 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
 
-# start_broker DIR PORT: a private mosquitto with persistence in DIR, on 127.0.0.1:PORT.
-start_broker() {
+# write_broker_config DIR PORT: DIR/mosquitto.conf for a private mosquitto with persistence in
+# DIR, on 127.0.0.1:PORT.
+write_broker_config() {
   local dir=$1 port=$2
   mkdir -p "$dir"
   {
@@ -19,6 +20,12 @@ start_broker() {
     echo "max_inflight_messages 100"
     echo "log_dest file $dir/mosquitto.log"
   } > "$dir/mosquitto.conf"
+}
+
+# start_broker DIR PORT: that broker, started (its pid in BROKER_PID).
+start_broker() {
+  local dir=$1 port=$2
+  write_broker_config "$dir" "$port"
   local mosquitto
   mosquitto=$(command -v mosquitto || echo /usr/sbin/mosquitto)
   "$mosquitto" -c "$dir/mosquitto.conf" &

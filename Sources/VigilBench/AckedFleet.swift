@@ -25,6 +25,8 @@ struct AckedFleet {
         var unacked: [UInt32: Pending] = [:]
         var ackedThrough: Int64 = -1
         var resent = 0
+        /// Sequence numbers sent more than once (they reach the gateway late, after newer ones).
+        var replayed: Set<UInt32> = []
     }
 
     let boot: UInt32
@@ -111,6 +113,7 @@ struct AckedFleet {
                                    FrameEncoder.readings(key: sensor.key, boot: boot, seq: run[0], t0: first.t0, records: records,
                                                          flags: [.clockSynced, .replay])))
                     for seq in run { sensor.unacked[seq]!.sent = now }
+                    sensor.replayed.formUnion(run)
                     sensor.resent += run.count
                     run.removeAll()
                 }
