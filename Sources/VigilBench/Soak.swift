@@ -156,10 +156,12 @@ struct Soak: AsyncParsableCommand {
         let missing = fleet.sensors.flatMap { sensor in
             (0..<sensor.next).map { "\(sensor.key.device)#\($0)" }.filter { !arrived.backlogSeen.contains($0) }
         }
-        // Flatness: the process after the restart, early (hours 11-13) against late (22-24).
+        // Flatness: the process after the restart, before the endpoint outage (hours 11-13), after
+        // its backlog drained (18-20) and at the end of the day (22-24).
         let after = samples.filter { $0.process == process }
         func median(_ values: [Int]) -> Int { values.isEmpty ? -1 : values.sorted()[values.count / 2] }
         let early = after.filter { (11..<13).contains($0.hour) }, late = after.filter { $0.hour >= 22 }
+        let recovered = after.filter { (18..<20).contains($0.hour) }
         // Load CPU: hours 17-24 (after the outages, steady).
         let steady = after.filter { $0.hour >= 17 }
         let loadCPU = steady.count >= 2
@@ -181,9 +183,11 @@ struct Soak: AsyncParsableCommand {
             "alert_p50_ms": alertLatencies.isEmpty ? -1 : alertLatencies[alertLatencies.count / 2],
             "alert_max_ms": alertLatencies.last ?? -1,
             "drain_after_day_s": (drainSeconds * 10).rounded() / 10,
-            "rss_kib_early": median(early.map(\.rssKiB)), "rss_kib_late": median(late.map(\.rssKiB)),
+            "rss_kib_early": median(early.map(\.rssKiB)), "rss_kib_recovered": median(recovered.map(\.rssKiB)),
+            "rss_kib_late": median(late.map(\.rssKiB)),
             "rss_kib_max": after.map(\.rssKiB).max() ?? -1, "peak_rss_kib": final?.peakResidentKiB ?? -1,
-            "fds_early": median(early.map(\.fds)), "fds_late": median(late.map(\.fds)), "fds_max": after.map(\.fds).max() ?? -1,
+            "fds_early": median(early.map(\.fds)), "fds_recovered": median(recovered.map(\.fds)), "fds_late": median(late.map(\.fds)),
+            "fds_max": after.map(\.fds).max() ?? -1,
             "threads_max": samples.map(\.threads).max() ?? -1,
             "load_cpu_percent": (loadCPU * 100).rounded() / 100,
             "idle_cpu_percent": ((idleEnd.1 - idleStart.1) / (idleEnd.0 - idleStart.0).seconds * 100 * 100).rounded() / 100,

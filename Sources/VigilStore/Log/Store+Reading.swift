@@ -69,6 +69,9 @@ extension Store {
         lock.lock()
         defer { lock.unlock() }
         cursors[lane] = position
+        // Decrypted segments wholly behind the cursor are never read again: free them now (a
+        // drained backlog's two segments would otherwise stay in memory until the next drain).
+        readCache.removeAll { $0.lane == lane && $0.id < position.segment }
         var encoded: [String: Position] = [:]
         for (lane, position) in cursors { encoded["\(lane)"] = position }
         let encoder = JSONEncoder()
