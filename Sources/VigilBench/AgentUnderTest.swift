@@ -9,8 +9,9 @@ import VigilStore
 final class AgentUnderTest {
     let root: String
     let vigil: String
+    /// `VIGIL_*` overrides of configuration keys (the agent's own mechanism), for every start.
+    let environment: [String: String]
     private var process: Process?
-    private var starts = 0
 
     var state: String { root + "/state" }
     var registry: String { state + "/devices" }
@@ -19,12 +20,17 @@ final class AgentUnderTest {
     var pid: Int32? { process.flatMap { $0.isRunning ? $0.processIdentifier : nil } }
     var stats: ProcessStats? { pid.map { ProcessStats(pid: $0) } }
 
-    /// - Parameter extra: YAML appended to the configuration (top-level sections).
-    init(vigil: String, root: String, brokerPort: Int, uplinkURL: String, clientID: String, extra: String = "") throws {
+    /// - Parameters:
+    ///   - keyring: the store's keys (a caller that fills the log beforehand passes its own).
+    ///   - extra: YAML appended to the configuration (top-level sections).
+    ///   - environment: `VIGIL_*` overrides of keys in sections the configuration already has.
+    init(vigil: String, root: String, brokerHost: String, brokerPort: Int, uplinkURL: String, clientID: String,
+         keyring: Keyring = .generate(), extra: String = "", environment: [String: String] = [:]) throws {
         self.vigil = vigil
         self.root = root
+        self.environment = environment
         try FileManager.default.createDirectory(atPath: state + "/devices", withIntermediateDirectories: true)
-        try Keyring.generate().writeNewFile(at: root + "/store.keys")
+        try keyring.writeNewFile(at: root + "/store.keys")
         let config = """
             gateway:
               id: gw-bench
@@ -32,7 +38,7 @@ final class AgentUnderTest {
             store:
               key_file: \(root)/store.keys
             mqtt:
-              host: 127.0.0.1
+              host: \(brokerHost)
               port: \(brokerPort)
               client_id: \(clientID)
             metrics:
@@ -41,6 +47,7 @@ final class AgentUnderTest {
               socket: \(root)/control.sock
             models:
               directory: \(root)/no-models
+              alert_reminder_minutes: 0
             uplink:
               fhir:
                 base_url: \(uplinkURL)
@@ -54,13 +61,13 @@ final class AgentUnderTest {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: vigil)
         process.arguments = ["run", "--config", configPath]
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let log = FileHandle(forWritingAtPath: logPath)!
         log.seekToEndOfFile()
         process.standardError = log
         process.standardOutput = log
         try process.run()
         self.process = process
-        starts += 1
     }
 
     /// SIGTERM and wait: the agent drains its pipeline and commits before it exits.

@@ -33,7 +33,6 @@ struct AlertLatency: AsyncParsableCommand {
         var logger = Logger(label: "bench")
         logger.logLevel = .critical
         let keyring = Keyring.generate()
-        try keyring.writeNewFile(at: root + "/store.keys")
 
         // The backlog: routine readings already in the agent's log, not yet uploaded.
         let (store, _) = try Store.open(directory: state + "/log", keyring: keyring,
@@ -82,38 +81,11 @@ struct AlertLatency: AsyncParsableCommand {
             latencies.withLock { $0.append(arrived - sent) }
         })
         let sinkTask = Task { try await sink.run() }
-        let config = """
-            gateway:
-              id: gw-bench
-              state_directory: \(state)
-            store:
-              key_file: \(root)/store.keys
-            mqtt:
-              host: \(broker.host)
-              port: \(broker.port)
-              client_id: vigil-alert-latency-\(getpid())
-            metrics:
-              listen: off
-            control:
-              socket: \(root)/control.sock
-            logging:
-              level: warning
-            models:
-              directory: \(root)/no-models
-              alert_reminder_minutes: 0
-            uplink:
-              fhir:
-                base_url: http://127.0.0.1:\(sink.port)/fhir
-
-            """
-        try config.write(toFile: root + "/vigil.yaml", atomically: true, encoding: .utf8)
-        let agent = Process()
-        agent.executableURL = URL(fileURLWithPath: vigil)
-        agent.arguments = ["run", "--config", root + "/vigil.yaml"]
-        _ = FileManager.default.createFile(atPath: root + "/agent.log", contents: nil)
-        agent.standardError = FileHandle(forWritingAtPath: root + "/agent.log")
-        try agent.run()
-        defer { if agent.isRunning { agent.terminate() } }
+        let agent = try AgentUnderTest(vigil: vigil, root: root, brokerHost: broker.host, brokerPort: broker.port,
+                                       uplinkURL: "http://127.0.0.1:\(sink.port)/fhir", clientID: "vigil-alert-latency-\(getpid())",
+                                       keyring: keyring, extra: "logging:\n  level: warning\n")
+        try agent.start()
+        defer { agent.stop() }
 
         let client = MQTTClient(configuration: .init(host: broker.host, port: broker.port, clientID: "alert-latency-\(getpid())",
                                                      cleanSession: true), logger: Logger(label: "alert-latency"))
@@ -121,9 +93,9 @@ struct AlertLatency: AsyncParsableCommand {
         // Let the agent open its log, connect and get the drain going.
         let ready = ContinuousClock.now + .seconds(300)
         while sink.totals.withLock({ $0.entries }) < 10_000 {
-            guard agent.isRunning, ContinuousClock.now < ready else {
-                let log = (try? String(contentsOfFile: root + "/agent.log", encoding: .utf8)) ?? ""
-                throw ValidationError("the agent did not start draining; its log ends:\n" + log.suffix(2_000))
+            try agent.checkRunning()
+            guard ContinuousClock.now < ready else {
+                throw ValidationError("the agent did not start draining; its log ends:\n" + agent.logTail(2_000))
             }
             try await Task.sleep(for: .milliseconds(50))
         }
@@ -162,8 +134,7 @@ struct AlertLatency: AsyncParsableCommand {
         let elapsed = clock.now - start
         let drained = sink.totals.withLock { $0.entries } - drainStart
         let backlogLeft = sink.totals.withLock { $0.entries } < backlog * 4
-        agent.terminate()
-        agent.waitUntilExit()
+        agent.stop()
         await client.shutdown()
         sinkTask.cancel()
         let sorted = latencies.withLock { $0 }.sorted()

@@ -50,7 +50,7 @@ struct EndToEnd: AsyncParsableCommand {
         let sinkTask = Task { try await sink.run() }
         defer { sinkTask.cancel() }
         sink.available.store(false, ordering: .relaxed)
-        let agent = try AgentUnderTest(vigil: vigil, root: root, brokerPort: broker.port,
+        let agent = try AgentUnderTest(vigil: vigil, root: root, brokerHost: broker.host, brokerPort: broker.port,
                                        uplinkURL: "http://127.0.0.1:\(sink.port)/fhir", clientID: "vigil-e2e-\(getpid())",
                                        extra: "logging:\n  level: notice\n")
         defer { agent.stop() }

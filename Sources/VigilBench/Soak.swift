@@ -47,10 +47,10 @@ struct Soak: AsyncParsableCommand {
         let retryCap = max(1_000, Int(hourSeconds * 1_000 / 12))
         let reconnectCap = max(500, Int(hourSeconds * 1_000 / 120))
         let agent = try AgentUnderTest(
-            vigil: vigil, root: root, brokerPort: broker.port, uplinkURL: "http://127.0.0.1:\(sink.port)/fhir",
-            clientID: "vigil-soak-\(getpid())",
-            extra: "logging:\n  level: notice\n")
-        try appendOverrides(to: agent.configPath, retryCap: retryCap, reconnectCap: reconnectCap)
+            vigil: vigil, root: root, brokerHost: broker.host, brokerPort: broker.port, uplinkURL: "http://127.0.0.1:\(sink.port)/fhir",
+            clientID: "vigil-soak-\(getpid())", extra: "logging:\n  level: notice\n",
+            environment: ["VIGIL_UPLINK_RETRY_INITIAL_MS": "100", "VIGIL_UPLINK_RETRY_MAX_MS": "\(retryCap)",
+                          "VIGIL_MQTT_RECONNECT_INITIAL_MS": "100", "VIGIL_MQTT_RECONNECT_MAX_MS": "\(reconnectCap)"])
         defer { agent.stop() }
         var brokerProcess = try startBroker()
         defer { kill(brokerProcess.processIdentifier, SIGKILL) }
@@ -203,12 +203,5 @@ struct Soak: AsyncParsableCommand {
         process.standardError = FileHandle.nullDevice
         try process.run()
         return process
-    }
-
-    private func appendOverrides(to path: String, retryCap: Int, reconnectCap: Int) throws {
-        var text = try String(contentsOfFile: path, encoding: .utf8)
-        text = text.replacingOccurrences(of: "mqtt:\n", with: "mqtt:\n  reconnect:\n    initial_ms: 100\n    max_ms: \(reconnectCap)\n")
-        text = text.replacingOccurrences(of: "uplink:\n", with: "uplink:\n  retry:\n    initial_ms: 100\n    max_ms: \(retryCap)\n")
-        try text.write(toFile: path, atomically: true, encoding: .utf8)
     }
 }
