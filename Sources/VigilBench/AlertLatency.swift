@@ -41,9 +41,9 @@ struct AlertLatency: AsyncParsableCommand {
         for index in 0..<backlog {
             let seq = UInt32(index / 8)
             store.append(.readings(ReadingBatch(
-                device: "backlog-\(index % 8)", patient: "Patient/b\(index % 8)", boot: 1, timeQuality: 0, receivedAt: base, readings: [
+                device: "backlog-\(index % 8)", patient: "Patient/b\(index % 8)", boot: 1, timeQuality: .device, receivedAt: base, readings: [
                     StoredReading(seq: seq, time: base + Int64(seq) * 1_000, deviceTime: UInt64(base) + UInt64(seq) * 1_000,
-                                  values: [.init(channel: 2, raw: 720), .init(channel: 3, raw: 970), .init(channel: 4, raw: 150)]),
+                                  values: [.init(channel: .pulseRate, raw: 720), .init(channel: .spo2, raw: 970), .init(channel: .respiratoryRate, raw: 150)]),
                 ])))
             if index % 4_096 == 4_095 { _ = try store.commit() }
         }

@@ -45,9 +45,9 @@ struct Micro: ParsableCommand {
             }
         }
         let batches = (0..<operations).map { index in
-            ReadingBatch(device: "micro-1", patient: "Patient/micro-1", boot: 1, timeQuality: 0, receivedAt: 1_795_350_000_000,
+            ReadingBatch(device: "micro-1", patient: "Patient/micro-1", boot: 1, timeQuality: .device, receivedAt: 1_795_350_000_000,
                          readings: [StoredReading(seq: UInt32(index), time: 1_795_350_000_000 + Int64(index) * 1_000, deviceTime: 0,
-                                                  values: values.map { .init(channel: $0.0.rawValue, raw: $0.1) })])
+                                                  values: values.map { .init(channel: $0.0, raw: $0.1) })])
         }
         results["models_ns"] = median { _ in
             var scorer = ReadingScorer(models: [], freshnessMinutes: 60, clearAfter: 2)

@@ -44,18 +44,17 @@ struct Scenarios: ParsableCommand {
                 let seconds = entry[0] as! Int
                 let minute = seconds / 60
                 lastMinute = minute
-                let values = (entry[1] as! [[Int]]).map { StoredReading.Value(channel: UInt8($0[0]), raw: Int16($0[1])) }
-                var batch = ReadingBatch(device: name, patient: name, boot: 1, timeQuality: 0, receivedAt: 0, readings: [
+                let values = (entry[1] as! [[Int]]).map { StoredReading.Value(channel: Channel(rawValue: UInt8($0[0]))!, raw: Int16($0[1])) }
+                var batch = ReadingBatch(device: name, patient: name, boot: 1, timeQuality: .device, receivedAt: 0, readings: [
                     StoredReading(seq: UInt32(index), time: start + Int64(seconds) * 1_000, deviceTime: 0, values: values),
                 ])
                 for (modelID, alert) in scorer.score(&batch) {
-                    let fields = try JSONSerialization.jsonObject(with: Data(alert.json)) as! [String: Any]
-                    let event = fields["event"] as? String
-                    if modelID == NEWS2AlertTracker.model, event == "raise" || event == "escalate", news2Medium == nil,
-                       ["medium", "high"].contains(fields["risk"] as? String) {
+                    let event = alert.event.kind
+                    if modelID == NEWS2AlertTracker.model, event == .raise || event == .escalate, news2Medium == nil,
+                       ["medium", "high"].contains(alert.event.risk) {
                         news2Medium = minute
                     }
-                    guard event == "raise", fields["notify"] as? Bool == true else { continue }
+                    guard event == .raise, alert.event.notify == true else { continue }
                     if let onset, minute >= onset {
                         if first[modelID] == nil { first[modelID] = minute - onset }
                     } else {

@@ -29,12 +29,12 @@ struct ScoringBench: ParsableCommand {
             vitals[patient].step(using: &random)
             let v = vitals[patient]
             let values: [StoredReading.Value] = [
-                .init(channel: 2, raw: v.pulse), .init(channel: 3, raw: v.spo2), .init(channel: 4, raw: v.respiration),
-                .init(channel: 6, raw: v.temperature + 300), .init(channel: 7, raw: 124), .init(channel: 9, raw: 310),
-                .init(channel: 10, raw: 40),
+                .init(channel: .pulseRate, raw: v.pulse), .init(channel: .spo2, raw: v.spo2), .init(channel: .respiratoryRate, raw: v.respiration),
+                .init(channel: .coreTemperature, raw: v.temperature + 300), .init(channel: .systolicBP, raw: 124), .init(channel: .perfusionIndex, raw: 310),
+                .init(channel: .activity, raw: 40),
             ]
             batches.append(ReadingBatch(
-                device: "dev-\(patient)", patient: "Patient/\(patient)", boot: 1, timeQuality: 0, receivedAt: 0,
+                device: "dev-\(patient)", patient: "Patient/\(patient)", boot: 1, timeQuality: .device, receivedAt: 0,
                 readings: [StoredReading(seq: UInt32(index / patients), time: 1_795_000_000_000 + Int64(index / patients) * 1_000,
                                          deviceTime: 0, values: values)]))
         }
@@ -58,17 +58,17 @@ struct ScoringBench: ParsableCommand {
     private func stateBytesPerPatient(models: [QuantizedModel]) -> Int {
         let statePatients = 20_000
         var scorer = ReadingScorer(models: models, freshnessMinutes: 60, clearAfter: 2)
-        var batch = ReadingBatch(device: "", patient: "", boot: 1, timeQuality: 0, receivedAt: 0, readings: [])
+        var batch = ReadingBatch(device: "", patient: "", boot: 1, timeQuality: .device, receivedAt: 0, readings: [])
         let before = ProcessStats.residentKiB
         for patient in 0..<statePatients {
             for minute in 0..<2 {
                 let wobble = Int16(minute)
                 batch = ReadingBatch(
-                    device: "dev-\(patient)", patient: "Patient/\(patient)", boot: 1, timeQuality: 0, receivedAt: 0,
+                    device: "dev-\(patient)", patient: "Patient/\(patient)", boot: 1, timeQuality: .device, receivedAt: 0,
                     readings: [StoredReading(seq: UInt32(minute), time: 1_795_000_000_000 + Int64(minute) * 60_000, deviceTime: 0, values: [
-                        .init(channel: 2, raw: 720 + wobble), .init(channel: 3, raw: 970 + wobble), .init(channel: 4, raw: 150 + wobble),
-                        .init(channel: 6, raw: 3_700 + wobble), .init(channel: 7, raw: 124 + wobble), .init(channel: 9, raw: 310),
-                        .init(channel: 10, raw: 40),
+                        .init(channel: .pulseRate, raw: 720 + wobble), .init(channel: .spo2, raw: 970 + wobble), .init(channel: .respiratoryRate, raw: 150 + wobble),
+                        .init(channel: .coreTemperature, raw: 3_700 + wobble), .init(channel: .systolicBP, raw: 124 + wobble), .init(channel: .perfusionIndex, raw: 310),
+                        .init(channel: .activity, raw: 40),
                     ])])
                 _ = scorer.score(&batch)
             }

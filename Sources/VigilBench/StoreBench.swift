@@ -24,10 +24,10 @@ struct StoreBench: ParsableCommand {
         let (store, _) = try Store.open(directory: path, keyring: .generate(), options: options, logger: logger)
         // One reading of four channels, as a typical wearable frame: 70 bytes of plaintext.
         let entries: [Entry] = (0..<1_024).map { index in
-            .readings(ReadingBatch(device: "spo2-ring-01", patient: "Patient/bench", boot: 1, timeQuality: 1,
+            .readings(ReadingBatch(device: "spo2-ring-01", patient: "Patient/bench", boot: 1, timeQuality: .estimated,
                                    receivedAt: 1_795_000_000_000 + Int64(index), readings: [
                 StoredReading(seq: UInt32(index), time: 1_795_000_000_000 + Int64(index), deviceTime: UInt64(index), values: [
-                    .init(channel: 2, raw: 720), .init(channel: 3, raw: 975), .init(channel: 4, raw: 150), .init(channel: 5, raw: 3_400),
+                    .init(channel: .pulseRate, raw: 720), .init(channel: .spo2, raw: 975), .init(channel: .respiratoryRate, raw: 150), .init(channel: .skinTemperature, raw: 3_400),
                 ]),
             ]))
         }

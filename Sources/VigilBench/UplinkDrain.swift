@@ -29,11 +29,11 @@ struct UplinkDrain: AsyncParsableCommand {
             let device = index % 8
             let seq = UInt32(index / 8)
             store.append(.readings(ReadingBatch(
-                device: "dev-\(device)", patient: "Patient/p\(device)", boot: 1, timeQuality: 0,
+                device: "dev-\(device)", patient: "Patient/p\(device)", boot: 1, timeQuality: .device,
                 receivedAt: 1_795_000_000_000 + Int64(seq) * 1_000, readings: [
                     StoredReading(seq: seq, time: 1_795_000_000_000 + Int64(seq) * 1_000, deviceTime: 1_795_000_000_000 + UInt64(seq) * 1_000,
-                                  values: [.init(channel: 2, raw: 720 + Int16(seq % 9)), .init(channel: 3, raw: 970 + Int16(seq % 4)),
-                                           .init(channel: 4, raw: 150 + Int16(seq % 3)), .init(channel: 5, raw: 3_400)]),
+                                  values: [.init(channel: .pulseRate, raw: 720 + Int16(seq % 9)), .init(channel: .spo2, raw: 970 + Int16(seq % 4)),
+                                           .init(channel: .respiratoryRate, raw: 150 + Int16(seq % 3)), .init(channel: .skinTemperature, raw: 3_400)]),
                 ])))
             if index % 1_024 == 1_023 { _ = try store.commit() }
         }

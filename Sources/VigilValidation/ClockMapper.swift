@@ -1,14 +1,4 @@
-/// How far a reading's time can be trusted (carried with every reading to the hospital).
-public enum TimeQuality: String, Sendable, Equatable {
-    /// From the device's synchronised clock.
-    case device
-    /// Device uptime mapped to wall time by the gateway (the least-delayed live frame's offset).
-    case estimated
-    /// The device's clock disagrees with the gateway's by more than the tolerance.
-    case suspect
-    /// Replayed from a boot never seen live: only the gateway's receive time is known.
-    case unknown
-}
+import VigilCore
 
 /// Maps device times to Unix milliseconds per (device, boot). Pure; time is passed in.
 public struct ClockMapper: Sendable, Equatable {

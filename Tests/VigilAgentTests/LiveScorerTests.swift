@@ -11,9 +11,9 @@ import VigilModels
 
     /// One reading at `minute` with heart rate, respiratory rate, SpO2 and core temperature.
     func batch(minute: Int64, hr: Int16, rr: Int16, spo2: Int16, temp: Int16, seq: UInt32 = 0) -> ReadingBatch {
-        ReadingBatch(device: "patch-1", patient: "Patient/p1", boot: 1, timeQuality: 0, receivedAt: 0, readings: [
+        ReadingBatch(device: "patch-1", patient: "Patient/p1", boot: 1, timeQuality: .device, receivedAt: 0, readings: [
             StoredReading(seq: seq, time: start + minute * 60_000, deviceTime: 0, values: [
-                .init(channel: 1, raw: hr), .init(channel: 3, raw: spo2), .init(channel: 4, raw: rr), .init(channel: 6, raw: temp),
+                .init(channel: .heartRate, raw: hr), .init(channel: .spo2, raw: spo2), .init(channel: .respiratoryRate, raw: rr), .init(channel: .coreTemperature, raw: temp),
             ]),
         ])
     }
@@ -59,8 +59,8 @@ import VigilModels
         var scorer = LiveScorer(freshnessMinutes: 15, clearAfter: 2)
         #expect(scorer.observe(batch(minute: 0, hr: 720, rr: 220, spo2: 970, temp: 3_700)).isEmpty, "RR 22 alone scores 2: low")
         // Two hours later only SpO2 arrives (91 %: 3 points on its own → low-medium).
-        let reading = ReadingBatch(device: "patch-1", patient: "Patient/p1", boot: 1, timeQuality: 0, receivedAt: 0, readings: [
-            StoredReading(seq: 1, time: start + 120 * 60_000, deviceTime: 0, values: [.init(channel: 3, raw: 910)]),
+        let reading = ReadingBatch(device: "patch-1", patient: "Patient/p1", boot: 1, timeQuality: .device, receivedAt: 0, readings: [
+            StoredReading(seq: 1, time: start + 120 * 60_000, deviceTime: 0, values: [.init(channel: .spo2, raw: 910)]),
         ])
         let alert = try fields(try #require(scorer.observe(reading).first))
         #expect((alert["values"] as? [String: Int]) == ["spo2": 910], "the old RR (2 more points: medium) must not count")
@@ -72,8 +72,8 @@ import VigilModels
     let start: Int64 = 1_795_350_000_000
 
     func reading(_ minute: Int64, _ values: [(UInt8, Int16)]) -> ReadingBatch {
-        ReadingBatch(device: "ring-1", patient: "Patient/q", boot: 1, timeQuality: 0, receivedAt: 0, readings: [
-            StoredReading(seq: UInt32(minute), time: start + minute * 60_000, deviceTime: 0, values: values.map { .init(channel: $0.0, raw: $0.1) }),
+        ReadingBatch(device: "ring-1", patient: "Patient/q", boot: 1, timeQuality: .device, receivedAt: 0, readings: [
+            StoredReading(seq: UInt32(minute), time: start + minute * 60_000, deviceTime: 0, values: values.map { .init(channel: Channel(rawValue: $0.0)!, raw: $0.1) }),
         ])
     }
 
@@ -81,7 +81,7 @@ import VigilModels
         var scorer = LiveScorer(freshnessMinutes: 60, clearAfter: 2)
         var quality = SignalQuality()
         func observe(_ batch: ReadingBatch) -> [ScoredAlert] {
-            let assessments = batch.readings.map { r in quality.assess(time: r.time, values: r.values.map { ($0.channel, $0.raw) }) }
+            let assessments = batch.readings.map { r in quality.assess(time: r.time, values: r.values.map { ($0.channel.rawValue, $0.raw) }) }
             return scorer.observe(batch, quality: assessments)
         }
         // SpO2 85 % while the wearer moves (activity 2.4 g): motion artefact, not desaturation.
@@ -96,7 +96,7 @@ import VigilModels
         var lowPerfusion = LiveScorer(freshnessMinutes: 60, clearAfter: 2)
         var q2 = SignalQuality()
         let batch = reading(0, [(2, 1_350), (3, 880), (4, 260), (9, 10)])
-        let assessments = batch.readings.map { r in q2.assess(time: r.time, values: r.values.map { ($0.channel, $0.raw) }) }
+        let assessments = batch.readings.map { r in q2.assess(time: r.time, values: r.values.map { ($0.channel.rawValue, $0.raw) }) }
         let raised = try #require(lowPerfusion.observe(batch, quality: assessments).first)
         let raisedFields = try #require(try JSONSerialization.jsonObject(with: Data(raised.json)) as? [String: Any])
         #expect((raisedFields["values"] as? [String: Int]) == ["rr": 260], "only respiration was trusted")
@@ -113,9 +113,9 @@ import VigilModels
     /// pr, spo2, rr, core temperature, sbp, perfusion index, activity at `minute`.
     func reading(_ minute: Int64, _ v: [Int16]) -> ReadingBatch {
         let channels: [UInt8] = [2, 3, 4, 6, 7, 9, 10]
-        return ReadingBatch(device: "patch-1", patient: "Patient/m", boot: 1, timeQuality: 0, receivedAt: 0, readings: [
+        return ReadingBatch(device: "patch-1", patient: "Patient/m", boot: 1, timeQuality: .device, receivedAt: 0, readings: [
             StoredReading(seq: UInt32(minute), time: start + minute * 60_000, deviceTime: 0,
-                          values: zip(channels, v).map { .init(channel: $0, raw: $1) }),
+                          values: zip(channels, v).map { .init(channel: Channel(rawValue: $0)!, raw: $1) }),
         ])
     }
 
@@ -150,10 +150,10 @@ import VigilModels
     /// take it for a flat line.
     func batch(_ minute: Int, hr: Int16, spo2: Int16 = 970) -> ReadingBatch {
         let wobble = Int16(minute % 3) - 1
-        return ReadingBatch(device: "patch-1", patient: "Patient/r", boot: 1, timeQuality: 0, receivedAt: 0, readings: [
+        return ReadingBatch(device: "patch-1", patient: "Patient/r", boot: 1, timeQuality: .device, receivedAt: 0, readings: [
             StoredReading(seq: UInt32(minute), time: start + Int64(minute) * 60_000, deviceTime: 0, values: [
-                .init(channel: 2, raw: hr + wobble), .init(channel: 3, raw: spo2 + wobble), .init(channel: 4, raw: 150 + wobble),
-                .init(channel: 6, raw: 3_700 + wobble),
+                .init(channel: .pulseRate, raw: hr + wobble), .init(channel: .spo2, raw: spo2 + wobble), .init(channel: .respiratoryRate, raw: 150 + wobble),
+                .init(channel: .coreTemperature, raw: 3_700 + wobble),
             ]),
         ])
     }
@@ -232,9 +232,9 @@ import VigilModels
         var scorer = ReadingScorer(models: [], freshnessMinutes: 60, clearAfter: 2, drift: false)
         let start: Int64 = 1_795_350_000_000
         func reading(_ minute: Int64, spo2: Int16) -> ReadingBatch {
-            ReadingBatch(device: "patch-1", patient: "Patient/l", boot: 1, timeQuality: 0, receivedAt: 0, readings: [
+            ReadingBatch(device: "patch-1", patient: "Patient/l", boot: 1, timeQuality: .device, receivedAt: 0, readings: [
                 StoredReading(seq: UInt32(minute), time: start + minute * 60_000, deviceTime: 0,
-                              values: [.init(channel: 2, raw: 720 + Int16(minute % 3)), .init(channel: 3, raw: spo2)]),
+                              values: [.init(channel: .pulseRate, raw: 720 + Int16(minute % 3)), .init(channel: .spo2, raw: spo2)]),
             ])
         }
         for (minute, spo2) in [(0, 910), (1, 970), (2, 971)] as [(Int64, Int16)] {

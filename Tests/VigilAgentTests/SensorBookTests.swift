@@ -10,9 +10,9 @@ import VigilStore
     let t0: Int64 = 1_795_000_000_000
 
     func batch(_ device: String, boot: UInt32, seqs: [UInt32], spo2: Int16 = 970) -> ReadingBatch {
-        ReadingBatch(device: device, patient: "Patient/1", boot: boot, timeQuality: 0, receivedAt: t0,
+        ReadingBatch(device: device, patient: "Patient/1", boot: boot, timeQuality: .device, receivedAt: t0,
                      readings: seqs.map { StoredReading(seq: $0, time: t0 + Int64($0) * 1_000, deviceTime: 0,
-                                                        flags: 1 << StoredReading.qualityShift, values: [.init(channel: Channel.spo2.rawValue, raw: spo2)]) })
+                                                        flags: 1 << StoredReading.qualityShift, values: [.init(channel: .spo2, raw: spo2)]) })
     }
 
     @Test func completenessCountsWhatArrivedAgainstTheSequenceNumbers() {

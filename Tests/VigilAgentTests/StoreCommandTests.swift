@@ -29,9 +29,9 @@ import VigilTestSupport
         for (index, device) in ["ring-1", "ring-2"].enumerated() {
             for seq in 0..<3 as Range<UInt32> {
                 store.append(.readings(ReadingBatch(
-                    device: device, patient: "Patient/p\(index)", boot: 1, timeQuality: 0, receivedAt: 0,
+                    device: device, patient: "Patient/p\(index)", boot: 1, timeQuality: .device, receivedAt: 0,
                     readings: [StoredReading(seq: seq, time: 1_795_350_000_000 + Int64(seq) * 60_000, deviceTime: 0,
-                                             values: [.init(channel: 1, raw: 725), .init(channel: 3, raw: 970)])])))
+                                             values: [.init(channel: .heartRate, raw: 725), .init(channel: .spo2, raw: 970)])])))
             }
         }
         store.append(.gap(DataGap(device: "ring-1", patient: "Patient/p0", reason: .evicted, from: 1_795_000_000_000,

@@ -11,14 +11,15 @@ let quietLogger: Logger = {
 func reading(device: String = "dev-1", boot: UInt32 = 1, seq: UInt32, abnormal: Bool = false, time: Int64? = nil) -> Entry {
     let value = StoredReading(seq: seq, time: time ?? (1_795_000_000_000 + Int64(seq) * 1_000), deviceTime: UInt64(seq) * 1_000,
                               flags: abnormal ? StoredReading.abnormal : 0,
-                              values: [.init(channel: 1, raw: Int16(truncatingIfNeeded: 600 + seq % 400)), .init(channel: 3, raw: 975)])
-    return .readings(ReadingBatch(device: device, patient: "Patient/\(device)", boot: boot, timeQuality: 1,
+                              values: [.init(channel: .heartRate, raw: Int16(truncatingIfNeeded: 600 + seq % 400)), .init(channel: .spo2, raw: 975)])
+    return .readings(ReadingBatch(device: device, patient: "Patient/\(device)", boot: boot, timeQuality: .estimated,
                                   receivedAt: 1_795_000_000_000 + Int64(seq) * 1_000, readings: [value]))
 }
 
 func alert(_ number: Int) -> Entry {
-    .alert(AlertEntry(device: "dev-1", patient: "Patient/dev-1", time: 1_795_000_000_000 + Int64(number),
-                      json: Array("{\"alert\":\(number)}".utf8)))
+    var event = AlertEvent(kind: .raise, model: "test")
+    event.alertID = "alert-\(number)"
+    return .alert(AlertEntry(device: "dev-1", patient: "Patient/dev-1", time: 1_795_000_000_000 + Int64(number), event: event))
 }
 
 /// The (device, boot, seq) of every reading in `entries`, in order.

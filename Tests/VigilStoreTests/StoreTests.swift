@@ -176,11 +176,13 @@ import VigilTestSupport
         let marker: Int16 = 0x5A5B
         for seq in 0..<100 as Range<UInt32> {
             let value = StoredReading(seq: seq, time: 1_795_000_000_000, deviceTime: 0,
-                                      values: [.init(channel: 1, raw: marker), .init(channel: 2, raw: marker)])
-            store.append(.readings(ReadingBatch(device: "canary-dev", patient: canary, boot: 1, timeQuality: 0,
+                                      values: [.init(channel: .heartRate, raw: marker), .init(channel: .pulseRate, raw: marker)])
+            store.append(.readings(ReadingBatch(device: "canary-dev", patient: canary, boot: 1, timeQuality: .device,
                                                     receivedAt: 0, readings: [value])))
         }
-        store.append(.alert(AlertEntry(device: "canary-dev", patient: canary, time: 0, json: Array("{\"why\":\"CANARY-ALERT\"}".utf8))))
+        var event = AlertEvent(kind: .raise, model: "test")
+        event.response = "CANARY-ALERT"
+        store.append(.alert(AlertEntry(device: "canary-dev", patient: canary, time: 0, event: event)))
         _ = try store.commit()
         try store.close()
         let needles: [[UInt8]] = [Array(canary.utf8), Array("canary-dev".utf8), Array("CANARY-ALERT".utf8), [0x5B, 0x5A, 0x02, 0x5B, 0x5A]]

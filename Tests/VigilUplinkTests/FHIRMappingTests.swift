@@ -26,11 +26,11 @@ import VigilStore
         #expect(formatter.string(from: Date(timeIntervalSince1970: Double(milliseconds) / 1_000)) == text)
     }
 
-    func batch(flags: UInt8 = 0) -> ReadingBatch {
-        ReadingBatch(device: "dev-1", patient: "Patient/p1", boot: 3, timeQuality: 0, receivedAt: 1_795_350_001_000, readings: [
+    func batch(flags: UInt8 = 0, timeQuality: TimeQuality = .device) -> ReadingBatch {
+        ReadingBatch(device: "dev-1", patient: "Patient/p1", boot: 3, timeQuality: timeQuality, receivedAt: 1_795_350_001_000, readings: [
             StoredReading(seq: 41, time: 1_795_350_000_000, deviceTime: 1_795_349_999_500, flags: flags, values: [
-                .init(channel: 2, raw: 1_317), .init(channel: 3, raw: 873), .init(channel: 7, raw: 124), .init(channel: 8, raw: 82),
-                .init(channel: 10, raw: 40),
+                .init(channel: .pulseRate, raw: 1_317), .init(channel: .spo2, raw: 873), .init(channel: .systolicBP, raw: 124), .init(channel: .diastolicBP, raw: 82),
+                .init(channel: .activity, raw: 40),
             ]),
         ])
     }
@@ -59,6 +59,27 @@ import VigilStore
         #expect(timeStamp["valueDateTime"] as? String == "2026-11-22T12:19:59.500Z")
     }
 
+    /// A synced device clock flagged suspect is still the device's Unix time, not an uptime
+    /// (the defect: every code but "device" and "estimated" was written as "uptime; time unknown").
+    @Test(arguments: [TimeQuality.device, .suspect])
+    func aDeviceClockIsADateTimeEvenWhenSuspect(quality: TimeQuality) throws {
+        let stamp = try object(try #require(mapper.resources(for: .readings(batch(timeQuality: quality))).first).json)
+        #expect(stamp["valueDateTime"] as? String == "2026-11-22T12:19:59.500Z")
+        #expect(stamp["valueQuantity"] == nil)
+        let notes = (stamp["note"] as? [[String: Any]] ?? []).compactMap { $0["text"] as? String }
+        #expect(!notes.contains { $0.contains("uptime") })
+        #expect(notes.contains { $0.contains("suspect") } == (quality == .suspect))
+    }
+
+    @Test(arguments: [(TimeQuality.estimated, "time estimated by the gateway"), (.unknown, "time unknown")])
+    func anUptimeIsAQuantityWithHowItWasMapped(quality: TimeQuality, note: String) throws {
+        let stamp = try object(try #require(mapper.resources(for: .readings(batch(timeQuality: quality))).first).json)
+        #expect(stamp["valueDateTime"] == nil)
+        #expect((stamp["valueQuantity"] as? [String: Any])?["code"] as? String == "ms")
+        let notes = (stamp["note"] as? [[String: Any]] ?? []).compactMap { $0["text"] as? String }
+        #expect(notes.contains { $0.contains(note) })
+    }
+
     @Test func abnormalValuesAndPoorSignalAreInterpreted() throws {
         let flags = StoredReading.abnormal | (2 << StoredReading.qualityShift)
         let spo2 = try object(mapper.resources(for: .readings(batch(flags: flags)))[2].json)
@@ -68,7 +89,7 @@ import VigilStore
 
     @Test func aNEWS2AlertIsACommunicationReferencingItsScoreObservation() throws {
         let fields = #"{"event":"raise","model":"news2","risk":"high","score":8,"alert_id":"news2@1795350000000","notify":true,"boot":3,"seq":41,"parameters":{"spo2":3,"hr":3},"response":"emergency response"}"#
-        let alert = AlertEntry(device: "dev-1", patient: "Patient/p1", time: 1_795_350_000_000, json: Array(fields.utf8))
+        let alert = AlertEntry(device: "dev-1", patient: "Patient/p1", time: 1_795_350_000_000, event: try AlertEvent(jsonBytes: Array(fields.utf8)))
         let resources = mapper.resources(for: .alert(alert))
         #expect(resources.map(\.type) == ["Observation", "Communication"])
         let communication = try object(resources[1].json)

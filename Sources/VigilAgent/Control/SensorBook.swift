@@ -111,8 +111,7 @@ package final class SensorBook: Sendable {
     static func watchReading(_ item: (index: UInt64, reading: StoredReading)) -> WatchReading {
         var values: [String: Double] = [:]
         for value in item.reading.values {
-            guard let channel = Channel(rawValue: value.channel) else { continue }
-            values[channel.key] = Double(value.raw) / Double(channel.divisor)
+            values[value.channel.key] = Double(value.raw) / Double(value.channel.divisor)
         }
         return WatchReading(index: item.index, time: item.reading.time, seq: item.reading.seq, values: values,
                             quality: qualities[Int(item.reading.qualityGrade)], abnormal: item.reading.isAbnormal)

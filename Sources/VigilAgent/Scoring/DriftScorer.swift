@@ -30,30 +30,30 @@ struct DriftScorer {
             guard assessment.grade < .unusable else { continue }
             for (vitalIndex, vital) in Self.vitals.enumerated() {
                 guard let value = vital.channels.lazy.compactMap({ channel in
-                    reading.values.first { $0.channel == channel.rawValue && !assessment.excluded.contains($0.channel) }
+                    reading.values.first { $0.channel == channel && !assessment.excluded.contains($0.channel.rawValue) }
                 }).first else { continue }
                 guard let event = monitors[vitalIndex].update(Int(value.raw), at: reading.time) else { continue }
-                var fields: [String: Any] = [
-                    "model": Self.model, "version": Self.version, "device": batch.device, "vital": vital.key,
-                    "units": vital.units, "window_end": AlertJSON.isoTime(reading.time),
-                    "signal_quality": AlertJSON.quality(assessment),
-                ]
+                var fields = AlertEvent(kind: .raise, model: Self.model, version: Self.version)
+                fields.device = batch.device
+                fields.vital = vital.key
+                fields.units = .one(vital.units)
+                fields.windowEnd = ISOTime.seconds(reading.time)
+                fields.signalQuality = AlertJSON.quality(assessment)
                 let since: Int64
                 switch event {
                 case .raise(let direction, let start, let baseline, let minuteMean, let sigma):
                     since = start
-                    fields["event"] = "raise"
-                    fields["direction"] = direction.rawValue
-                    fields["baseline"] = baseline
-                    fields["value"] = minuteMean
-                    fields["sigma"] = sigma
+                    fields.direction = direction.rawValue
+                    fields.baseline = baseline
+                    fields.value = minuteMean
+                    fields.sigma = sigma
                 case .clear(let start, let baseline, let minuteMean):
                     since = start
-                    fields["event"] = "clear"
-                    fields["baseline"] = baseline
-                    fields["value"] = minuteMean
+                    fields.kind = .clear
+                    fields.baseline = baseline
+                    fields.value = minuteMean
                 }
-                fields["window_start"] = AlertJSON.isoTime(since)
+                fields.windowStart = ISOTime.seconds(since)
                 alerts.append(ScoredAlert(model: Self.model, key: "\(Self.model)/\(vital.key)", since: since,
                                           fields: fields, device: batch.device, patient: batch.patient, time: reading.time))
             }

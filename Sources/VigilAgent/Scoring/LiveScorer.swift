@@ -41,9 +41,8 @@ struct LiveScorer {
             let assessment = quality?[index] ?? SignalQuality.Assessment()
             guard assessment.grade < .unusable else { continue }
             var scored = false
-            for value in reading.values where !assessment.excluded.contains(value.channel) {
-                guard let channel = Channel(rawValue: value.channel),
-                      let parameter = Self.parameters.first(where: { $0.0 == channel })?.1 else { continue }
+            for value in reading.values where !assessment.excluded.contains(value.channel.rawValue) {
+                guard let parameter = Self.parameters.first(where: { $0.0 == value.channel })?.1 else { continue }
                 patient.latest[parameter] = (Int(value.raw), reading.time)
                 scored = true
             }
@@ -63,12 +62,12 @@ struct LiveScorer {
             observation.systolicBP = fresh(.systolicBP)
             let score = NEWS2.score(observation)
             guard let event = patient.tracker.update(score, at: reading.time) else { continue }
-            var fields = AlertJSON.fields(event)
-            fields["device"] = batch.device
-            fields["values"] = values
-            fields["units"] = ["hr": "0.1 /min", "rr": "0.1 /min", "spo2": "0.1 %", "temp": "0.01 Cel", "sbp": "mm[Hg]"]
-                .filter { values[$0.key] != nil }
-            fields["signal_quality"] = AlertJSON.quality(assessment)
+            var fields = AlertJSON.event(event)
+            fields.device = batch.device
+            fields.values = values
+            fields.units = .perParameter(["hr": "0.1 /min", "rr": "0.1 /min", "spo2": "0.1 %", "temp": "0.01 Cel", "sbp": "mm[Hg]"]
+                .filter { values[$0.key] != nil })
+            fields.signalQuality = AlertJSON.quality(assessment)
             alerts.append(ScoredAlert(model: NEWS2AlertTracker.model, key: NEWS2AlertTracker.model, since: event.windowStart,
                                       fields: fields, device: batch.device, patient: batch.patient, time: reading.time))
         }
@@ -76,31 +75,26 @@ struct LiveScorer {
     }
 }
 
-/// The fields of an alert event, shared by `vigil score` and the live pipeline, so both explain
-/// an alert the same way: model and version, the event, risk band and RCP response, the score,
-/// each parameter's subscore, what was missing, and the time window.
+/// The alert event of NEWS2, shared by `vigil score` and the live pipeline, so both explain an
+/// alert the same way: model and version, the event, risk band and RCP response, the score, each
+/// parameter's subscore, what was missing, and the time window.
 enum AlertJSON {
-    static func fields(_ event: NEWS2AlertTracker.Event) -> [String: Any] {
-        [
-            "event": event.kind.rawValue, "model": NEWS2AlertTracker.model, "version": NEWS2AlertTracker.version,
-            "risk": event.risk.rawValue, "score": event.score, "response": event.risk.response,
-            "parameters": Dictionary(uniqueKeysWithValues: event.parameters.map { ($0.key.rawValue, $0.value) }),
-            "missing": event.missing.map(\.rawValue),
-            "window_start": isoTime(event.windowStart), "window_end": isoTime(event.windowEnd),
-        ]
+    static func event(_ event: NEWS2AlertTracker.Event) -> AlertEvent {
+        var alert = AlertEvent(kind: AlertEvent.Kind(rawValue: event.kind.rawValue)!, model: NEWS2AlertTracker.model,
+                               version: NEWS2AlertTracker.version)
+        alert.risk = event.risk.rawValue
+        alert.score = event.score
+        alert.response = event.risk.response
+        alert.parameters = Dictionary(uniqueKeysWithValues: event.parameters.map { ($0.key.rawValue, $0.value) })
+        alert.missing = event.missing.map(\.rawValue)
+        alert.windowStart = ISOTime.seconds(event.windowStart)
+        alert.windowEnd = ISOTime.seconds(event.windowEnd)
+        return alert
     }
 
     /// A reading's signal quality as alerts report it: grade, issues, and channels left out.
-    static func quality(_ assessment: SignalQuality.Assessment) -> [String: Any] {
-        [
-            "grade": assessment.grade.description,
-            "issues": assessment.issues.sorted().map(\.rawValue),
-            "excluded": assessment.excluded.sorted().compactMap { Channel(rawValue: $0)?.key },
-        ]
-    }
-
-    static func isoTime(_ milliseconds: Int64) -> String {
-        let formatter = ISO8601DateFormatter()
-        return formatter.string(from: Date(timeIntervalSince1970: TimeInterval(milliseconds / 1_000)))
+    static func quality(_ assessment: SignalQuality.Assessment) -> AlertEvent.Quality {
+        AlertEvent.Quality(grade: assessment.grade.description, issues: assessment.issues.sorted().map(\.rawValue),
+                           excluded: assessment.excluded.sorted().compactMap { Channel(rawValue: $0)?.key })
     }
 }

@@ -32,8 +32,8 @@ struct ModelScorer {
         for (index, reading) in batch.readings.enumerated() where reading.time >= patient.lastScored {
             let assessment = quality[index]
             guard assessment.grade < .unusable else { continue }
-            for value in reading.values where !assessment.excluded.contains(value.channel) {
-                patient.latest[value.channel] = (Int32(value.raw), reading.time)
+            for value in reading.values where !assessment.excluded.contains(value.channel.rawValue) {
+                patient.latest[value.channel.rawValue] = (Int32(value.raw), reading.time)
             }
             patient.lastScored = reading.time
             for (modelIndex, model) in models.enumerated() {
@@ -46,17 +46,19 @@ struct ModelScorer {
                 let event = tracker.update(positive: output.positive, at: reading.time)
                 patient.trackers[modelIndex] = tracker
                 guard let event else { continue }
-                let (kind, since): (String, Int64) = switch event {
-                case .raise(let since): ("raise", since)
-                case .clear(let since): ("clear", since)
+                let (kind, since): (AlertEvent.Kind, Int64) = switch event {
+                case .raise(let since): (.raise, since)
+                case .clear(let since): (.clear, since)
                 }
-                let fields: [String: Any] = [
-                    "event": kind, "model": model.model, "version": model.version, "device": batch.device,
-                    "output": Int(output.accumulator), "fraction_bits": model.fractionBits, "threshold": Int(model.threshold),
-                    "values": Dictionary(uniqueKeysWithValues: zip(model.features.map(\.name), inputs.map { Int($0!) })),
-                    "window_start": AlertJSON.isoTime(since), "window_end": AlertJSON.isoTime(reading.time),
-                    "signal_quality": AlertJSON.quality(assessment),
-                ]
+                var fields = AlertEvent(kind: kind, model: model.model, version: model.version)
+                fields.device = batch.device
+                fields.output = Int(output.accumulator)
+                fields.fractionBits = model.fractionBits
+                fields.threshold = Int(model.threshold)
+                fields.values = Dictionary(uniqueKeysWithValues: zip(model.features.map(\.name), inputs.map { Int($0!) }))
+                fields.windowStart = ISOTime.seconds(since)
+                fields.windowEnd = ISOTime.seconds(reading.time)
+                fields.signalQuality = AlertJSON.quality(assessment)
                 alerts.append(ScoredAlert(model: model.model, key: model.model, since: since, fields: fields,
                                           device: batch.device, patient: batch.patient, time: reading.time))
             }

@@ -1,4 +1,3 @@
-import Foundation
 import VigilCore
 import VigilModels
 import VigilStore
@@ -11,17 +10,14 @@ package struct ScoredAlert {
     package let key: String
     /// When the episode began (Unix ms).
     package let since: Int64
-    package var fields: [String: Any]
+    package var fields: AlertEvent
     package let device: String
     package let patient: String
     package let time: Int64
 
-    package var event: String { fields["event"] as? String ?? "" }
+    package var event: AlertEvent.Kind { fields.kind }
 
-    package var alert: AlertEntry {
-        let json = (try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys])).map(Array.init) ?? []
-        return AlertEntry(device: device, patient: patient, time: time, json: json)
-    }
+    package var alert: AlertEntry { AlertEntry(device: device, patient: patient, time: time, event: fields) }
 
     var json: [UInt8] { alert.json }
 }
@@ -39,7 +35,7 @@ package struct ReadingScorer {
     private var limiter = AlertRateLimiter()
     private var book: AlertBook
     /// The last event of each open episode (patient → key → fields), repeated in reminders.
-    private var explanations: [String: [String: [String: Any]]] = [:]
+    private var explanations: [String: [String: AlertEvent]] = [:]
     /// Episodes that cleared recently, per patient (newest last, at most 32): an acknowledgement
     /// often comes after the alert cleared and is still worth recording.
     private var recentlyClosed: [String: [(id: String, key: String, since: Int64, device: String)]] = [:]
@@ -59,7 +55,7 @@ package struct ReadingScorer {
         assessments.reserveCapacity(batch.readings.count)
         for index in batch.readings.indices {
             let reading = batch.readings[index]
-            let assessment = monitor.assess(time: reading.time, values: reading.values.map { ($0.channel, $0.raw) })
+            let assessment = monitor.assess(time: reading.time, values: reading.values.map { ($0.channel.rawValue, $0.raw) })
             batch.readings[index].flags |= UInt8(assessment.grade.rawValue) << StoredReading.qualityShift
             assessments.append(assessment)
         }
@@ -69,8 +65,8 @@ package struct ReadingScorer {
         for index in scored.indices {
             // The reading that triggered it, so the uplink can reference its Observations.
             if let reading = batch.readings.first(where: { $0.time == scored[index].time }) {
-                scored[index].fields["boot"] = Int(batch.boot)
-                scored[index].fields["seq"] = Int(reading.seq)
+                scored[index].fields.boot = batch.boot
+                scored[index].fields.seq = reading.seq
             }
         }
         var alerts = scored.map { finish($0) }
@@ -88,32 +84,37 @@ package struct ReadingScorer {
         guard let episode = book.acknowledge(patient: patient, id: alertID) else {
             guard let closed = recentlyClosed[patient]?.last(where: { $0.id == alertID }) else { return nil }
             let model = String(closed.key.prefix { $0 != "/" })
-            let fields: [String: Any] = [
-                "event": "acknowledge", "model": model, "alert_id": alertID, "by": by, "already_cleared": true,
-                "window_start": AlertJSON.isoTime(closed.since), "window_end": AlertJSON.isoTime(time), "notify": false,
-                "device": closed.device,
-            ]
+            var fields = Self.acknowledgement(model: model, alertID: alertID, by: by, since: closed.since, at: time)
+            fields.alreadyCleared = true
+            fields.device = closed.device
             return (model, ScoredAlert(model: model, key: closed.key, since: closed.since, fields: fields, device: closed.device,
                                        patient: patient, time: time).alert)
         }
         let model = String(episode.key.prefix { $0 != "/" })
-        var fields: [String: Any] = [
-            "event": "acknowledge", "model": model, "alert_id": alertID, "by": by,
-            "window_start": AlertJSON.isoTime(episode.since), "window_end": AlertJSON.isoTime(time), "notify": false,
-        ]
-        let device = explanations[patient]?[episode.key]?["device"] as? String ?? ""
+        var fields = Self.acknowledgement(model: model, alertID: alertID, by: by, since: episode.since, at: time)
+        let device = explanations[patient]?[episode.key]?.device ?? ""
         if model == DriftScorer.model, drift != nil {
             let vital = String(episode.key.dropFirst(model.count + 1))
             drift!.rebaseline(patient: patient, vital: vital)
             book.close(patient: patient, key: episode.key)
             explanations[patient]?[episode.key] = nil
-            fields["vital"] = vital
-            fields["closed"] = true
+            fields.vital = vital
+            fields.closed = true
         }
-        if !device.isEmpty { fields["device"] = device }
+        if !device.isEmpty { fields.device = device }
         let alert = ScoredAlert(model: model, key: episode.key, since: episode.since, fields: fields,
                                 device: device, patient: patient, time: time)
         return (model, alert.alert)
+    }
+
+    private static func acknowledgement(model: String, alertID: String, by: String, since: Int64, at time: Int64) -> AlertEvent {
+        var fields = AlertEvent(kind: .acknowledge, model: model)
+        fields.alertID = alertID
+        fields.by = by
+        fields.windowStart = ISOTime.seconds(since)
+        fields.windowEnd = ISOTime.seconds(time)
+        fields.notify = false
+        return fields
     }
 
     /// The ids of the patient's open episodes (for status and tests).
@@ -133,14 +134,15 @@ package struct ReadingScorer {
     private mutating func finish(_ scored: ScoredAlert) -> ScoredAlert {
         var alert = scored
         var notify = true
-        if alert.event == "raise" {
+        if alert.event == .raise {
             notify = limiter.allowRaise(alert.patient + "/" + alert.model, at: alert.time)
         }
-        alert.fields["notify"] = notify
-        alert.fields["alert_id"] = AlertBook.id(key: alert.key, since: alert.since)
-        if !notify { alert.fields["suppressed_reason"] = "rate_limited" }
-        book.record(patient: alert.patient, key: alert.key, since: alert.since, event: alert.event, at: alert.time, notified: notify)
-        if alert.event == "clear" {
+        alert.fields.notify = notify
+        alert.fields.alertID = AlertBook.id(key: alert.key, since: alert.since)
+        if !notify { alert.fields.suppressedReason = "rate_limited" }
+        book.record(patient: alert.patient, key: alert.key, since: alert.since, event: alert.event.rawValue, at: alert.time,
+                    notified: notify)
+        if alert.event == .clear {
             explanations[alert.patient]?[alert.key] = nil
             var closed = recentlyClosed[alert.patient] ?? []
             closed.append((AlertBook.id(key: alert.key, since: alert.since), alert.key, alert.since, alert.device))
@@ -156,14 +158,15 @@ package struct ReadingScorer {
     /// as event `remind`.
     private mutating func reminders(patient: String, device: String, at time: Int64) -> [ScoredAlert] {
         book.reminders(patient: patient, at: time).map { episode in
-            var fields = explanations[patient]?[episode.key] ?? ["model": String(episode.key.prefix { $0 != "/" })]
-            fields["event"] = "remind"
-            fields["notify"] = true
-            fields["suppressed_reason"] = nil
-            fields["alert_id"] = episode.id
-            fields["window_end"] = AlertJSON.isoTime(time)
-            return ScoredAlert(model: fields["model"] as? String ?? episode.key, key: episode.key, since: episode.since,
-                               fields: fields, device: fields["device"] as? String ?? device, patient: patient, time: time)
+            var fields = explanations[patient]?[episode.key]
+                ?? AlertEvent(kind: .remind, model: String(episode.key.prefix { $0 != "/" }))
+            fields.kind = .remind
+            fields.notify = true
+            fields.suppressedReason = nil
+            fields.alertID = episode.id
+            fields.windowEnd = ISOTime.seconds(time)
+            return ScoredAlert(model: fields.model, key: episode.key, since: episode.since,
+                               fields: fields, device: fields.device ?? device, patient: patient, time: time)
         }
     }
 }

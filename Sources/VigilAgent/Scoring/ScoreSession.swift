@@ -1,5 +1,6 @@
 import Foundation
 import VigilModels
+import VigilStore
 
 /// `vigil score`: replays JSON Lines of observations through NEWS2 and the alert lifecycle.
 ///
@@ -116,7 +117,7 @@ public struct ScoreSession {
                 "missing": score.missing.map(\.rawValue),
             ] as [String: Any],
         ]
-        output["alerts"] = event.map { [AlertJSON.fields($0)] } ?? []
+        output["alerts"] = event.map { [(try? JSONSerialization.jsonObject(with: Data(AlertJSON.event($0).jsonBytes))) ?? [:]] } ?? []
         let data = (try? JSONSerialization.data(withJSONObject: output, options: [.sortedKeys])) ?? Data()
         return .success(String(decoding: data, as: UTF8.self))
     }

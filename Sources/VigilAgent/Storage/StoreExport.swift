@@ -53,7 +53,6 @@ public struct StoreExport {
         self.deidentifier = deidentifier
     }
 
-    static let timeQualities = ["device", "estimated", "suspect", "unknown"]
     static let qualities = ["good", "fair", "poor", "unusable"]
 
     /// The JSON lines for one entry (a readings entry gives one line per reading).
@@ -65,10 +64,10 @@ public struct StoreExport {
                 guard reading.time >= (filter.since ?? .min) else { return nil }
                 var values: [String] = []
                 for value in reading.values {
-                    guard let channel = Channel(rawValue: value.channel) else { continue }
+                    let channel = value.channel
                     values.append("\"\(channel.key)\":\(JSONFrame.decimalText(value.raw, divisor: channel.divisor))")
                 }
-                let quality = Int(batch.timeQuality) < Self.timeQualities.count ? Self.timeQualities[Int(batch.timeQuality)] : "unknown"
+                let quality = batch.timeQuality.rawValue
                 return "{\"type\":\"reading\",\(identity(batch.device, batch.patient)),\"boot\":\(batch.boot),\"seq\":\(reading.seq)"
                     + ",\"time\":\"\(time(reading.time, batch.patient))\",\"time_quality\":\"\(quality)\""
                     + ",\"abnormal\":\(reading.isAbnormal),\"quality\":\"\(Self.qualities[Int(reading.qualityGrade)])\""
@@ -77,7 +76,7 @@ public struct StoreExport {
         case .alert(let alert):
             guard filter.device == nil || filter.device == alert.device, alert.time >= (filter.since ?? .min) else { return [] }
             // The alert's own JSON carries clinical detail, not identifiers; it is kept whole.
-            let body = String(decoding: alert.json, as: UTF8.self)
+            let body = String(decoding: alert.event.jsonBytes, as: UTF8.self)
             return ["{\"type\":\"alert\",\(identity(alert.device, alert.patient)),\"time\":\"\(time(alert.time, alert.patient))\",\"alert\":\(body)}"]
         case .gap(let gap):
             guard filter.device == nil || filter.device == gap.device, gap.to >= (filter.since ?? .min) else { return [] }

@@ -12,13 +12,13 @@ enum StoredReadings {
         for record in accepted.frame.records where fresh.contains(record.seq) {
             var values: [StoredReading.Value] = []
             values.reserveCapacity(record.channels.count)
-            for (channel, raw) in record.channels { values.append(.init(channel: channel.rawValue, raw: raw)) }
+            for (channel, raw) in record.channels { values.append(.init(channel: channel, raw: raw)) }
             readings.append(StoredReading(
                 seq: record.seq, time: accepted.time(of: record), deviceTime: accepted.frame.t0 &+ UInt64(record.dt),
                 flags: isAbnormal(record.channels) ? StoredReading.abnormal : 0, values: values))
         }
         return ReadingBatch(device: accepted.device.rawValue, patient: accepted.patient, boot: accepted.frame.boot,
-                            timeQuality: timeQualityCode(accepted.timeQuality), receivedAt: receivedAt, readings: readings)
+                            timeQuality: accepted.timeQuality, receivedAt: receivedAt, readings: readings)
     }
 
     /// Abnormal: any NEWS2 parameter in the reading scores 1 or more on its own (outside the
@@ -31,15 +31,5 @@ enum StoredReadings {
         observation.pulse = (values[.pulseRate] ?? values[.heartRate]).map(Int.init)
         observation.temperature = values[.coreTemperature].map(Int.init)
         return NEWS2.score(observation).subscores.values.contains { $0 > 0 }
-    }
-
-    /// The store's code for a time quality (docs/STORE.md).
-    static func timeQualityCode(_ quality: TimeQuality) -> UInt8 {
-        switch quality {
-        case .device: 0
-        case .estimated: 1
-        case .suspect: 2
-        case .unknown: 3
-        }
     }
 }

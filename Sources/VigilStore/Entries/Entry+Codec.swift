@@ -1,3 +1,18 @@
+import Foundation
+
+extension Entry {
+    /// The record type the entry is stored as.
+    public var type: RecordType {
+        switch self {
+        case .readings: .readings
+        case .alert: .alert
+        case .gap: .gap
+        }
+    }
+
+    public var lane: Lane { self.type == .readings ? .routine : .priority }
+}
+
 /// The plaintext encoding of entries inside records (little-endian; `docs/STORE.md`).
 extension Entry {
     public var encoded: [UInt8] {
@@ -7,7 +22,7 @@ extension Entry {
             writer.shortString(batch.device)
             writer.shortString(batch.patient)
             writer.u32(batch.boot)
-            writer.u8(batch.timeQuality)
+            writer.u8(batch.timeQuality.storeCode)
             writer.i64(batch.receivedAt)
             writer.u16(UInt16(batch.readings.count))
             for reading in batch.readings {
@@ -17,7 +32,7 @@ extension Entry {
                 writer.u8(reading.flags)
                 writer.u8(UInt8(reading.values.count))
                 for value in reading.values {
-                    writer.u8(value.channel)
+                    writer.u8(value.channel.rawValue)
                     writer.i16(value.raw)
                 }
             }
@@ -25,7 +40,7 @@ extension Entry {
             writer.shortString(alert.device)
             writer.shortString(alert.patient)
             writer.i64(alert.time)
-            writer.longBytes(alert.json)
+            writer.longBytes(alert.event.jsonBytes)
         case .gap(let gap):
             writer.shortString(gap.device)
             writer.shortString(gap.patient)
@@ -48,7 +63,7 @@ extension Entry {
                 let device = try reader.shortString()
                 let patient = try reader.shortString()
                 let boot = try reader.u32()
-                let quality = try reader.u8()
+                guard let quality = TimeQuality(storeCode: try reader.u8()) else { throw DecodingError() }
                 let receivedAt = try reader.i64()
                 let count = Int(try reader.u16())
                 var readings: [StoredReading] = []
@@ -62,7 +77,8 @@ extension Entry {
                     var values: [StoredReading.Value] = []
                     values.reserveCapacity(valueCount)
                     for _ in 0..<valueCount {
-                        values.append(.init(channel: try reader.u8(), raw: try reader.i16()))
+                        guard let channel = Channel(rawValue: try reader.u8()) else { throw DecodingError() }
+                        values.append(.init(channel: channel, raw: try reader.i16()))
                     }
                     readings.append(StoredReading(seq: seq, time: time, deviceTime: deviceTime, flags: flags, values: values))
                 }
@@ -70,7 +86,7 @@ extension Entry {
                                                receivedAt: receivedAt, readings: readings))
             case .alert:
                 entry = .alert(AlertEntry(device: try reader.shortString(), patient: try reader.shortString(),
-                                          time: try reader.i64(), json: try reader.longBytes()))
+                                          time: try reader.i64(), event: try AlertEvent(jsonBytes: try reader.longBytes())))
             case .gap:
                 let device = try reader.shortString()
                 let patient = try reader.shortString()
@@ -86,4 +102,27 @@ extension Entry {
             throw DecodingError()
         }
     }
+}
+
+extension AlertEvent {
+    /// The stored and uploaded JSON form: keys sorted, so equal events are equal bytes.
+    public var jsonBytes: [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        do {
+            return Array(try encoder.encode(self))
+        } catch {
+            // Strings, integers and booleans only: encoding cannot fail.
+            preconditionFailure("an alert event did not encode: \(error)")
+        }
+    }
+
+    public init(jsonBytes: [UInt8]) throws {
+        self = try JSONDecoder().decode(AlertEvent.self, from: Data(jsonBytes))
+    }
+}
+
+extension AlertEntry {
+    /// The event's stored JSON form.
+    public var json: [UInt8] { event.jsonBytes }
 }

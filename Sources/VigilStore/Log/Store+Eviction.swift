@@ -68,7 +68,9 @@ extension Store {
             }
             if !batch.readings.isEmpty { kept.append(batch) }
         }
-        recordGaps(removed.values)
+        // The disk too full even for the gap record: delete instead, which records its gaps as
+        // soon as the deletion has made room.
+        guard recordGaps(removed.values) else { return delete(.routine, segment) }
         let path = segmentPath(.routine, segment.id)
         let header = SegmentHeader(lane: .routine, thinning: stage, id: segment.id, keyID: keyring.currentID,
                                    salt: Self.randomSalt(), created: segment.created)
@@ -126,7 +128,9 @@ extension Store {
                                                     from: reading.time, to: reading.time, count: 0)].absorb(reading.time)
             }
         }
-        if lane == .routine { recordGaps(gaps.values) }
+        // Gap records go first, so a crash leaves a record of data still present, never the
+        // reverse; when even they do not fit, they go right after the deletion has made room.
+        let recordedFirst = lane != .routine || recordGaps(gaps.values)
         do {
             try fileSystem.remove(segmentPath(lane, segment.id))
             layoutGenerationLocked &+= 1
@@ -134,6 +138,11 @@ extension Store {
         } catch {
             logger.error("could not delete a segment to free space", metadata: ["segment": "\(segment.id)", "error": "\(error)"])
             return 0
+        }
+        if !recordedFirst, !recordGaps(gaps.values) {
+            logger.critical("deleted readings without a gap record: the disk is full even after the deletion", metadata: [
+                "segment": "\(segment.id)",
+            ])
         }
         lanes[lane]?.segments.removeAll { $0.id == segment.id }
         let readings = gaps.values.reduce(0) { $0 + Int($1.count) }
@@ -145,21 +154,25 @@ extension Store {
         return Int64(segment.size)
     }
 
-    /// Appends and syncs gap records in the priority lane (best effort: eviction goes on).
-    private func recordGaps(_ gaps: some Sequence<DataGap>) {
+    /// Appends and syncs gap records in the priority lane; `false` when they could not be made
+    /// durable, and then the data they describe must stay.
+    private func recordGaps(_ gaps: some Sequence<DataGap>) -> Bool {
         var any = false
         for gap in gaps.sorted(by: { $0.device < $1.device }) {
-            guard let writer = try? activeWriter(.priority) else { return }
+            guard let writer = try? activeWriter(.priority) else { return false }
             writer.append(.gap, plaintext: Entry.gap(gap).encoded)
             any = true
         }
-        guard any, let writer = lanes[.priority]?.writer else { return }
+        guard any else { return true }
+        guard let writer = lanes[.priority]?.writer else { return false }
         do {
             try writer.flush()
             try writer.sync()
+            return true
         } catch {
             writer.discardQueued()
-            logger.error("could not record a data gap", metadata: ["error": "\(error)"])
+            logger.error("could not record a data gap: the readings it describes are kept", metadata: ["error": "\(error)"])
+            return false
         }
     }
 }

@@ -12,25 +12,24 @@ extension FHIRMapper {
     /// lose the message semantics and DetectedIssue is meant for order checks. A NEWS2 event is
     /// also an Observation of the score, which the Communication references.
     func alert(_ alert: AlertEntry) -> [FHIRResource] {
-        let fields = (try? JSONSerialization.jsonObject(with: Data(alert.json))) as? [String: Any] ?? [:]
-        let model = fields["model"] as? String ?? "unknown"
-        let event = fields["event"] as? String ?? "unknown"
-        let alertID = fields["alert_id"] as? String ?? "\(model)@\(alert.time)"
+        let fields = alert.event
+        let model = fields.model
+        let event = fields.kind.rawValue
+        let alertID = fields.alertID ?? "\(model)@\(alert.time)"
         let identifier = "urn:vigil:\(gateway):alert:\(alert.patient):\(alertID):\(event):\(alert.time)"
         var resources: [FHIRResource] = []
         var reasons: [String] = []
-        if let boot = fields["boot"] as? Int, let seq = fields["seq"] as? Int {
+        if let boot = fields.boot, let seq = fields.seq {
             reasons.append("urn:vigil:\(gateway):obs:\(alert.device):\(boot):\(seq):cts")
         }
-        if model == "news2", let score = fields["score"] as? Int, event != "acknowledge" {
+        if model == "news2", let score = fields.score, fields.kind != .acknowledge {
             let news2 = news2Observation(alert, score: score, fields: fields)
             resources.append(news2)
             reasons.insert(news2.identifier, at: 0)
         }
-        let risk = fields["risk"] as? String
-        let notify = fields["notify"] as? Bool ?? true
-        let priority: String = switch (event, risk) {
-        case ("clear", _), ("acknowledge", _): "routine"
+        let notify = fields.notify ?? true
+        let priority: String = switch (fields.kind, fields.risk) {
+        case (.clear, _), (.acknowledge, _): "routine"
         case _ where !notify: "routine"
         case (_, "high"): "stat"
         case (_, "medium"): "asap"
@@ -65,7 +64,7 @@ extension FHIRMapper {
                 json.object { json in
                     json.field("contentAttachment") { json in
                         json.field("contentType", "application/json")
-                        json.field("data", Data(alert.json).base64EncodedString())
+                        json.field("data", Data(fields.jsonBytes).base64EncodedString())
                     }
                 }
             }
@@ -74,7 +73,7 @@ extension FHIRMapper {
         return resources
     }
 
-    private func news2Observation(_ alert: AlertEntry, score: Int, fields: [String: Any]) -> FHIRResource {
+    private func news2Observation(_ alert: AlertEntry, score: Int, fields: AlertEvent) -> FHIRResource {
         let identifier = "urn:vigil:\(gateway):news2:\(alert.patient):\(alert.time)"
         var json = JSONWriter(capacity: 700)
         json.object { json in
@@ -94,7 +93,7 @@ extension FHIRMapper {
             json.field("effectiveDateTime", fhirInstant(alert.time))
             json.key("valueInteger")
             json.raw(String(score))
-            if let missing = fields["missing"] as? [String], !missing.isEmpty {
+            if let missing = fields.missing, !missing.isEmpty {
                 json.key("note")
                 json.array { json in json.object { json in json.field("text", "scored without: " + missing.joined(separator: ", ")) } }
             }
@@ -104,20 +103,20 @@ extension FHIRMapper {
     }
 
     /// One readable line: what happened, by which model, and why.
-    static func summary(_ fields: [String: Any], event: String, model: String) -> String {
+    static func summary(_ fields: AlertEvent, event: String, model: String) -> String {
         var parts = ["\(model) alert \(event)"]
-        if let risk = fields["risk"] as? String, let score = fields["score"] as? Int {
+        if let risk = fields.risk, let score = fields.score {
             parts.append("NEWS2 \(score) (\(risk))")
         }
-        if let subscores = fields["parameters"] as? [String: Int], !subscores.isEmpty {
+        if let subscores = fields.parameters, !subscores.isEmpty {
             parts.append("subscores " + subscores.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
         }
-        if let vital = fields["vital"] as? String, let direction = fields["direction"] as? String {
+        if let vital = fields.vital, let direction = fields.direction {
             parts.append("\(vital) drifting \(direction) from the patient's baseline")
         }
-        if let response = fields["response"] as? String { parts.append(response) }
-        if let by = fields["by"] as? String { parts.append("acknowledged by \(by)") }
-        if let quality = fields["signal_quality"] as? [String: Any], let grade = quality["grade"] as? String, grade != "good" {
+        if let response = fields.response { parts.append(response) }
+        if let by = fields.by { parts.append("acknowledged by \(by)") }
+        if let grade = fields.signalQuality?.grade, grade != "good" {
             parts.append("signal quality \(grade)")
         }
         return parts.joined(separator: "; ")

@@ -113,7 +113,7 @@ public struct FHIRMapper: Sendable {
             var systolic: Int16?
             var diastolic: Int16?
             for value in reading.values {
-                guard let channel = Channel(rawValue: value.channel) else { continue }
+                let channel = value.channel
                 switch channel {
                 case .systolicBP: systolic = value.raw
                 case .diastolicBP: diastolic = value.raw
@@ -193,8 +193,15 @@ public struct FHIRMapper: Sendable {
             VitalCode.coincidentTime.write(&json)
             json.field("subject") { json in json.field("reference", sensor) }
             json.field("effectiveDateTime", fhirInstant(first.time))
-            if batch.timeQuality == 0 {
+            if batch.timeQuality.isDeviceClock {
+                // The device's own wall clock (a suspect one too: its time is still Unix time).
                 json.field("valueDateTime", fhirInstant(Int64(clamping: first.deviceTime)))
+                if batch.timeQuality == .suspect {
+                    json.key("note")
+                    json.array { json in
+                        json.object { json in json.field("text", "device clock suspect: it disagrees with the gateway's clock by more than 10 minutes") }
+                    }
+                }
             } else {
                 // No wall clock on the device: its uptime, and how the gateway mapped it.
                 json.field("valueQuantity") { json in
@@ -203,7 +210,7 @@ public struct FHIRMapper: Sendable {
                 }
                 json.key("note")
                 json.array { json in
-                    json.object { json in json.field("text", batch.timeQuality == 1 ? "device uptime; time estimated by the gateway" : "device uptime; time unknown, received time used") }
+                    json.object { json in json.field("text", batch.timeQuality == .estimated ? "device uptime; time estimated by the gateway" : "device uptime; time unknown, received time used") }
                 }
             }
             json.field("device") { json in json.field("reference", sensor) }

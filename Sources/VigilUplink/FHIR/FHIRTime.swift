@@ -1,23 +1,5 @@
-/// RFC 3339 UTC text for Unix milliseconds, by integer civil-date arithmetic (Hinnant's
-/// days-to-civil): DateFormatter is far too slow for one call per resource.
-func fhirInstant(_ milliseconds: Int64) -> String {
-    let ms = Int(((milliseconds % 1_000) + 1_000) % 1_000)
-    let seconds = (milliseconds - Int64(ms)) / 1_000
-    var days = Int(seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400)
-    let secondOfDay = Int(seconds - Int64(days) * 86_400)
-    days += 719_468
-    let era = (days >= 0 ? days : days - 146_096) / 146_097
-    let dayOfEra = days - era * 146_097
-    let yearOfEra = (dayOfEra - dayOfEra / 1_460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-    let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-    let mp = (5 * dayOfYear + 2) / 153
-    let day = dayOfYear - (153 * mp + 2) / 5 + 1
-    let month = mp < 10 ? mp + 3 : mp - 9
-    let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
-    func pad(_ value: Int, _ width: Int) -> String {
-        let text = String(value)
-        return text.count >= width ? text : String(repeating: "0", count: width - text.count) + text
-    }
-    return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(secondOfDay / 3_600, 2)):\(pad(secondOfDay / 60 % 60, 2)):"
-        + "\(pad(secondOfDay % 60, 2)).\(pad(ms, 3))Z"
-}
+import VigilCore
+
+/// FHIR `instant` / `dateTime` text for Unix milliseconds.
+@inline(__always)
+func fhirInstant(_ milliseconds: Int64) -> String { ISOTime.milliseconds(milliseconds) }

@@ -1,21 +1,12 @@
-/// What the store keeps, independent of how the wire carried it.
+/// What the gateway records, independent of how the wire carried it and of how the store lays
+/// it out: every module speaks these types (the store stores them, the uplink maps them).
 public enum Entry: Sendable, Equatable {
     /// The fresh readings of one accepted frame.
     case readings(ReadingBatch)
-    /// An alert, as JSON produced by the models layer (opaque here).
+    /// An alert event of one of the models.
     case alert(AlertEntry)
     /// Readings known to be missing: evicted for space, or never delivered.
     case gap(DataGap)
-
-    public var type: RecordType {
-        switch self {
-        case .readings: .readings
-        case .alert: .alert
-        case .gap: .gap
-        }
-    }
-
-    public var lane: Lane { self.type == .readings ? .routine : .priority }
 }
 
 public struct StoredReading: Sendable, Equatable {
@@ -29,14 +20,15 @@ public struct StoredReading: Sendable, Equatable {
     /// Milliseconds as the device reported them (`t0 + dt`: Unix time or uptime).
     public var deviceTime: UInt64
     public var flags: UInt8
-    /// (channel wire id, encoded fixed-point value) in ascending channel order.
+    /// (channel, encoded fixed-point value) in ascending channel order.
     public var values: [Value]
 
     public struct Value: Sendable, Equatable {
-        public var channel: UInt8
+        public var channel: Channel
+        /// The fixed-point value as the wire carried it (``Channel/divisor`` units per unit).
         public var raw: Int16
 
-        public init(channel: UInt8, raw: Int16) {
+        public init(channel: Channel, raw: Int16) {
             self.channel = channel
             self.raw = raw
         }
@@ -59,13 +51,12 @@ public struct ReadingBatch: Sendable, Equatable {
     public var device: String
     public var patient: String
     public var boot: UInt32
-    /// `TimeQuality` raw value: 0 device clock, 1 estimated, 2 unknown.
-    public var timeQuality: UInt8
+    public var timeQuality: TimeQuality
     /// Unix milliseconds when the gateway received the frame.
     public var receivedAt: Int64
     public var readings: [StoredReading]
 
-    public init(device: String, patient: String, boot: UInt32, timeQuality: UInt8, receivedAt: Int64, readings: [StoredReading]) {
+    public init(device: String, patient: String, boot: UInt32, timeQuality: TimeQuality, receivedAt: Int64, readings: [StoredReading]) {
         self.device = device
         self.patient = patient
         self.boot = boot
@@ -75,22 +66,25 @@ public struct ReadingBatch: Sendable, Equatable {
     }
 }
 
+/// An alert event as recorded: who, when, and the event itself (``AlertEvent``).
 public struct AlertEntry: Sendable, Equatable {
+    /// The sensor whose reading caused it (empty for an acknowledgement of a forgotten episode).
     public var device: String
     public var patient: String
+    /// Unix milliseconds of the reading (or acknowledgement) that caused the event.
     public var time: Int64
-    public var json: [UInt8]
+    public var event: AlertEvent
 
-    public init(device: String, patient: String, time: Int64, json: [UInt8]) {
+    public init(device: String, patient: String, time: Int64, event: AlertEvent) {
         self.device = device
         self.patient = patient
         self.time = time
-        self.json = json
+        self.event = event
     }
 }
 
 public struct DataGap: Sendable, Equatable {
-    public enum Reason: String, Sendable {
+    public enum Reason: String, Sendable, CaseIterable {
         /// Routine readings removed (downsampled) to stay within the quota.
         case thinned
         /// Readings deleted outright because the quota was still exceeded.
