@@ -116,25 +116,41 @@ extension MQTTClientCore {
 
     private var isStopping: Bool { stopRequestedFlag }
 
+    /// Whether this turn may read the socket: always, unless the inbox is full; then once per
+    /// quarter keepalive (at least once a second) to keep the connection alive.
+    private func mayRead() -> Bool {
+        guard inbox.isFull else { return true }
+        let interval = Duration.milliseconds(max(1_000, configuration.keepaliveSeconds * 250))
+        return lastRead.withLock { ContinuousClock.now - $0 >= interval }
+    }
+
     /// One turn of the socket loop (what `mosquitto_loop` does, plus our doorbell): wait up to
     /// `timeoutMilliseconds` for the socket or a command, carry out queued publishes, read,
     /// write, and let libmosquitto do its keepalive and retry housekeeping. 100 ms bounds how
     /// long a stop request goes unnoticed.
+    ///
+    /// While the inbox is full the socket is read only once per quarter keepalive: each packet
+    /// read refreshes libmosquitto's keepalive clock, and each QoS 1 message read is answered
+    /// with a PUBACK, which the broker counts as the client being alive. Writes (ACKs to devices)
+    /// and housekeeping go on. So a stalled consumer holds the connection however long it
+    /// stalls, at the cost of a few messages beyond capacity per keepalive.
     func pump(_ handle: OpaquePointer, timeoutMilliseconds: Int32) -> Int32 {
         let socket = mosquitto_socket(handle)
         guard socket >= 0 else { return Int32(MOSQ_ERR_NO_CONN.rawValue) }
         let wantWrite = mosquitto_want_write(handle)
+        let read = mayRead()
         var fds = [
-            pollfd(fd: socket, events: Int16(POLLIN) | (wantWrite ? Int16(POLLOUT) : 0), revents: 0),
+            pollfd(fd: socket, events: (read ? Int16(POLLIN) : 0) | (wantWrite ? Int16(POLLOUT) : 0), revents: 0),
             pollfd(fd: wakeup.descriptor, events: Int16(POLLIN), revents: 0),
         ]
         let ready = poll(&fds, 2, timeoutMilliseconds)
         if ready < 0 && errno != EINTR { return Int32(MOSQ_ERR_ERRNO.rawValue) }
         if fds[1].revents != 0 { wakeup.drain() }
         runCommands(handle)
-        if fds[0].revents & Int16(POLLIN | POLLERR | POLLHUP) != 0 {
+        if fds[0].revents & Int16(POLLIN | POLLERR | POLLHUP) != 0 && read {
             let rc = mosquitto_loop_read(handle, 1)
             if rc != success { return rc }
+            lastRead.withLock { $0 = .now }
         }
         if mosquitto_want_write(handle) {
             let rc = mosquitto_loop_write(handle, 1)

@@ -47,6 +47,8 @@ final class MQTTClientCore: Sendable {
     /// Wakes the loop thread out of `poll` for commands and stop requests.
     let wakeup: Doorbell
     private let stopRequested = Atomic<Bool>(false)
+    /// When the loop thread last read the socket (see `pump`: reading slows while the inbox is full).
+    let lastRead = Mutex(ContinuousClock.now)
     private let ticks = Atomic<UInt64>(0)
 
     init(configuration: MQTTConfiguration, logger: Logger) {
@@ -81,7 +83,6 @@ final class MQTTClientCore: Sendable {
     func requestStop() {
         stopRequested.store(true, ordering: .releasing)
         wakeup.signal()
-        // Unblocks a loop thread parked in the message callback on a full inbox.
         inbox.close()
     }
 
@@ -209,7 +210,12 @@ final class MQTTClientCore: Sendable {
         for subscription in configuration.subscriptions {
             let rc = mosquitto_subscribe(handle, nil, subscription.filter, subscription.qos.rawValue)
             if rc != Int32(MOSQ_ERR_SUCCESS.rawValue) {
-                logger.error("subscribe failed", metadata: ["filter": "\(subscription.filter)", "rc": "\(rc)"])
+                // Connected but deaf is worse than disconnected: drop the connection, so the loop
+                // retries with backoff and the state says why.
+                logger.debug("subscribe failed; reconnecting", metadata: ["filter": "\(subscription.filter)", "rc": "\(rc)"])
+                state.withLock { $0.connected = false }
+                mosquitto_disconnect(handle)
+                return
             }
         }
         if let birth = configuration.birth {

@@ -4,10 +4,13 @@ import Synchronization
 
 /// The bounded hand-off between libmosquitto's loop thread (one producer) and one async consumer.
 ///
-/// Backpressure: when `capacity` messages are waiting, `push` blocks the loop *thread* (never a
-/// task of the cooperative pool) until the consumer takes some, so libmosquitto stops reading the
-/// socket and the surplus waits in TCP buffers and the broker's per-client queue. Memory held here
-/// is therefore at most `capacity` messages plus the batch the consumer is working through.
+/// Backpressure: `push` never blocks (it runs inside libmosquitto's message callback, and a
+/// blocked loop thread sends no keepalive and no queued ACK, so the broker would drop the
+/// connection during a long stall). Instead the loop thread asks ``isFull`` before reading the
+/// socket and, while it is, reads only the trickle that keeps the connection alive
+/// (`MQTTClientCore.pump`); the surplus waits in TCP buffers and the broker's per-client queue.
+/// Memory held here is `capacity` messages plus that trickle plus the batch the consumer is
+/// working through.
 final class MessageInbox: @unchecked Sendable {
     // All fields below are guarded by `condition` (a mutex + condition variable): the producer is a
     // plain thread that must be able to sleep, which `Mutex` alone cannot do.
@@ -39,13 +42,17 @@ final class MessageInbox: @unchecked Sendable {
         return highWaterMark
     }
 
-    /// Producer side. Returns `false` if the inbox was closed (the message is dropped: the client
-    /// is shutting down and the consumer is gone).
+    /// Whether `capacity` messages are waiting: the loop thread then slows its reading.
+    var isFull: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return buffer.count >= capacity
+    }
+
+    /// Producer side; never blocks. Returns `false` if the inbox was closed (the message is
+    /// dropped: the client is shutting down and the consumer is gone).
     func push(_ message: MQTTMessage) -> Bool {
         condition.lock()
-        while buffer.count >= capacity && !closed {
-            condition.wait()
-        }
         if closed {
             condition.unlock()
             return false
@@ -122,7 +129,7 @@ final class MessageInbox: @unchecked Sendable {
         return batch
     }
 
-    /// Wakes a blocked producer and ends the consumer's sequence after what is already buffered.
+    /// Ends the consumer's sequence after what is already buffered.
     func close() {
         condition.lock()
         closed = true

@@ -14,7 +14,11 @@ import VigilTestSupport
         let figures = try jsonObject(result.stdout)
         #expect(figures["received"] as? Int == 100_000)
         #expect(figures["in_order"] as? Bool == true)
-        #expect(figures["inbox_peak"] as? Int == 1_024)
+        // The inbox fills to its capacity; the loop thread no longer blocks inside the callback
+        // but stops reading, so it may overshoot by the packets of its last read (and the
+        // keepalive trickle, one read per quarter keepalive: none in this one-second stall).
+        let peak = try #require(figures["inbox_peak"] as? Int)
+        #expect((1_024...1_032).contains(peak), "inbox peak \(peak)")
         let growth = try #require(figures["rss_growth_kib"] as? Int)
         #expect(growth < 16 * 1_024, "RSS grew \(growth) KiB during the stall")
     }
