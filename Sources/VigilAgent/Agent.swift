@@ -127,12 +127,26 @@ public struct Agent: Sendable {
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 cancellationSignals: [],
                 logger: logger
-            )
+            ).bounded(by: Self.shutdownBound)
         )
-        try await group.run()
+        do {
+            try await group.run()
+        } catch StoreError.syncFailed(let error) {
+            // Not sealed: nothing written since the last good sync can be trusted; recovery at the
+            // next start rescans the log.
+            throw StoreError.syncFailed(error)
+        } catch {
+            try? store.close()
+            throw error
+        }
         try store.close()
         logger.notice("stopped cleanly")
     }
+
+    /// How long a graceful shutdown may take before the services still running are cancelled,
+    /// and how long cancellation may take: together well inside the unit's TimeoutStopSec (30 s),
+    /// so the store is sealed before systemd would kill the agent.
+    public static let shutdownBound: (graceful: Duration, cancellation: Duration) = (.seconds(15), .seconds(5))
 
     public var storeDirectory: String { configuration.gateway.stateDirectory + "/log" }
 
@@ -175,5 +189,14 @@ public struct Agent: Sendable {
             "recovered_records": "\(report.recoveredRecords)", "key_id": "\(keyring.currentID)",
         ])
         return (store, validator, keyring)
+    }
+}
+
+extension ServiceGroupConfiguration {
+    func bounded(by bound: (graceful: Duration, cancellation: Duration)) -> Self {
+        var configuration = self
+        configuration.maximumGracefulShutdownDuration = bound.graceful
+        configuration.maximumCancellationDuration = bound.cancellation
+        return configuration
     }
 }

@@ -40,18 +40,16 @@ struct Run: AsyncParsableCommand {
         } catch let error as StartupError {
             logger.critical("cannot start", metadata: ["error": "\(error)"])
             printError("\(error)")
-            throw ExitCode(ExitStatus.configuration)
+            throw ExitCode(AgentExit.status(for: error))
         } catch {
             logger.critical("agent failed", metadata: ["error": "\(error)"])
-            throw ExitCode.failure
+            throw ExitCode(AgentExit.status(for: error))
         }
     }
 }
 
 enum ExitStatus {
-    /// sysexits.h EX_CONFIG; the unit's RestartPreventExitStatus= names it, so systemd does not
-    /// restart-loop on a configuration that can never work.
-    static let configuration: Int32 = 78
+    static let configuration = AgentExit.configuration
 }
 
 func printError(_ text: String) {

@@ -65,7 +65,7 @@ final class MQTTUplinkService: Service {
         await withGracefulShutdownHandler {
             while !Task.isCancelled && !Task.isShuttingDownGracefully {
                 guard let lane = store.nextLaneToUpload else {
-                    try? await Task.sleep(for: settings.pollInterval)
+                    await sleepUnlessShuttingDown(for: settings.pollInterval)
                     continue
                 }
                 do {
@@ -79,10 +79,15 @@ final class MQTTUplinkService: Service {
                     logger.warning("uplink (MQTT): publish failed, will retry", metadata: [
                         "error": "\(error)", "retry_in_ms": "\(delay)", "attempt": "\(attempt)",
                     ])
-                    try? await Task.sleep(for: .milliseconds(delay))
+                    await sleepUnlessShuttingDown(for: .milliseconds(delay))
                 }
             }
-        } onGracefulShutdown: {}
+        } onGracefulShutdown: { [client] in
+            // Publishes waiting for PUBACKs from a broker that is down would wait for the
+            // reconnect: stopping the client fails them (the cursor has not moved: they are sent
+            // again after the restart) and ends its reconnect loop.
+            Task { await client.shutdown() }
+        }
         acks.cancel()
         await client.shutdown()
     }

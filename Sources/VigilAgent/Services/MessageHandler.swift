@@ -8,10 +8,6 @@ import VigilProtocol
 import VigilStore
 import VigilValidation
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// The state and decisions of the pipeline for one message at a time (owned by one task).
 ///
 /// Accepted readings are appended to the store and held as *pending* until the batch's group
@@ -147,8 +143,9 @@ struct MessageHandler {
     }
 
     /// The group commit: makes the batch durable, records it as stored, acknowledges it, and asks
-    /// for what is missing. A failed sync ends the process (see ``StoreError/syncFailed(_:)``).
-    mutating func commit() {
+    /// for what is missing. A failed sync is thrown, with nothing of the batch acknowledged: the
+    /// service group stops and the agent exits 74 (``AgentExit``), to be restarted and recover.
+    mutating func commit() throws(StoreError) {
         guard hasPending else { return }
         defer {
             pending.removeAll(keepingCapacity: true)
@@ -159,7 +156,7 @@ struct MessageHandler {
             unsynced = false
             alertsChanged = false
         }
-        let outcome = commitStore()
+        let outcome = try dependencies.store.commit()
         if alertsChanged { dependencies.alertBoard?.replace(with: scorer.openEpisodes) }
         var acks: [BootKey: UInt32] = [:]
         if outcome.dropped.contains(.routine) {
@@ -200,18 +197,7 @@ struct MessageHandler {
         }
         if !gaps.isEmpty {
             for gap in gaps { dependencies.store.append(.gap(gap)) }
-            _ = commitStore()
-        }
-    }
-
-    private func commitStore() -> Store.CommitOutcome {
-        do {
-            return try dependencies.store.commit()
-        } catch {
-            // Nothing written since the last good sync can be trusted, and nothing unsynced was
-            // acknowledged: stop now; systemd restarts the agent and recovery rescans the log.
-            logger.critical("store sync failed: exiting for a restart and recovery", metadata: ["error": "\(error)"])
-            exit(74)  // EX_IOERR
+            _ = try dependencies.store.commit()
         }
     }
 

@@ -82,11 +82,18 @@ public final class PipelineService: Service {
         dependencies.registry.reload()
         logger.info("device registry loaded", metadata: ["devices": "\(dependencies.registry.count)"])
         publishConfigs()
-        await withTaskGroup(of: Void.self) { group in
+        try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await self.logSummaries() }
             group.addTask { await self.watchRegistry() }
-            await consume()
-            group.cancelAll()
+            defer { group.cancelAll() }
+            do {
+                try await consume()
+            } catch {
+                // Nothing written since the last good sync can be trusted, and nothing unsynced was
+                // acknowledged: the group stops and the agent exits for a restart and recovery.
+                logger.critical("store sync failed: stopping for a restart and recovery", metadata: ["error": "\(error)"])
+                throw error
+            }
         }
         logSummary()
         logger.info("pipeline drained", metadata: ["processed": "\(processed)"])
@@ -96,7 +103,7 @@ public final class PipelineService: Service {
     }
 
     /// Ends when the ingest service stops the client and the inbox is drained.
-    private func consume() async {
+    private func consume() async throws(StoreError) {
         var handler = MessageHandler(dependencies: dependencies, tally: { [self] key, bytes, readings in
             self.interval.withLock { tallies in
                 tallies[key, default: Tally()].messages += 1
@@ -115,9 +122,9 @@ public final class PipelineService: Service {
                 try? await Task.sleep(until: since + dependencies.commitWindow, clock: .continuous)
                 drain(messages, into: &handler)
             }
-            handler.commit()
+            try handler.commit()
         }
-        handler.commit()
+        try handler.commit()
     }
 
     private func drain(_ messages: MQTTMessages, into handler: inout MessageHandler) {

@@ -73,12 +73,13 @@ final class UplinkService: Service {
                 guard let lane = store.nextLaneToUpload,
                       lane == .priority || ContinuousClock.now - lastRoutine >= settings.routineBatch
                           || store.unsentCount(.routine) >= UInt64(Self.recordsPerRead) else {
-                    try? await Task.sleep(for: settings.pollInterval)
+                    await sleepUnlessShuttingDown(for: settings.pollInterval)
                     continue
                 }
                 if lane == .routine { lastRoutine = .now }
                 if let delay = await sendOnce(lane, &state) {
-                    try? await Task.sleep(for: delay)
+                    // A backoff can be minutes long; a shutdown must not wait for it.
+                    await sleepUnlessShuttingDown(for: delay)
                 }
             }
         } onGracefulShutdown: {}
@@ -289,6 +290,11 @@ final class UplinkService: Service {
         if state.done.count > 100_000 { state.done.removeAll() }
     }
 
+}
+
+/// Sleeps for `duration`, or until a graceful shutdown begins (or the task is cancelled).
+func sleepUnlessShuttingDown(for duration: Duration) async {
+    try? await cancelWhenGracefulShutdown { try await Task.sleep(for: duration) }
 }
 
 extension Store {
