@@ -44,6 +44,9 @@ let package = Package(
         .target(name: "VigilValidation", dependencies: ["VigilCore", "VigilProtocol"]),
         // Pure, integer-only scoring: NEWS2 (and, with issue 5, baselines, drift, quality, alerts).
         .target(name: "VigilModels", dependencies: ["VigilCore"]),
+        // Pure: the models on live readings (signal quality, NEWS2, drift, quantized models) and
+        // the alert lifecycle across them, as typed alert events; `vigil score`.
+        .target(name: "VigilScoring", dependencies: ["VigilCore", "VigilModels"]),
         // The encrypted store-and-forward log: segment format and AEAD (pure), and every
         // file-system call behind one protocol so tests can inject faults and crashes.
         .target(
@@ -90,6 +93,7 @@ let package = Package(
                 "VigilProtocol",
                 "VigilValidation",
                 "VigilModels",
+                "VigilScoring",
                 "VigilMQTT",
                 "VigilStore",
                 "VigilUplink",
@@ -110,6 +114,7 @@ let package = Package(
             name: "vigil",
             dependencies: [
                 "VigilAgent",
+                "VigilScoring",
                 "VigilStore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -125,6 +130,7 @@ let package = Package(
                 "VigilAgent",
                 "VigilStore",
                 "VigilModels",
+                "VigilScoring",
                 "VigilUplink",
                 "VigilValidation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -149,7 +155,7 @@ let package = Package(
         .testTarget(
             name: "VigilAgentTests",
             dependencies: [
-                "VigilAgent", "VigilCore", "VigilMQTT", "VigilModels", "VigilProtocol", "VigilStore", "VigilValidation", "VigilTestSupport", "vigil",
+                "VigilAgent", "VigilCore", "VigilMQTT", "VigilModels", "VigilScoring", "VigilProtocol", "VigilStore", "VigilValidation", "VigilTestSupport", "vigil",
                 "VigilBench",
             ]
         ),

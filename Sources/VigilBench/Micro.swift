@@ -8,6 +8,7 @@ import VigilProtocol
 import VigilStore
 import VigilUplink
 import VigilValidation
+import VigilScoring
 
 /// The hot paths one reading takes through the agent, each timed alone on one core (median of
 /// rounds, nanoseconds per operation): decode + verify, validate (sequence bookkeeping on top),

@@ -3,6 +3,7 @@ import Foundation
 import VigilAgent
 import VigilModels
 import VigilStore
+import VigilScoring
 
 /// Runs the simulator's scenarios (from tools/models/scenarios.py) through the agent's scoring
 /// (signal quality, NEWS2, drift, the quantized models) and reports per scenario and model: the

@@ -3,6 +3,7 @@ import Foundation
 import VigilAgent
 import VigilModels
 import VigilStore
+import VigilScoring
 
 /// Per-reading cost of what the agent computes on every stored reading: signal quality, NEWS2
 /// with its alert lifecycle, per-vital drift, the quantized models and the alert book; and the

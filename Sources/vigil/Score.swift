@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import VigilAgent
+import VigilScoring
 
 struct Score: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 import VigilStore
 import VigilModels
-@testable import VigilAgent
+@testable import VigilScoring
 
 /// NEWS2 on live readings: the latest fresh value of each parameter, the alert lifecycle, and
 /// alert entries that say why.

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 import VigilTestSupport
-@testable import VigilAgent
+@testable import VigilScoring
 
 @Suite struct ScoreSessionTests {
     func object(_ result: Result<String, ScoreSession.LineError>) throws -> [String: Any] {

@@ -1,4 +1,5 @@
 import Synchronization
+import VigilScoring
 
 /// The open alert episodes as the pipeline last left them, for `vigil status` and the metrics.
 package final class AlertBoard: Sendable {

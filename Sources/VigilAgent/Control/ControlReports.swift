@@ -1,4 +1,5 @@
 import Foundation
+import VigilScoring
 
 /// What the control socket answers (`GET /v1/...`), as JSON with snake_case keys. The CLI decodes
 /// the same types. Times are Unix milliseconds; absent facts are `null`, never guessed.
@@ -45,18 +46,6 @@ public struct WatchBatch: Codable, Sendable, Equatable {
     /// Pass as `after` to get only newer readings.
     public var next: UInt64
     public var readings: [WatchReading]
-}
-
-public struct OpenAlertReport: Codable, Sendable, Equatable {
-    public var patient: String
-    public var alertID: String
-    public var since: Int64
-    public var acknowledged: Bool
-
-    enum CodingKeys: String, CodingKey {
-        // "alertId" so the snake-case strategies map it to and from "alert_id".
-        case patient, since, acknowledged, alertID = "alertId"
-    }
 }
 
 public struct StatusReport: Codable, Sendable, Equatable {

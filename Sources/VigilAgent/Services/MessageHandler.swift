@@ -7,6 +7,7 @@ import VigilMQTT
 import VigilProtocol
 import VigilStore
 import VigilValidation
+import VigilScoring
 
 /// The state and decisions of the pipeline for one message at a time (owned by one task).
 ///

@@ -1,7 +1,6 @@
 import Foundation
+import VigilCore
 import VigilModels
-import VigilProtocol
-import VigilStore
 
 /// Quantized models on live readings, per patient: each model's features are the patient's latest
 /// fresh values of its channels (values excluded for signal quality are not used); the model runs

@@ -1,7 +1,6 @@
 import Foundation
+import VigilCore
 import VigilModels
-import VigilProtocol
-import VigilStore
 
 /// Per-patient baselines and CUSUM drift (``VitalDrift``) for each NEWS2 vital on live readings.
 /// Values that signal quality excluded, and unusable readings, feed nothing. Pure.

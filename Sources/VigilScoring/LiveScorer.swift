@@ -1,7 +1,6 @@
 import Foundation
+import VigilCore
 import VigilModels
-import VigilProtocol
-import VigilStore
 
 /// NEWS2 on live readings, per patient: each new reading updates the patient's latest value of
 /// each parameter it carries; the score uses every value still within the freshness window; the

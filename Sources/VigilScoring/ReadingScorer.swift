@@ -1,6 +1,5 @@
 import VigilCore
 import VigilModels
-import VigilStore
 
 /// An alert event from one of the scorers, before the lifecycle-wide steps (rate limit, alert id,
 /// reminders) and serialization.

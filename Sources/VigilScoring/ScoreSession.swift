@@ -1,6 +1,6 @@
 import Foundation
+import VigilCore
 import VigilModels
-import VigilStore
 
 /// `vigil score`: replays JSON Lines of observations through NEWS2 and the alert lifecycle.
 ///
