@@ -11,6 +11,7 @@ public final class FaultInjectingFileSystem: FileSystem {
         var failSync = false
         var shortWrites = false
         var injectedNoSpace = 0
+        var syncs = 0
     }
 
     private let base = PosixFileSystem()
@@ -24,6 +25,8 @@ public final class FaultInjectingFileSystem: FileSystem {
     /// Each write writes at most half of what it is given (at least one byte).
     public func shortenWrites(_ shorten: Bool) { state.withLock { $0.shortWrites = shorten } }
     public var injectedNoSpace: Int { state.withLock { $0.injectedNoSpace } }
+    /// Successful `fdatasync` calls so far.
+    public var syncs: Int { state.withLock { $0.syncs } }
 
     public func write(_ handle: FileHandleID, _ bytes: UnsafeRawBufferPointer, path: String) throws(FileSystemError) -> Int {
         var count = bytes.count
@@ -45,6 +48,7 @@ public final class FaultInjectingFileSystem: FileSystem {
     public func dataSync(_ handle: FileHandleID, path: String) throws(FileSystemError) {
         if state.withLock({ $0.failSync }) { throw FileSystemError("fdatasync", path: path, code: EIO) }
         try base.dataSync(handle, path: path)
+        state.withLock { $0.syncs += 1 }
     }
 
     public func createExclusive(_ path: String) throws(FileSystemError) -> FileHandleID { try base.createExclusive(path) }
