@@ -32,7 +32,9 @@ final class UplinkService: Service {
 
     private let store: Store
     private let mapper: FHIRMapper
-    private let transport: FHIRTransport
+    private let transport: any FHIRPosting
+    /// Waits between requests (backoff, Retry-After, polls); a test records the delays.
+    private let sleep: @Sendable (Duration) async -> Void
     private let deadLetters: DeadLetters
     private let settings: Settings
     private let logger: Logger
@@ -46,9 +48,11 @@ final class UplinkService: Service {
     private let sensors: SensorBook
     private let status: UplinkStatus
 
-    init(store: Store, mapper: FHIRMapper, transport: FHIRTransport, deadLetters: DeadLetters, settings: Settings, logger: Logger,
+    init(store: Store, mapper: FHIRMapper, transport: any FHIRPosting, deadLetters: DeadLetters, settings: Settings, logger: Logger,
          metrics factory: any MetricsFactory, sensors: SensorBook = SensorBook(),
-         status: UplinkStatus = UplinkStatus(kind: "fhir", target: nil)) {
+         status: UplinkStatus = UplinkStatus(kind: "fhir", target: nil),
+         sleep: @escaping @Sendable (Duration) async -> Void = sleepUnlessShuttingDown) {
+        self.sleep = sleep
         self.sensors = sensors
         self.status = status
         created = Counter(label: "vigil_uplink_entries_total", dimensions: [("outcome", "created")], factory: factory)
@@ -73,13 +77,13 @@ final class UplinkService: Service {
                 guard let lane = store.nextLaneToUpload,
                       lane == .priority || ContinuousClock.now - lastRoutine >= settings.routineBatch
                           || store.unsentCount(.routine) >= UInt64(Self.recordsPerRead) else {
-                    await sleepUnlessShuttingDown(for: settings.pollInterval)
+                    await sleep(settings.pollInterval)
                     continue
                 }
                 if lane == .routine { lastRoutine = .now }
                 if let delay = await sendOnce(lane, &state) {
                     // A backoff can be minutes long; a shutdown must not wait for it.
-                    await sleepUnlessShuttingDown(for: delay)
+                    await sleep(delay)
                 }
             }
         } onGracefulShutdown: {}
@@ -293,7 +297,7 @@ final class UplinkService: Service {
 }
 
 /// Sleeps for `duration`, or until a graceful shutdown begins (or the task is cancelled).
-func sleepUnlessShuttingDown(for duration: Duration) async {
+@Sendable func sleepUnlessShuttingDown(for duration: Duration) async {
     try? await cancelWhenGracefulShutdown { try await Task.sleep(for: duration) }
 }
 

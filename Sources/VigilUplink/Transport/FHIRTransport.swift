@@ -9,7 +9,13 @@ import NIOSSL
 /// bundle and client certificate (mTLS), authentication (``UplinkAuth``: a bearer token file,
 /// OAuth 2.0 client credentials, or SMART Backend Services with cached, refreshed tokens),
 /// connect and request timeouts, gzip bodies.
-public final class FHIRTransport: Sendable {
+/// Where transaction Bundles go: the HTTPS transport, or an in-memory twin in tests.
+public protocol FHIRPosting: Sendable {
+    func post(_ body: [UInt8]) async throws -> FHIRTransport.Response
+    func shutdown() async throws
+}
+
+public final class FHIRTransport: FHIRPosting {
     public struct Configuration: Sendable, Equatable {
         public var baseURL: String
         public var auth: UplinkAuth
@@ -41,6 +47,13 @@ public final class FHIRTransport: Sendable {
         public let body: [UInt8]
         /// Bytes of the request body as sent (after compression).
         public let sentBytes: Int
+
+        public init(status: Int, retryAfter: String? = nil, body: [UInt8], sentBytes: Int) {
+            self.status = status
+            self.retryAfter = retryAfter
+            self.body = body
+            self.sentBytes = sentBytes
+        }
     }
 
     let configuration: Configuration
