@@ -36,6 +36,8 @@ public struct Agent: Sendable {
         let client = MQTTClient(configuration: configuration.mqtt, logger: logger)
         let readiness = Readiness(required: [.ingest, .metrics])
         let (store, validator, keyring) = try openStore(metrics: metrics)
+        // Stopped once the group has finished (the store is closed on this thread of ours).
+        let storeIO = BlockingIO()
         ConfigurationAudit.record(configurationPath: configuration.sourcePath,
                                   auditDirectory: configuration.gateway.stateDirectory + "/audit", logger: logger)
         let devices = DeviceRegistry(
@@ -67,7 +69,7 @@ public struct Agent: Sendable {
             drift: configuration.models.drift, reminderMinutes: configuration.models.reminderMinutes,
             alertAckTopic: Topics(prefix: configuration.topicPrefix).gatewayAlertAck(configuration.gateway.id),
             sensors: sensors, alertBoard: alertBoard,
-            models: loadModels()))
+            models: loadModels(), storeIO: storeIO))
 
         logger.notice("starting", metadata: [
             "gateway": "\(configuration.gateway.id)", "config": "\(configuration.sourcePath)",
@@ -85,7 +87,7 @@ public struct Agent: Sendable {
                 store: store, mapper: FHIRMapper(gateway: configuration.gateway.id), transport: transport, deadLetters: deadLetters,
                 settings: .init(maxEntries: settings.maxEntries, maxBytes: settings.maxBytes, backoff: settings.backoff,
                                 routineBatch: .milliseconds(settings.routineBatchMilliseconds)), logger: logger,
-                metrics: metrics.factory, sensors: sensors, status: uplinkStatus)))
+                metrics: metrics.factory, sensors: sensors, status: uplinkStatus, storeIO: storeIO)))
         }
         if let upstream = configuration.upstreamMQTT {
             let localAckTopic = Topics(prefix: configuration.topicPrefix).gatewayAlertAck(configuration.gateway.id)
@@ -134,12 +136,20 @@ public struct Agent: Sendable {
         } catch StoreError.syncFailed(let error) {
             // Not sealed: nothing written since the last good sync can be trusted; recovery at the
             // next start rescans the log.
+            await storeIO.shutdown()
             throw StoreError.syncFailed(error)
         } catch {
-            try? store.close()
+            _ = try? await storeIO.run { try store.close() }
+            await storeIO.shutdown()
             throw error
         }
-        try store.close()
+        do {
+            try await storeIO.run { try store.close() }
+        } catch {
+            await storeIO.shutdown()
+            throw error
+        }
+        await storeIO.shutdown()
         logger.notice("stopped cleanly")
     }
 

@@ -56,7 +56,7 @@ struct AlertLatency: AsyncParsableCommand {
             let id = DeviceID("live-\(index)")!
             let bytes = (0..<32).map { _ in UInt8.random(in: 0...255) }
             try DeviceRegistry.write(.init(device: id.rawValue, patient: "Patient/a\(index)", kind: "vitals-patch",
-                                           key: bytes.map { String(format: "%02x", $0) }.joined()),
+                                           key: hexEncoded(bytes)),
                                      to: URL(fileURLWithPath: state + "/devices"))
             keys.append(DeviceKey(device: id, bytes: bytes)!)
         }

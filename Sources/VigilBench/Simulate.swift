@@ -36,7 +36,7 @@ struct Simulate: AsyncParsableCommand {
             var generator = SystemRandomNumberGenerator()
             let keyBytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
             try DeviceRegistry.write(.init(device: id.rawValue, patient: "Patient/demo-\(index + 1)", kind: names[index % names.count],
-                                           key: keyBytes.map { String(format: "%02x", $0) }.joined()),
+                                           key: hexEncoded(keyBytes)),
                                      to: URL(fileURLWithPath: registry))
             sims.append((DeviceKey(device: id, bytes: keyBytes)!, Vitals()))
         }

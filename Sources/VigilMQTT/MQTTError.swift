@@ -53,9 +53,22 @@ public struct MQTTError: Error, Sendable, Equatable, CustomStringConvertible {
     /// `true` when retrying cannot help until someone changes credentials or configuration.
     public var needsOperator: Bool {
         switch kind {
-        case .connectionRefused(let code): return code == 4 || code == 5 || code == 2
+        case .connectionRefused(let code): return ConnackCode(rawValue: code)?.needsOperator ?? false
         case .invalidConfiguration: return true
         case .library, .shutdown, .notConnected: return false
         }
     }
+}
+
+/// MQTT 3.1.1 CONNACK return codes (section 3.2.2.3).
+public enum ConnackCode: Int32, Sendable {
+    case accepted = 0
+    case unacceptableProtocolVersion = 1
+    case identifierRejected = 2
+    case serverUnavailable = 3
+    case badUsernameOrPassword = 4
+    case notAuthorized = 5
+
+    /// Refusals no retry can cure: a person must fix the client id or the credentials.
+    var needsOperator: Bool { self == .identifierRejected || self == .badUsernameOrPassword || self == .notAuthorized }
 }

@@ -42,6 +42,9 @@ public struct Topics: Sendable, Equatable {
     /// acknowledges the gateway's alerts: JSON `{"patient", "alert_id", "by"}`.
     public func gatewayAlertAck(_ gatewayID: String) -> String { "\(prefix)/_gateway/\(gatewayID)/alert-ack" }
 
+    /// Where the hospital acknowledges this gateway's alerts on an upstream broker.
+    public static func upstreamAlertAck(prefix: String, gateway: String) -> String { "\(prefix)/\(gateway)/alert-ack" }
+
     /// Splits a received topic into device and kind; `nil` for anything outside the scheme.
     ///
     /// Works on the UTF-8 bytes and allocates only the device id's string.

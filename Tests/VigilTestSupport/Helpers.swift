@@ -1,8 +1,9 @@
+import VigilCore
 import Foundation
 import VigilMQTT
 
 /// Lower-case hex of bytes (keys and frames in vectors and registry files).
-public func hexString(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
+public func hexString(_ bytes: [UInt8]) -> String { hexEncoded(bytes) }
 
 /// Reads `count` messages from a client, or returns what it has after the (hang-guard) timeout.
 public func receive(_ count: Int, from client: MQTTClient, timeout: Duration = .seconds(60)) async -> [MQTTMessage] {

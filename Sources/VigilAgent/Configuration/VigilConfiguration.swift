@@ -270,7 +270,7 @@ extension VigilConfiguration {
         if tls == nil && !["127.0.0.1", "localhost", "::1"].contains(host) {
             r.report("uplink.mqtt.tls", "expected uplink.mqtt.tls (ca_file) for a broker that is not on this machine")
         }
-        let ackTopic = "\(prefix)/\(gateway)/alert-ack"
+        let ackTopic = Topics.upstreamAlertAck(prefix: prefix, gateway: gateway)
         return UpstreamMQTT(
             broker: MQTTConfiguration(host: host, port: port, clientID: clientID, username: username, password: password, tls: tls,
                                       cleanSession: false, subscriptions: [.init(ackTopic)],

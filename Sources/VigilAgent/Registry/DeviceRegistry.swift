@@ -3,6 +3,7 @@ import Logging
 import Synchronization
 import VigilCore
 import VigilProtocol
+import VigilStore
 import VigilValidation
 
 /// The file-backed device registry: one JSON file per device in `<state>/devices/`.
@@ -79,7 +80,19 @@ public final class DeviceRegistry: Sendable {
         var profiles: [DeviceID: DeviceProfile] = [:]
         var configs: [DeviceID: PendingConfig] = [:]
         var summaries: [String: Summary] = [:]
-        let files = (try? FileManager.default.contentsOfDirectory(at: directory, includingPropertiesForKeys: nil)) ?? []
+        var files: [URL] = []
+        do {
+            // No directory yet: no device provisioned yet.
+            if FileManager.default.fileExists(atPath: directory.path) {
+                files = try FileManager.default.contentsOfDirectory(at: directory, includingPropertiesForKeys: nil)
+            }
+        } catch {
+            // Unreadable is not empty: keep the devices known so far rather than refuse them all.
+            logger.error("cannot read the device registry; keeping the devices already loaded", metadata: [
+                "directory": "\(directory.path)", "error": "\(error)",
+            ])
+            return
+        }
         for file in files where file.pathExtension == "json" {
             do {
                 let record = try JSONDecoder().decode(DeviceRecord.self, from: Data(contentsOf: file))
@@ -104,20 +117,14 @@ public final class DeviceRegistry: Sendable {
         }
     }
 
-    /// Writes a record atomically with mode 0600 (used by provisioning and tests).
-    public static func write(_ record: DeviceRecord, to directory: URL) throws {
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+    /// Writes a record atomically and durably with mode 0600 (used by provisioning and tests):
+    /// temporary file, fdatasync, rename, directory sync, so a power cut leaves the old record or
+    /// the new one, never an empty file.
+    public static func write(_ record: DeviceRecord, to directory: URL, fileSystem: any FileSystem = PosixFileSystem()) throws {
+        try fileSystem.makeDirectory(directory.path)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         let data = try encoder.encode(record)
-        let target = directory.appendingPathComponent("\(record.device).json")
-        let temporary = directory.appendingPathComponent(".\(record.device).json.tmp")
-        guard FileManager.default.createFile(atPath: temporary.path, contents: data, attributes: [.posixPermissions: 0o600]) else {
-            throw RegistryError.io("cannot write \(temporary.path)")
-        }
-        // rename(2) replaces the old record atomically: a reader sees the old file or the new one.
-        guard rename(temporary.path, target.path) == 0 else {
-            throw RegistryError.io("cannot rename \(temporary.lastPathComponent): \(String(cString: strerror(errno)))")
-        }
+        try fileSystem.replaceDurably(directory.appendingPathComponent("\(record.device).json").path, with: Array(data))
     }
 }

@@ -51,7 +51,6 @@ final class MQTTUplinkService: Service {
         self.forwardAlertAck = forwardAlertAck
     }
 
-    static func alertAckTopic(prefix: String, gateway: String) -> String { "\(prefix)/\(gateway)/alert-ack" }
 
     func run() async throws {
         try await client.start()

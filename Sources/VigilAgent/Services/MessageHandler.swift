@@ -96,13 +96,13 @@ struct MessageHandler {
             return
         }
         guard let (device, kind) = dependencies.topics.parse(message.topic) else {
-            reject("unknown_topic", device: nil, bytes: message.payload.count, detail: String(message.topic.prefix(96)))
+            reject(.unknownTopic, device: nil, bytes: message.payload.count, detail: String(message.topic.prefix(96)))
             return
         }
         switch kind {
         case .up: handleReadings(message.payload, from: device)
         case .status: handleStatus(message.payload, from: device)
-        case .ack, .config, .cmd: reject("unknown_type", device: device, bytes: message.payload.count)
+        case .ack, .config, .cmd: reject(.unknownType, device: device, bytes: message.payload.count)
         }
     }
 
@@ -146,7 +146,7 @@ struct MessageHandler {
     /// The group commit: makes the batch durable, records it as stored, acknowledges it, and asks
     /// for what is missing. A failed sync is thrown, with nothing of the batch acknowledged: the
     /// service group stops and the agent exits 74 (``AgentExit``), to be restarted and recover.
-    mutating func commit() throws(StoreError) {
+    mutating func commit() async throws {
         guard hasPending else { return }
         defer {
             pending.removeAll(keepingCapacity: true)
@@ -157,7 +157,8 @@ struct MessageHandler {
             unsynced = false
             alertsChanged = false
         }
-        let outcome = try dependencies.store.commit()
+        let store = dependencies.store
+        let outcome = try await dependencies.storeIO.run { try store.commit() }
         if alertsChanged { dependencies.alertBoard?.replace(with: scorer.openEpisodes) }
         var acks: [BootKey: UInt32] = [:]
         if outcome.dropped.contains(.routine) {
@@ -198,7 +199,7 @@ struct MessageHandler {
         }
         if !gaps.isEmpty {
             for gap in gaps { dependencies.store.append(.gap(gap)) }
-            _ = try dependencies.store.commit()
+            _ = try await dependencies.storeIO.run { try store.commit() }
         }
     }
 
@@ -227,12 +228,12 @@ struct MessageHandler {
               let patient = fields["patient"] as? String, let alertID = fields["alert_id"] as? String,
               let by = fields["by"] as? String, !by.isEmpty, by.count <= 128
         else {
-            reject("bad_alert_ack", device: nil, bytes: payload.count)
+            reject(.badAlertAck, device: nil, bytes: payload.count)
             return
         }
         let receivedAt = Int64(Date().timeIntervalSince1970 * 1_000)
         guard let (model, entry) = scorer.acknowledge(patient: patient, alertID: alertID, by: by, at: receivedAt) else {
-            reject("unknown_alert", device: nil, bytes: payload.count)
+            reject(.unknownAlert, device: nil, bytes: payload.count)
             return
         }
         dependencies.store.append(.alert(entry))
@@ -246,12 +247,12 @@ struct MessageHandler {
 
     private mutating func handleStatus(_ payload: [UInt8], from device: DeviceID) {
         guard let profile = dependencies.registry.profile(for: device) else {
-            reject("unprovisioned", device: device, bytes: payload.count)
+            reject(.unprovisioned, device: device, bytes: payload.count)
             return
         }
         do {
             guard case .status(let status) = try FrameDecoder.decode(payload, key: profile.key) else {
-                reject("unknown_type", device: device, bytes: payload.count)
+                reject(.unknownType, device: device, bytes: payload.count)
                 return
             }
             tally(.init(device: device.rawValue, kind: "status"), payload.count, 0)
@@ -278,6 +279,20 @@ struct MessageHandler {
     }
 
     /// Counts per reason; logs with the device id (not the payload) at a bounded rate per reason.
+    /// Why the pipeline refused a message that never reached the validator (the validator's own
+    /// reasons are ``ValidationReason``; the decoder's are its error's raw value).
+    enum Rejection: String {
+        case unknownTopic = "unknown_topic"
+        case unknownType = "unknown_type"
+        case badAlertAck = "bad_alert_ack"
+        case unknownAlert = "unknown_alert"
+        case unprovisioned
+    }
+
+    private mutating func reject(_ reason: Rejection, device: DeviceID?, bytes: Int, detail: String? = nil) {
+        reject(reason.rawValue, device: device, bytes: bytes, detail: detail)
+    }
+
     private mutating func reject(_ reason: String, device: DeviceID?, bytes: Int, detail: String? = nil) {
         let counter = rejectCounters[reason] ?? dependencies.metrics.rejected(reason: reason)
         rejectCounters[reason] = counter

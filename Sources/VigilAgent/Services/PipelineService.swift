@@ -48,6 +48,8 @@ public final class PipelineService: Service {
         public var models: [QuantizedModel] = []
         /// Messages handled in one group commit at most.
         public var maxBatch = 1_024
+        /// Where the group commit's write and fdatasync run (off the cooperative pool).
+        public var storeIO = BlockingIO()
     }
 
     private let dependencies: Dependencies
@@ -103,7 +105,7 @@ public final class PipelineService: Service {
     }
 
     /// Ends when the ingest service stops the client and the inbox is drained.
-    private func consume() async throws(StoreError) {
+    private func consume() async throws {
         var handler = MessageHandler(dependencies: dependencies, tally: { [self] key, bytes, readings in
             self.interval.withLock { tallies in
                 tallies[key, default: Tally()].messages += 1
@@ -122,9 +124,9 @@ public final class PipelineService: Service {
                 try? await Task.sleep(until: since + dependencies.commitWindow, clock: .continuous)
                 drain(messages, into: &handler)
             }
-            try handler.commit()
+            try await handler.commit()
         }
-        try handler.commit()
+        try await handler.commit()
     }
 
     private func drain(_ messages: MQTTMessages, into handler: inout MessageHandler) {

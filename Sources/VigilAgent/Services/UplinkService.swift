@@ -33,6 +33,8 @@ final class UplinkService: Service {
     private let store: Store
     private let mapper: FHIRMapper
     private let transport: any FHIRPosting
+    /// Reads may decrypt a whole segment: off the cooperative pool.
+    private let storeIO: BlockingIO
     /// Waits between requests (backoff, Retry-After, polls); a test records the delays.
     private let sleep: @Sendable (Duration) async -> Void
     private let deadLetters: DeadLetters
@@ -51,8 +53,9 @@ final class UplinkService: Service {
     init(store: Store, mapper: FHIRMapper, transport: any FHIRPosting, deadLetters: DeadLetters, settings: Settings, logger: Logger,
          metrics factory: any MetricsFactory, sensors: SensorBook = SensorBook(),
          status: UplinkStatus = UplinkStatus(kind: "fhir", target: nil),
-         sleep: @escaping @Sendable (Duration) async -> Void = sleepUnlessShuttingDown) {
+         sleep: @escaping @Sendable (Duration) async -> Void = sleepUnlessShuttingDown, storeIO: BlockingIO = BlockingIO()) {
         self.sleep = sleep
+        self.storeIO = storeIO
         self.sensors = sensors
         self.status = status
         created = Counter(label: "vigil_uplink_entries_total", dimensions: [("outcome", "created")], factory: factory)
@@ -123,12 +126,12 @@ final class UplinkService: Service {
             if lane == .routine, let live = state.live {
                 // Alternate: the newest readings, then a Bundle of the backlog, and so on.
                 state.preferLive.toggle()
-                let fresh = state.preferLive ? try store.read(.routine, from: live.next, limit: limit) : []
+                let fresh = state.preferLive ? try await read(.routine, from: live.next, limit: limit) : []
                 if !fresh.isEmpty {
                     records = fresh
                     fromLive = true
                 } else {
-                    records = try store.read(.routine, limit: limit).filter { $0.position < live.start }
+                    records = try await read(.routine, limit: limit).filter { $0.position < live.start }
                     if records.isEmpty {
                         // The backlog has caught up with where the live readings began: all of it
                         // up to the newest live reading sent is confirmed.
@@ -139,7 +142,7 @@ final class UplinkService: Service {
                     }
                 }
             } else {
-                records = try store.read(lane, limit: limit)
+                records = try await read(lane, limit: limit)
             }
         } catch {
             logger.error("uplink could not read the log", metadata: ["lane": "\(lane)", "error": "\(error)"])
@@ -283,6 +286,11 @@ final class UplinkService: Service {
             ])
             return delay
         }
+    }
+
+    private func read(_ lane: Lane, from position: Position? = nil, limit: Int) async throws -> [StoredRecord] {
+        let store = self.store
+        return try await storeIO.run { try store.read(lane, from: position, limit: limit) }
     }
 
     private func advance(_ lane: Lane, to position: Position, _ state: inout SendState) {

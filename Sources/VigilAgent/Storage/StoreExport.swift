@@ -30,7 +30,7 @@ public struct StoreExport {
         func digest(_ text: String) -> [UInt8] { Array(HMAC<SHA256>.authenticationCode(for: Array(text.utf8), using: key)) }
 
         public func pseudonym(_ id: String, prefix: String) -> String {
-            prefix + digest(id).prefix(6).map { String(format: "%02x", $0) }.joined()
+            prefix + hexEncoded(digest(id).prefix(6))
         }
 
         public func shiftMilliseconds(patient: String) -> Int64 {

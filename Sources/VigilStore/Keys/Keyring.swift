@@ -41,7 +41,7 @@ public struct Keyring: Sendable {
     public var fileContents: String {
         var text = "# Vigil store master keys: <id> <hex>. The highest id encrypts new segments.\n"
         for id in keys.keys.sorted() {
-            let hex = keys[id]!.withUnsafeBytes { $0.map { String(format: "%02x", $0) }.joined() }
+            let hex = keys[id]!.withUnsafeBytes { hexEncoded($0) }
             text += "\(id) \(hex)\n"
         }
         return text

@@ -12,8 +12,9 @@
 /// the reverse.
 extension Store {
     /// Evicts until `needed` more bytes fit (or, when `force` after ENOSPC, until that many bytes
-    /// were freed). `false` if nothing more may be evicted for this lane.
-    func makeRoom(for lane: Lane, needed: Int64, force: Bool = false) -> Bool {
+    /// were freed). `false` if nothing more may be evicted for this lane. Throws only a failed
+    /// sync (sealing the active segment to evict it), which is fatal like any other.
+    func makeRoom(for lane: Lane, needed: Int64, force: Bool = false) throws(StoreError) -> Bool {
         var freed: Int64 = 0
         for _ in 0..<256 {
             if force {
@@ -21,18 +22,18 @@ extension Store {
             } else if lane == .priority || withinLimits(adding: needed) {
                 return true
             }
-            guard let released = evictOne(allowPriority: lane == .priority) else { return false }
+            guard let released = try evictOne(allowPriority: lane == .priority) else { return false }
             freed += released
         }
         return false
     }
 
     /// One eviction step; the bytes it released, or `nil` when there is nothing left to evict.
-    private func evictOne(allowPriority: Bool) -> Int64? {
+    private func evictOne(allowPriority: Bool) throws(StoreError) -> Int64? {
         let cursor = cursorLocked(.routine)
         var candidates = (lanes[.routine]?.segments ?? []).filter { $0.sealed && $0.id > cursor.segment }
         if candidates.isEmpty, let writer = lanes[.routine]?.writer, writer.entryCount > 0, writer.header.id > cursor.segment {
-            try? rotate(.routine)
+            try rotate(.routine)
             candidates = (lanes[.routine]?.segments ?? []).filter { $0.sealed && $0.id > cursor.segment }
         }
         if let victim = candidates.min(by: { ($0.thinning, $0.id) < ($1.thinning, $1.id) }) {

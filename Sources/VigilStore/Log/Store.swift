@@ -154,9 +154,11 @@ public final class Store: @unchecked Sendable {
     /// they could not be written.
     private func write(_ lane: Lane, _ queued: [(type: RecordType, plaintext: [UInt8], entry: Entry)]) throws(StoreError) -> Bool {
         let bytes = Int64(queued.reduce(0) { $0 + $1.plaintext.count + RecordFraming.prefixSize + SegmentCipher.tagSize })
-        if lane == .routine && !withinLimits(adding: bytes) && !makeRoom(for: lane, needed: bytes) {
-            logger.warning("store full: routine readings not stored", metadata: ["records": "\(queued.count)"])
-            return false
+        if lane == .routine && !withinLimits(adding: bytes) {
+            guard try makeRoom(for: lane, needed: bytes) else {
+                logger.warning("store full: routine readings not stored", metadata: ["records": "\(queued.count)"])
+                return false
+            }
         }
         for _ in 0..<4 {
             do throws(FileSystemError) {
@@ -177,7 +179,7 @@ public final class Store: @unchecked Sendable {
                     return false
                 }
                 metrics.noSpace.increment()
-                if !makeRoom(for: lane, needed: bytes, force: true) {
+                guard try makeRoom(for: lane, needed: bytes, force: true) else {
                     logger.error("disk full and nothing left to evict", metadata: ["lane": "\(lane)", "records": "\(queued.count)"])
                     return false
                 }
