@@ -85,6 +85,21 @@ let package = Package(
                 .product(name: "DequeModule", package: "swift-collections"),
             ]
         ),
+        // The device registry, provisioning (broker password file and ACL, boot files) and the
+        // hash-chained audit log: what `vigil sensor …`, `keys` and `audit` do, and the registry
+        // the pipeline reads.
+        .target(
+            name: "VigilProvisioning",
+            dependencies: [
+                "VigilCore",
+                "VigilProtocol",
+                "VigilValidation",
+                "VigilStore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // Composition root: configuration, services, metrics, sd_notify.
         .target(
             name: "VigilAgent",
@@ -94,6 +109,7 @@ let package = Package(
                 "VigilValidation",
                 "VigilModels",
                 "VigilScoring",
+                "VigilProvisioning",
                 "VigilMQTT",
                 "VigilStore",
                 "VigilUplink",
@@ -115,6 +131,7 @@ let package = Package(
             dependencies: [
                 "VigilAgent",
                 "VigilScoring",
+                "VigilProvisioning",
                 "VigilStore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -128,6 +145,7 @@ let package = Package(
                 "VigilMQTT",
                 "VigilProtocol",
                 "VigilAgent",
+                "VigilProvisioning",
                 "VigilStore",
                 "VigilModels",
                 "VigilScoring",
@@ -150,12 +168,12 @@ let package = Package(
         .testTarget(name: "VigilUplinkTests", dependencies: ["VigilUplink", "VigilStore", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "VigilValidationTests", dependencies: ["VigilValidation", "VigilProtocol", "VigilCore"]),
         // The MicroPython reference firmware and codec, run under the real MicroPython unix port.
-        .testTarget(name: "FirmwareTests", dependencies: ["VigilProtocol", "VigilCore", "VigilAgent", "VigilTestSupport", "vigil", "VigilBench"]),
+        .testTarget(name: "FirmwareTests", dependencies: ["VigilProtocol", "VigilCore", "VigilAgent", "VigilProvisioning", "VigilTestSupport", "vigil", "VigilBench"]),
         .testTarget(name: "VigilMQTTTests", dependencies: ["VigilMQTT", "VigilTestSupport", "VigilBench"]),
         .testTarget(
             name: "VigilAgentTests",
             dependencies: [
-                "VigilAgent", "VigilCore", "VigilMQTT", "VigilModels", "VigilScoring", "VigilProtocol", "VigilStore", "VigilValidation", "VigilTestSupport", "vigil",
+                "VigilAgent", "VigilCore", "VigilMQTT", "VigilModels", "VigilScoring", "VigilProvisioning", "VigilProtocol", "VigilStore", "VigilValidation", "VigilTestSupport", "vigil",
                 "VigilBench",
             ]
         ),

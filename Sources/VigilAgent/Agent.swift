@@ -10,6 +10,7 @@ import VigilProtocol
 import VigilStore
 import VigilUplink
 import VigilValidation
+import VigilProvisioning
 
 /// The composition root: builds every service from a validated configuration and runs them in
 /// one `ServiceGroup` until SIGTERM or SIGINT.

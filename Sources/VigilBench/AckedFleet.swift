@@ -3,6 +3,7 @@ import VigilAgent
 import VigilCore
 import VigilMQTT
 import VigilProtocol
+import VigilProvisioning
 
 /// Simulated sensors that behave like the firmware about acknowledgements: every reading is kept
 /// until the gateway's durable ACK covers it and is sent again (after `resendAfter`) until then,

@@ -7,6 +7,7 @@ import VigilCore
 import VigilMQTT
 import VigilProtocol
 import VigilStore
+import VigilProvisioning
 
 /// Alert latency end to end while a backlog drains: from a sensor's publish of a reading that
 /// raises a NEWS2 alert to that alert's Communication arriving at the receiving end, through the

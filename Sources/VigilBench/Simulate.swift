@@ -5,6 +5,7 @@ import VigilAgent
 import VigilCore
 import VigilMQTT
 import VigilProtocol
+import VigilProvisioning
 
 /// Simulated sensors publishing valid signed READINGS frames (plausible, slowly wandering
 /// vitals), provisioning themselves into a registry directory first. For the demo and as a load

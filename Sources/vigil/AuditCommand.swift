@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import VigilAgent
+import VigilProvisioning
 
 struct AuditCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

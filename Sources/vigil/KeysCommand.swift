@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import VigilAgent
 import VigilStore
+import VigilProvisioning
 
 struct KeysCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

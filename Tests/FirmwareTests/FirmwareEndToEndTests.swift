@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import VigilAgent
 import VigilTestSupport
+import VigilProvisioning
 
 /// The MicroPython reference firmware, under the real MicroPython unix port, against a real
 /// mosquitto and the real `vigil run`: through a broker outage, a Wi-Fi outage and a reboot,

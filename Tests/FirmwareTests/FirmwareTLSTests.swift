@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import VigilAgent
 import VigilTestSupport
+import VigilProvisioning
 
 /// The firmware against the broker as shipped: TLS on the sensor listener (verified against the
 /// CA), the device's own user name and password, the per-device ACL, and the agent on the

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import VigilAgent
 import VigilTestSupport
+import VigilProvisioning
 
 /// A technician's visit, from nothing: `vigil sensor add` writes the broker's files and the boot
 /// file; the MicroPython firmware boots from that file over TLS; readings arrive; `vigil sensor

@@ -8,6 +8,7 @@ import VigilTestSupport
 
 #if canImport(Glibc)
 import Glibc
+import VigilProvisioning
 #endif
 
 /// `vigil run` as a real process against a real broker, driven by a second MQTT client.

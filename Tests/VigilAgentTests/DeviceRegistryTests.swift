@@ -4,6 +4,7 @@ import Testing
 import VigilCore
 import VigilTestSupport
 @testable import VigilAgent
+import VigilProvisioning
 
 @Suite struct DeviceRegistryTests {
     let key = String(repeating: "ab", count: 32)

@@ -6,6 +6,7 @@ import VigilCore
 import VigilMQTT
 import VigilProtocol
 import VigilTestSupport
+import VigilProvisioning
 
 /// `vigil run` with the MQTT uplink: FHIR resources to an upstream broker at QoS 1, the cursor
 /// advanced on PUBACK, through an outage of the upstream broker; acknowledgements of alerts from

@@ -11,6 +11,7 @@ import VigilStore
 import VigilTestSupport
 import VigilValidation
 @testable import VigilAgent
+import VigilProvisioning
 
 /// The pipeline in-process, through its seams: messages from the in-memory inbox twin, device
 /// publishes into a list, the store on a file system that counts syncs and fails them on demand.

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import VigilAgent
 import VigilTestSupport
+import VigilProvisioning
 
 /// The broker files `vigil sensor add|remove` edit, checked against the real mosquitto tools,
 /// and the technician's settings syntax.

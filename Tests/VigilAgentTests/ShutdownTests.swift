@@ -5,6 +5,7 @@ import VigilCore
 import VigilMQTT
 import VigilProtocol
 import VigilTestSupport
+import VigilProvisioning
 
 /// SIGTERM while the uplink cannot reach the hospital: the agent stops within its shutdown
 /// bound (well inside the unit's TimeoutStopSec), exits 0 and seals the store, instead of

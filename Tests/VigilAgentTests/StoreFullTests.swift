@@ -5,6 +5,7 @@ import VigilCore
 import VigilMQTT
 import VigilProtocol
 import VigilTestSupport
+import VigilProvisioning
 
 /// `vigil run` with a store quota far smaller than what arrives: the agent keeps running and
 /// acknowledging, thins routine readings, keeps every abnormal reading and alert, and leaves gap

@@ -5,6 +5,7 @@ import VigilCore
 import VigilMQTT
 import VigilProtocol
 import VigilTestSupport
+import VigilProvisioning
 
 /// The uplink authenticating with OAuth 2.0 client credentials and with SMART Backend Services
 /// (`private_key_jwt`, ES384 and RS384) against the receiving endpoint's token endpoint, which

@@ -5,6 +5,7 @@ import VigilCore
 import VigilMQTT
 import VigilProtocol
 import VigilTestSupport
+import VigilProvisioning
 
 /// `vigil run` with the FHIR uplink against the receiving endpoint, which validates every
 /// resource with fhir.resources (R4B) and fails in every way it can: 500s, 429 with Retry-After,

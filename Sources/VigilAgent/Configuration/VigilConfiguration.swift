@@ -4,6 +4,7 @@ import VigilCore
 import VigilMQTT
 import VigilUplink
 import VigilProtocol
+import VigilProvisioning
 
 /// The agent's whole configuration, typed and validated. Built only by ``load(path:environment:)``.
 public struct VigilConfiguration: Sendable, Equatable {
@@ -76,16 +77,7 @@ public struct VigilConfiguration: Sendable, Equatable {
     }
 
     /// What `vigil sensor add|remove` manage on the local broker, and what a device is told.
-    public struct Broker: Sendable, Equatable {
-        public var passwordFile: String
-        public var aclFile: String
-        /// mosquitto's pid file: the broker is sent SIGHUP to re-read the two files above.
-        public var pidFile: String?
-        public var deviceHost: String
-        public var devicePort: Int
-        /// The CA a device verifies the broker with (embedded in its boot file); `nil`: plain MQTT.
-        public var deviceCAFile: String?
-    }
+    public typealias Broker = BrokerFiles
 
     public struct Store: Sendable, Equatable {
         /// The master key file (used when no systemd credential `vigil-store-keys` is present).

@@ -1,6 +1,7 @@
 import Foundation
 import VigilMQTT
 import VigilStore
+import VigilProvisioning
 
 /// Gathers the live facts the control socket and the metrics report, from the parts the agent
 /// runs: the broker client, the pipeline, the store, the sensor book, the uplink and the host.

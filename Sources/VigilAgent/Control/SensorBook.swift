@@ -2,6 +2,7 @@ import DequeModule
 import Synchronization
 import VigilProtocol
 import VigilStore
+import VigilProvisioning
 
 /// What the agent has observed of each sensor since it started: liveness (STATUS birth and last
 /// will), firmware, battery, RSSI, the settings version applied, readings per minute,

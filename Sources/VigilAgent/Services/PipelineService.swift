@@ -9,6 +9,7 @@ import VigilMQTT
 import VigilProtocol
 import VigilStore
 import VigilValidation
+import VigilProvisioning
 
 /// The per-message path: topic → device → decode and authenticate → validate (duplicates,
 /// replays, gaps, clock) → accepted readings. Rejections are counted per reason and logged at a

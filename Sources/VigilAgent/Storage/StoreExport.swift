@@ -89,24 +89,11 @@ public struct StoreExport {
         if let deidentifier {
             return "\"device\":\"\(deidentifier.pseudonym(device, prefix: "dev-"))\",\"patient\":\"\(deidentifier.pseudonym(patient, prefix: "pt-"))\""
         }
-        return "\"device\":\"\(device)\",\"patient\":\"\(jsonEscaped(patient))\""
+        return "\"device\":\"\(device)\",\"patient\":\"\(JSONText.escaped(patient))\""
     }
 
     private func time(_ milliseconds: Int64, _ patient: String) -> String {
         let shifted = milliseconds + (deidentifier?.shiftMilliseconds(patient: patient) ?? 0)
         return formatter.string(from: Date(timeIntervalSince1970: TimeInterval(shifted) / 1_000))
     }
-}
-
-func jsonEscaped(_ text: String) -> String {
-    var out = ""
-    for scalar in text.unicodeScalars {
-        switch scalar {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
-        default: out.unicodeScalars.append(scalar)
-        }
-    }
-    return out
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import VigilAgent
+import VigilProvisioning
 
 struct SensorCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

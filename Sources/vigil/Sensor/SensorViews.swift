@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import VigilAgent
+import VigilProvisioning
 
 /// How a sensor's row and detail read, shared by `sensor list`, `sensor show` and `status`.
 enum SensorText {

@@ -9,8 +9,8 @@ import VigilStore
 /// `config.changed` entry (file, new and previous SHA-256; never the content, which may name
 /// hosts and files worth keeping private). A failure is logged, never fatal: the audit log must
 /// not keep a gateway from monitoring.
-enum ConfigurationAudit {
-    static func record(configurationPath: String, auditDirectory: String, logger: Logger) {
+public enum ConfigurationAudit {
+    public static func record(configurationPath: String, auditDirectory: String, logger: Logger) {
         let marker = auditDirectory + "/config.sha256"
         do {
             let fileSystem = PosixFileSystem()

@@ -27,6 +27,12 @@ public final class DeviceRegistry: Sendable {
         package var patient: String
         package var kind: String
         package var configVersion: UInt32?
+
+        package init(patient: String, kind: String, configVersion: UInt32?) {
+            self.patient = patient
+            self.kind = kind
+            self.configVersion = configVersion
+        }
     }
 
     /// A device's settings as the CONFIG frame will carry them.

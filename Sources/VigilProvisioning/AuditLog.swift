@@ -20,7 +20,7 @@ public enum AuditLog {
         var fields = [("time", ISO8601DateFormatter().string(from: Date())), ("action", action), ("uid", "\(getuid())"), ("user", user)]
         fields += details
         fields.append(("prev", prev))
-        let line = "{" + fields.map { "\"\($0.0)\":\"\(jsonEscaped($0.1))\"" }.joined(separator: ",") + "}\n"
+        let line = "{" + fields.map { "\"\($0.0)\":\"\(JSONText.escaped($0.1))\"" }.joined(separator: ",") + "}\n"
         let handle: FileHandleID
         if fileSystem.exists(path) {
             handle = try fileSystem.openAppend(path)

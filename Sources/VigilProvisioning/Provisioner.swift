@@ -8,14 +8,27 @@ import VigilStore
 /// audit line for each change. Keys and passwords are generated here and leave only in the boot
 /// file; the audit log names devices, never secrets.
 public struct Provisioner: Sendable {
-    public let configuration: VigilConfiguration
+    /// What provisioning needs of the gateway's configuration.
+    public struct Settings: Sendable, Equatable {
+        public var broker: BrokerFiles
+        public var stateDirectory: String
+        public var topicPrefix: String
 
-    public init(configuration: VigilConfiguration) {
-        self.configuration = configuration
+        public init(broker: BrokerFiles, stateDirectory: String, topicPrefix: String) {
+            self.broker = broker
+            self.stateDirectory = stateDirectory
+            self.topicPrefix = topicPrefix
+        }
     }
 
-    public var devicesDirectory: String { configuration.gateway.stateDirectory + "/devices" }
-    public var auditDirectory: String { configuration.gateway.stateDirectory + "/audit" }
+    public let configuration: Settings
+
+    public init(settings: Settings) {
+        self.configuration = settings
+    }
+
+    public var devicesDirectory: String { configuration.stateDirectory + "/devices" }
+    public var auditDirectory: String { configuration.stateDirectory + "/audit" }
 
     public struct NewSensor: Sendable {
         public var device: String
