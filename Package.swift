@@ -56,15 +56,20 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
-        // The hospital uplink: FHIR mapping (pure) and the HTTP transport.
+        // The hospital uplink: FHIR mapping (pure), the HTTP transport, and the services that
+        // forward the log (FHIR, or an upstream MQTT broker) with their dead letters.
         .target(
             name: "VigilUplink",
             dependencies: [
                 "VigilCore",
                 "VigilProtocol",
                 "VigilStore",
+                "VigilMQTT",
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -3,6 +3,7 @@ import Synchronization
 import VigilProtocol
 import VigilStore
 import VigilProvisioning
+import VigilUplink
 
 /// What the agent has observed of each sensor since it started: liveness (STATUS birth and last
 /// will), firmware, battery, RSSI, the settings version applied, readings per minute,
@@ -12,7 +13,7 @@ import VigilProvisioning
 ///
 /// Bounded: at most ``maxDevices`` entries (rejections name unprovisioned ids too, and a flood of
 /// made-up ids must not grow memory), and ``recentCapacity`` readings per device.
-package final class SensorBook: Sendable {
+package final class SensorBook: Sendable, SensorFactsSource {
     package static let maxDevices = 1_024
     package static let recentCapacity = 240
     /// Boots whose sequence spans count towards completeness.
@@ -128,6 +129,10 @@ package final class SensorBook: Sendable {
             guard let sensor = all[device], let firmware = sensor.firmware else { return nil }
             return Facts(firmware: firmware, battery: sensor.battery, revision: sensor.revision)
         }
+    }
+
+    package func uplinkFacts(of device: String) -> SensorFacts? {
+        facts(of: device).map { SensorFacts(firmware: $0.firmware, battery: $0.battery, revision: $0.revision) }
     }
 
     /// Everything observed of each device, merged with what the registry says of it.

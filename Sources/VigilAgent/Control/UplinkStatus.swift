@@ -1,8 +1,9 @@
 import Synchronization
+import VigilUplink
 
 /// How the hospital uplink is doing, for `vigil status` and the metrics: whether the last request
 /// succeeded, when the last success and the last error were, and how fast records are confirmed.
-package final class UplinkStatus: Sendable {
+package final class UplinkStatus: Sendable, UplinkObserver {
     package let kind: String
     package let target: String?
 

@@ -4,7 +4,6 @@ import Metrics
 import ServiceLifecycle
 import VigilCore
 import VigilStore
-import VigilUplink
 
 /// Forwards the log to the hospital's FHIR server: the priority lane (alerts, gaps) before every
 /// request, so an alert waits at most for the one routine request in flight; the routine backlog
@@ -14,20 +13,27 @@ import VigilUplink
 /// full jitter, or as long as `Retry-After` says; an entry rejected permanently goes with the
 /// server's OperationOutcome to ``DeadLetters`` and the rest is sent again; a rejection the server
 /// did not attribute to an entry halves the Bundle until it is found.
-final class UplinkService: Service {
-    struct Settings: Sendable {
-        var maxEntries: Int
-        var maxBytes: Int
-        var backoff: Backoff
+package final class UplinkService: Service {
+    package struct Settings: Sendable {
+        package var maxEntries: Int
+        package var maxBytes: Int
+        package var backoff: Backoff
         /// Routine records wait up to this long after the last routine request to share the
         /// next one, unless a full read's worth is waiting (a backlog drains at full speed).
         /// Per-request work dominates a live gateway's uplink: at 100 readings/s, sending every
         /// 20-ms poll cost more CPU than everything else together. Alerts never wait.
-        var routineBatch: Duration = .zero
+        package var routineBatch: Duration = .zero
         /// How often an idle uplink looks for new records.
-        var pollInterval: Duration = .milliseconds(20)
+        package var pollInterval: Duration = .milliseconds(20)
         /// Unsent routine records beyond which new readings are sent ahead of the backlog.
-        var liveThreshold = 4_096
+        package var liveThreshold = 4_096
+
+        package init(maxEntries: Int, maxBytes: Int, backoff: Backoff, routineBatch: Duration = .zero) {
+            self.maxEntries = maxEntries
+            self.maxBytes = maxBytes
+            self.backoff = backoff
+            self.routineBatch = routineBatch
+        }
     }
 
     private let store: Store
@@ -47,12 +53,12 @@ final class UplinkService: Service {
     private let bytesSent: Counter
     private let lastSuccess: Gauge
 
-    private let sensors: SensorBook
-    private let status: UplinkStatus
+    private let sensors: any SensorFactsSource
+    private let status: any UplinkObserver
 
-    init(store: Store, mapper: FHIRMapper, transport: any FHIRPosting, deadLetters: DeadLetters, settings: Settings, logger: Logger,
-         metrics factory: any MetricsFactory, sensors: SensorBook = SensorBook(),
-         status: UplinkStatus = UplinkStatus(kind: "fhir", target: nil),
+    package init(store: Store, mapper: FHIRMapper, transport: any FHIRPosting, deadLetters: DeadLetters, settings: Settings, logger: Logger,
+         metrics factory: any MetricsFactory, sensors: any SensorFactsSource = NoSensorFacts(),
+         status: any UplinkObserver = NoUplinkObserver(),
          sleep: @escaping @Sendable (Duration) async -> Void = sleepUnlessShuttingDown, storeIO: BlockingIO = BlockingIO()) {
         self.sleep = sleep
         self.storeIO = storeIO
@@ -72,7 +78,7 @@ final class UplinkService: Service {
         self.logger = logger
     }
 
-    func run() async throws {
+    package func run() async throws {
         var state = SendState(limit: settings.maxEntries)
         var lastRoutine = ContinuousClock.now - settings.routineBatch
         await withGracefulShutdownHandler {
@@ -156,7 +162,7 @@ final class UplinkService: Service {
         var revisions: [String: Int] = [:]
         for record in records {
             guard let (device, patient) = record.entry.uplinkSource, revisions[device] == nil else { continue }
-            let facts = sensors.facts(of: device)
+            let facts = sensors.uplinkFacts(of: device)
             let revision = facts?.revision ?? 0
             revisions[device] = revision
             guard state.devices[device].map({ $0 < revision }) ?? true else { continue }
@@ -305,22 +311,59 @@ final class UplinkService: Service {
 }
 
 /// Sleeps for `duration`, or until a graceful shutdown begins (or the task is cancelled).
-@Sendable func sleepUnlessShuttingDown(for duration: Duration) async {
+@Sendable package func sleepUnlessShuttingDown(for duration: Duration) async {
     try? await cancelWhenGracefulShutdown { try await Task.sleep(for: duration) }
 }
 
 extension Store {
     /// Alerts and gaps before readings: the lane an uplink should send from next, if any.
-    var nextLaneToUpload: Lane? { hasUnsent(.priority) ? .priority : hasUnsent(.routine) ? .routine : nil }
+    package var nextLaneToUpload: Lane? { hasUnsent(.priority) ? .priority : hasUnsent(.routine) ? .routine : nil }
 }
 
 extension Entry {
     /// The device (and its patient) a record came from: each gets a Device resource upstream.
-    var uplinkSource: (device: String, patient: String)? {
+    package var uplinkSource: (device: String, patient: String)? {
         switch self {
         case .readings(let batch): (batch.device, batch.patient)
         case .alert(let alert): alert.device.isEmpty ? nil : (alert.device, alert.patient)
         case .gap(let gap): (gap.device, gap.patient)
         }
     }
+}
+
+/// What the uplink sends in a sensor's Device resource: firmware and battery as last reported,
+/// and a revision that grows when they change (so the Device is updated then).
+package struct SensorFacts: Sendable, Equatable {
+    package var firmware: String
+    package var battery: Int?
+    package var revision: Int
+
+    package init(firmware: String, battery: Int?, revision: Int) {
+        self.firmware = firmware
+        self.battery = battery
+        self.revision = revision
+    }
+}
+
+/// Where those facts come from (the agent's sensor book).
+package protocol SensorFactsSource: Sendable {
+    func uplinkFacts(of device: String) -> SensorFacts?
+}
+
+/// No facts known: Devices carry identity only.
+package struct NoSensorFacts: SensorFactsSource {
+    package init() {}
+    package func uplinkFacts(of device: String) -> SensorFacts? { nil }
+}
+
+/// Told of each request's outcome (the agent's uplink status for `vigil status` and metrics).
+package protocol UplinkObserver: Sendable {
+    func succeeded(records: Int, at time: Int64)
+    func failed(_ reason: String, at time: Int64)
+}
+
+package struct NoUplinkObserver: UplinkObserver {
+    package init() {}
+    package func succeeded(records: Int, at time: Int64) {}
+    package func failed(_ reason: String, at time: Int64) {}
 }

@@ -5,7 +5,6 @@ import ServiceLifecycle
 import VigilCore
 import VigilMQTT
 import VigilStore
-import VigilUplink
 
 /// Forwards the log to a hospital MQTT broker (or IoT hub) instead of a FHIR server: each record's
 /// FHIR resources, as JSON, QoS 1, on `<topic_prefix>/<gateway>/fhir/<ResourceType>`, through the
@@ -16,14 +15,20 @@ import VigilUplink
 ///
 /// Upstream acknowledgements of alerts arrive on `<topic_prefix>/<gateway>/alert-ack` and are
 /// handed to the pipeline (``forwardAlertAck``) exactly as if published on the local broker.
-final class MQTTUplinkService: Service {
-    struct Settings: Sendable {
-        var topicPrefix: String
-        var gateway: String
+package final class MQTTUplinkService: Service {
+    package struct Settings: Sendable {
+        package var topicPrefix: String
+        package var gateway: String
         /// Resources published before waiting for their PUBACKs.
-        var window: Int = 512
-        var backoff: Backoff
-        var pollInterval: Duration = .milliseconds(20)
+        package var window: Int = 512
+        package var backoff: Backoff
+        package var pollInterval: Duration = .milliseconds(20)
+
+        package init(topicPrefix: String, gateway: String, backoff: Backoff) {
+            self.topicPrefix = topicPrefix
+            self.gateway = gateway
+            self.backoff = backoff
+        }
     }
 
     private let store: Store
@@ -32,13 +37,13 @@ final class MQTTUplinkService: Service {
     private let settings: Settings
     private let logger: Logger
     private let forwardAlertAck: @Sendable ([UInt8]) -> Void
-    private let status: UplinkStatus
+    private let status: any UplinkObserver
     private let published: Counter
     private let failures: Counter
     private let lastSuccess: Gauge
 
-    init(store: Store, mapper: FHIRMapper, client: MQTTClient, settings: Settings, logger: Logger, metrics factory: any MetricsFactory,
-         status: UplinkStatus = UplinkStatus(kind: "mqtt", target: nil), forwardAlertAck: @escaping @Sendable ([UInt8]) -> Void) {
+    package init(store: Store, mapper: FHIRMapper, client: MQTTClient, settings: Settings, logger: Logger, metrics factory: any MetricsFactory,
+         status: any UplinkObserver = NoUplinkObserver(), forwardAlertAck: @escaping @Sendable ([UInt8]) -> Void) {
         self.status = status
         published = Counter(label: "vigil_uplink_entries_total", dimensions: [("outcome", "published")], factory: factory)
         failures = Counter(label: "vigil_uplink_request_failures_total", factory: factory)
@@ -52,7 +57,7 @@ final class MQTTUplinkService: Service {
     }
 
 
-    func run() async throws {
+    package func run() async throws {
         try await client.start()
         let messages = client.messages
         let acks = Task { [forwardAlertAck] in

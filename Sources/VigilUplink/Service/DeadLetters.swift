@@ -1,7 +1,6 @@
 import Crypto
 import Foundation
 import VigilStore
-import VigilUplink
 
 /// Entries the hospital's server rejected permanently (HTTP 400/404/422…), each with the server's
 /// explanation, so a person can fix and replay them while the rest of the queue moves on.
@@ -9,7 +8,7 @@ import VigilUplink
 /// identifier, status and OperationOutcome in the clear (what a technician needs), and the
 /// resource itself sealed with ChaCha20-Poly1305 under a key derived from the store's current
 /// master key (it holds readings: nothing with PHI is written in plaintext).
-final class DeadLetters: @unchecked Sendable {
+package final class DeadLetters: @unchecked Sendable {
     let path: String
     private let keyID: UInt32
     private let key: SymmetricKey
@@ -19,7 +18,7 @@ final class DeadLetters: @unchecked Sendable {
 
     private let fileSystem: any FileSystem
 
-    init(directory: String, keyring: Keyring, fileSystem: any FileSystem = PosixFileSystem()) throws {
+    package init(directory: String, keyring: Keyring, fileSystem: any FileSystem = PosixFileSystem()) throws {
         self.fileSystem = fileSystem
         try fileSystem.makeDirectory(directory)
         path = directory + "/dead-letter.jsonl"
