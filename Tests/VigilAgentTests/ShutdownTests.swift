@@ -37,7 +37,7 @@ import VigilProvisioning
             key: key, boot: 1, seq: 0, t0: 1_795_350_000_000,
             records: [.init(dt: 0, values: [(.pulseRate, 720), (.spo2, 970)])], flags: .clockSynced))
         await sensor.shutdown()
-        #expect(await eventually(timeout: .seconds(60)) { stuck(log()) }, "the uplink is stuck: \(log().suffix(2_000))")
+        #expect(await eventually(timeout: .seconds(90)) { stuck(log()) }, "the uplink is stuck: \(log().suffix(2_000))")
 
         let clock = ContinuousClock()
         let start = clock.now
@@ -65,11 +65,12 @@ import VigilProvisioning
                 base_url: http://127.0.0.1:\(port)/fhir
 
             """, name: "stop-fhir") { log in
-            // Full jitter: wait for a backoff of at least a minute (most draws are).
+            // Full jitter draws from 0 to 5 minutes: wait until a draw of at least 30 s, twice the
+            // graceful bound (a shorter draw retries sooner and draws again).
             log.split(separator: "\n").contains { line in
                 guard line.contains("uplink: request failed, will retry"),
                       let range = line.range(of: "retry_in_ms=") else { return false }
-                return Int(line[range.upperBound...].prefix { $0.isNumber }).map { $0 >= 60_000 } ?? false
+                return Int(line[range.upperBound...].prefix { $0.isNumber }).map { $0 >= 30_000 } ?? false
             }
         }
     }
