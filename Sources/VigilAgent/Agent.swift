@@ -36,14 +36,17 @@ public struct Agent: Sendable {
         let metrics = AgentMetrics(factory: PrometheusMetricsFactory(registry: registry))
         let client = MQTTClient(configuration: configuration.mqtt, logger: logger)
         let readiness = Readiness(required: [.ingest, .metrics])
-        let (store, validator, keyring) = try openStore(metrics: metrics)
+        let sensors = SensorBook()
+        let (store, restored, keyring) = try openStore(metrics: metrics, sensors: sensors)
+        let keeper = StateKeeper(file: CheckpointFile(directory: storeDirectory, keyring: keyring), sensors: sensors,
+                                 logger: logger, metrics: metrics.factory)
+        store.guardRemovals { lane, end in keeper.mayRemove(lane, through: end) }
         // Stopped once the group has finished (the store is closed on this thread of ours).
         let storeIO = BlockingIO()
         ConfigurationAudit.record(configurationPath: configuration.sourcePath,
                                   auditDirectory: configuration.gateway.stateDirectory + "/audit", logger: logger)
         let devices = DeviceRegistry(
             directory: URL(fileURLWithPath: configuration.gateway.stateDirectory).appendingPathComponent("devices"), logger: logger)
-        let sensors = SensorBook()
         let alertBoard = AlertBoard()
         let uplinkStatus = configuration.uplink.map { UplinkStatus(kind: "fhir", target: $0.baseURL) }
             ?? configuration.upstreamMQTT.map { UplinkStatus(kind: "mqtt", target: "\($0.broker.host):\($0.broker.port)") }
@@ -65,12 +68,13 @@ public struct Agent: Sendable {
                     logger.warning("could not queue a message to a device", metadata: ["topic": "\(topic)", "error": "\(error)"])
                 }
             },
-            store: store, validator: validator, commitWindow: .milliseconds(configuration.store.commitWindowMilliseconds),
+            store: store, validator: restored.validator, commitWindow: .milliseconds(configuration.store.commitWindowMilliseconds),
             news2FreshnessMinutes: configuration.models.news2FreshnessMinutes, news2ClearAfter: configuration.models.news2ClearAfter,
             drift: configuration.models.drift, reminderMinutes: configuration.models.reminderMinutes,
             alertAckTopic: Topics(prefix: configuration.topicPrefix).gatewayAlertAck(configuration.gateway.id),
             sensors: sensors, alertBoard: alertBoard,
-            models: loadModels(), storeIO: storeIO))
+            models: loadModels(), storeIO: storeIO, restored: restored.state, keeper: keeper,
+            checkpointInterval: .seconds(configuration.store.checkpointIntervalSeconds)))
 
         logger.notice("starting", metadata: [
             "gateway": "\(configuration.gateway.id)", "config": "\(configuration.sourcePath)",
@@ -178,11 +182,16 @@ public struct Agent: Sendable {
         return models
     }
 
-    /// Opens (and recovers) the encrypted log, rebuilding which readings are already stored.
-    private func openStore(metrics: AgentMetrics) throws -> (Store, Validator, Keyring) {
+    /// Opens (and recovers) the encrypted log and restores the gateway's state: the checkpoint,
+    /// then the log on top of it (which readings are stored, the scorer's episodes, the sensors'
+    /// facts).
+    private func openStore(metrics: AgentMetrics, sensors: SensorBook) throws
+        -> (Store, (validator: Validator, state: RestoredState), Keyring) {
         let keyring = try StoreKeys.load(keyFile: configuration.store.keyFile, storeDirectory: storeDirectory,
                                          environment: ProcessInfo.processInfo.environment, logger: logger)
-        var validator = Validator()
+        let checkpoint = StateKeeper.load(CheckpointFile(directory: storeDirectory, keyring: keyring), logger: logger)
+        if let checkpoint { sensors.restore(checkpoint.sensors) }
+        var builder = RestoredState.Builder(checkpoint: checkpoint)
         let options = StoreOptions(
             segmentBytes: configuration.store.segmentBytes, quotaBytes: configuration.store.quotaBytes,
             reserveBytes: configuration.store.reserveBytes,
@@ -190,16 +199,18 @@ public struct Agent: Sendable {
         let (store, report) = try Store.open(
             directory: storeDirectory, keyring: keyring, options: options, logger: logger,
             metrics: StoreMetrics(factory: metrics.factory),
-            restore: { entry in
-            guard case .readings(let batch) = entry, let device = DeviceID(batch.device) else { return }
-            validator.restore(device: device, boot: batch.boot, seqs: batch.readings.map(\.seq))
-        })
+            restore: { builder.add($0) })
+        let restored = builder.build()
         logger.notice("store opened", metadata: [
             "segments": "\(report.segments)", "records": "\(report.records)", "sealed_at_start": "\(report.sealed)",
             "torn_tails_cut": "\(report.truncated.count)", "quarantined": "\(report.quarantined.count)",
             "recovered_records": "\(report.recoveredRecords)", "key_id": "\(keyring.currentID)",
         ])
-        return (store, validator, keyring)
+        logger.notice("state restored", metadata: [
+            "checkpoint": "\(checkpoint.map { ISOTime.seconds($0.takenAt) } ?? "none")",
+            "replayed_batches": "\(restored.replay.count)", "skipped_readings": "\(restored.skipped)",
+        ])
+        return (store, (builder.validator, restored), keyring)
     }
 }
 

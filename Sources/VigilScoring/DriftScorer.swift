@@ -18,7 +18,8 @@ struct DriftScorer {
         ("sbp", [.systolicBP], "mm[Hg]", .init(sigmaFloor: 5)),
     ]
 
-    private var patients: [String: [VitalDrift]] = [:]
+    /// Per patient, one monitor per vital in ``vitals`` order: checkpointed.
+    var patients: [String: [VitalDrift]] = [:]
 
     mutating func observe(_ batch: ReadingBatch, quality: [SignalQuality.Assessment]) -> [ScoredAlert] {
         var monitors = patients[batch.patient] ?? Self.vitals.map { VitalDrift($0.settings) }

@@ -8,15 +8,21 @@ import VigilModels
 /// the patient's last scored one (replays after an outage) are stored but not re-scored: they
 /// would move the clock backwards. Pure; integer-only scoring.
 struct LiveScorer {
-    private struct Patient {
-        var latest: [NEWS2.Parameter: (value: Int, time: Int64)] = [:]
+    struct Latest: Codable, Equatable {
+        var value: Int
+        var time: Int64
+    }
+
+    /// One patient's latest parameters, and the alert lifecycle: checkpointed (``ReadingScorer/State``).
+    struct Patient: Codable, Equatable {
+        var latest: [NEWS2.Parameter: Latest] = [:]
         var lastScored: Int64 = .min
         var tracker: NEWS2AlertTracker
     }
 
     let freshnessMilliseconds: Int64
     let clearAfter: Int
-    private var patients: [String: Patient] = [:]
+    var patients: [String: Patient] = [:]
 
     init(freshnessMinutes: Int, clearAfter: Int) {
         freshnessMilliseconds = Int64(freshnessMinutes) * 60_000
@@ -42,7 +48,7 @@ struct LiveScorer {
             var scored = false
             for value in reading.values where !assessment.excluded.contains(value.channel.rawValue) {
                 guard let parameter = Self.parameters.first(where: { $0.0 == value.channel })?.1 else { continue }
-                patient.latest[parameter] = (Int(value.raw), reading.time)
+                patient.latest[parameter] = Latest(value: Int(value.raw), time: reading.time)
                 scored = true
             }
             guard scored else { continue }

@@ -7,15 +7,22 @@ import VigilModels
 /// when every feature is fresh, and ``BinaryAlertTracker`` turns its results into alerts that carry
 /// the model id and version, the integer output, the values and the signal quality. Pure.
 struct ModelScorer {
-    private struct Patient {
-        var latest: [UInt8: (value: Int32, time: Int64)] = [:]
+    struct Latest: Codable, Equatable {
+        var value: Int32
+        var time: Int64
+    }
+
+    /// One patient's latest values and each model's alert lifecycle (by model id, so a model
+    /// added or removed between restarts does not inherit another's state): checkpointed.
+    struct Patient: Codable, Equatable {
+        var latest: [UInt8: Latest] = [:]
         var lastScored: Int64 = .min
-        var trackers: [Int: BinaryAlertTracker] = [:]
+        var trackers: [String: BinaryAlertTracker] = [:]
     }
 
     let models: [QuantizedModel]
     let freshnessMilliseconds: Int64
-    private var patients: [String: Patient] = [:]
+    var patients: [String: Patient] = [:]
 
     init(models: [QuantizedModel], freshnessMinutes: Int) {
         self.models = models
@@ -32,18 +39,18 @@ struct ModelScorer {
             let assessment = quality[index]
             guard assessment.grade < .unusable else { continue }
             for value in reading.values where !assessment.excluded.contains(value.channel.rawValue) {
-                patient.latest[value.channel.rawValue] = (Int32(value.raw), reading.time)
+                patient.latest[value.channel.rawValue] = Latest(value: Int32(value.raw), time: reading.time)
             }
             patient.lastScored = reading.time
-            for (modelIndex, model) in models.enumerated() {
+            for model in models {
                 let inputs = model.features.map { feature in
                     patient.latest[feature.channel].flatMap { reading.time - $0.time <= freshnessMilliseconds ? $0.value : nil }
                 }
                 guard inputs.allSatisfy({ $0 != nil }) else { continue }
                 let output = model.evaluate(inputs.map { $0! })
-                var tracker = patient.trackers[modelIndex] ?? BinaryAlertTracker()
+                var tracker = patient.trackers[model.model] ?? BinaryAlertTracker()
                 let event = tracker.update(positive: output.positive, at: reading.time)
-                patient.trackers[modelIndex] = tracker
+                patient.trackers[model.model] = tracker
                 guard let event else { continue }
                 let (kind, since): (AlertEvent.Kind, Int64) = switch event {
                 case .raise(let since): (.raise, since)

@@ -37,7 +37,50 @@ package struct ReadingScorer {
     private var explanations: [String: [String: AlertEvent]] = [:]
     /// Episodes that cleared recently, per patient (newest last, at most 32): an acknowledgement
     /// often comes after the alert cleared and is still worth recording.
-    private var recentlyClosed: [String: [(id: String, key: String, since: Int64, device: String)]] = [:]
+    private var recentlyClosed: [String: [ClosedEpisode]] = [:]
+
+    package struct ClosedEpisode: Codable, Equatable, Sendable {
+        var id: String
+        var key: String
+        var since: Int64
+        var device: String
+    }
+
+    /// Everything the scorer has learnt: signal-quality history, NEWS2 and model inputs and
+    /// lifecycles, drift baselines, rate limits, and the open episodes with their last
+    /// explanation and acknowledgement. Checkpointed, so episodes continue across a restart (an
+    /// ongoing condition does not raise a second episode; one that ended is cleared by its id).
+    package struct State: Codable, Equatable, Sendable {
+        var quality: [String: SignalQuality]
+        var news2: [String: LiveScorer.Patient]
+        var drift: [String: [VitalDrift]]?
+        var models: [String: ModelScorer.Patient]
+        var limiter: AlertRateLimiter
+        var book: AlertBook
+        var explanations: [String: [String: AlertEvent]]
+        var recentlyClosed: [String: [ClosedEpisode]]
+    }
+
+    package var state: State {
+        get {
+            State(quality: quality, news2: news2.patients, drift: drift?.patients, models: models.patients, limiter: limiter,
+                  book: book, explanations: explanations, recentlyClosed: recentlyClosed)
+        }
+        set {
+            quality = newValue.quality
+            news2.patients = newValue.news2
+            if drift != nil, let patients = newValue.drift {
+                // A checkpoint from a release with other vitals would misalign: start those afresh.
+                drift!.patients = patients.filter { $0.value.count == DriftScorer.vitals.count }
+            }
+            models.patients = newValue.models
+            limiter = newValue.limiter
+            // Reminders follow this run's setting, whatever the checkpoint's was.
+            book.restore(open: newValue.book.open)
+            explanations = newValue.explanations
+            recentlyClosed = newValue.recentlyClosed
+        }
+    }
 
     package init(models: [QuantizedModel], freshnessMinutes: Int, clearAfter: Int, drift: Bool = true, reminderMinutes: Int = 30) {
         news2 = LiveScorer(freshnessMinutes: freshnessMinutes, clearAfter: clearAfter)
@@ -144,7 +187,8 @@ package struct ReadingScorer {
         if alert.event == .clear {
             explanations[alert.patient]?[alert.key] = nil
             var closed = recentlyClosed[alert.patient] ?? []
-            closed.append((AlertBook.id(key: alert.key, since: alert.since), alert.key, alert.since, alert.device))
+            closed.append(ClosedEpisode(id: AlertBook.id(key: alert.key, since: alert.since), key: alert.key, since: alert.since,
+                                        device: alert.device))
             if closed.count > 32 { closed.removeFirst(closed.count - 32) }
             recentlyClosed[alert.patient] = closed
         } else {

@@ -1,7 +1,7 @@
 import VigilCore
 
 /// Maps device times to Unix milliseconds per (device, boot). Pure; time is passed in.
-public struct ClockMapper: Sendable, Equatable {
+public struct ClockMapper: Sendable, Equatable, Codable {
     /// Synced device clocks further than this from the gateway's are flagged `suspect`.
     public static let tolerance: Int64 = 10 * 60 * 1_000
 

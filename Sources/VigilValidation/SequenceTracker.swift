@@ -5,12 +5,12 @@
 /// accepted sequences above it (sparse). Sequences start at 0 on every boot (PROTOCOL.md).
 /// The newest `bootsKept` boots are tracked, so a device that reboots with readings still in
 /// its ring buffer can deliver them; a frame from an older boot is a replay.
-public struct SequenceTracker: Sendable, Equatable {
+public struct SequenceTracker: Sendable, Equatable, Codable {
     public static let bootsKept = 4
     /// Bound on sparse sequences held per boot; beyond it the oldest gap is given up (recorded).
     public static let maxSparse = 4_096
 
-    public struct BootState: Sendable, Equatable {
+    public struct BootState: Sendable, Equatable, Codable {
         public internal(set) var next: UInt32 = 0
         var above: Set<UInt32> = []
         /// Highest sequence accepted in this boot, if any.
@@ -42,6 +42,14 @@ public struct SequenceTracker: Sendable, Equatable {
         }
 
         func contains(_ seq: UInt32) -> Bool { seq < next || above.contains(seq) }
+
+        /// Gives up everything missing up to `last`: the prefix moves past it.
+        mutating func skip(through last: UInt32) {
+            guard last >= next else { return }
+            above = above.filter { $0 > last }
+            next = last &+ 1
+            while above.remove(next) != nil { next &+= 1 }
+        }
 
         /// Gives up the lowest gap when sparse state grows past its bound; returns what was skipped.
         mutating func compact() -> ClosedRange<UInt32>? {
@@ -82,6 +90,12 @@ public struct SequenceTracker: Sendable, Equatable {
         for seq in first...last where !state.contains(seq) { fresh.append(seq) }
         if fresh.isEmpty { return .duplicate }
         return fresh.count == Int(last - first) + 1 ? .new : .partial(fresh: fresh)
+    }
+
+    /// Gives up the readings of `boot` still missing up to `last` (a gap the device could not fill
+    /// after resend requests): the acknowledgeable prefix moves past them.
+    public mutating func skip(boot: UInt32, through last: UInt32) {
+        boots[boot]?.skip(through: last)
     }
 
     /// Records `first...last` of `boot` as accepted. Returns a range given up by compaction, if any.

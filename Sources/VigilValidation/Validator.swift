@@ -42,10 +42,15 @@ public struct Validator: Sendable {
         case rejected(ValidationReason)
     }
 
-    private struct DeviceState: Sendable {
-        var sequences = SequenceTracker()
-        var clock = ClockMapper()
+    /// What the validator knows of one device: the part of the gateway's durable state
+    /// (``Checkpoint``) that must survive a restart.
+    public struct DeviceState: Sendable, Equatable, Codable {
+        public var sequences = SequenceTracker()
+        public var clock = ClockMapper()
     }
+
+    /// Every device's sequence and clock state, to checkpoint and restore.
+    public typealias Checkpoint = [String: DeviceState]
 
     private var devices: [DeviceID: DeviceState] = [:]
     private var rateLimiter: RateLimiter<DeviceID>
@@ -124,6 +129,34 @@ public struct Validator: Sendable {
         devices[accepted.device] = state
         let boot = state.sequences.state(boot: accepted.frame.boot)
         return Commit(ackThrough: boot?.contiguousThrough, gaps: boot?.gaps ?? [], abandoned: abandoned)
+    }
+
+    /// Gives up the device's readings of `boot` missing up to `range.upperBound` (the resend
+    /// scheduler abandoned the gap); returns what the ACK may now cover.
+    public mutating func abandon(device: DeviceID, boot: UInt32, range: ClosedRange<UInt32>) -> UInt32? {
+        devices[device]?.sequences.skip(boot: boot, through: range.upperBound)
+        return devices[device]?.sequences.state(boot: boot)?.contiguousThrough
+    }
+
+    /// The state to checkpoint: every device's sequences and clock offsets.
+    public var checkpoint: Checkpoint {
+        var result: Checkpoint = [:]
+        for (device, state) in devices { result[device.rawValue] = state }
+        return result
+    }
+
+    /// Starts from a checkpoint (before the log's entries are restored on top of it).
+    public mutating func restore(_ checkpoint: Checkpoint) {
+        for (id, state) in checkpoint {
+            guard let device = DeviceID(id) else { continue }
+            devices[device] = state
+        }
+    }
+
+    /// Whether the reading is already accounted for (checkpointed or restored as stored, or of
+    /// a boot older than every one tracked).
+    public func isKnown(device: DeviceID, boot: UInt32, seq: UInt32) -> Bool {
+        (devices[device]?.sequences ?? SequenceTracker()).classify(boot: boot, first: seq, last: seq) != .new
     }
 
     /// Marks readings found in the store at start as already stored, so a device resending them

@@ -88,6 +88,9 @@ public struct VigilConfiguration: Sendable, Equatable {
         /// Group commit: how long the first reading of a batch may wait for others to share its sync.
         public var commitWindowMilliseconds: Int
         public var thinningIntervalSeconds: Int
+        /// How often the gateway's checkpoint is written while its state changes (it is also
+        /// written before any segment leaves the log, and at a stop).
+        public var checkpointIntervalSeconds: Int = 60
     }
 
     public var gateway: Gateway
@@ -188,7 +191,8 @@ extension VigilConfiguration {
             quotaBytes: Int64(r.int("store.quota_mib", default: 1_024, range: 1...1_048_576)) << 20,
             reserveBytes: Int64(r.int("store.reserve_mib", default: 64, range: 0...1_048_576)) << 20,
             commitWindowMilliseconds: r.int("store.commit_window_ms", default: 50, range: 0...1_000),
-            thinningIntervalSeconds: r.int("store.thinning_interval_seconds", default: 300, range: 1...86_400))
+            thinningIntervalSeconds: r.int("store.thinning_interval_seconds", default: 300, range: 1...86_400),
+            checkpointIntervalSeconds: r.int("store.checkpoint_interval_seconds", default: 60, range: 1...3_600))
         if Int64(store.segmentBytes) * 4 > store.quotaBytes {
             r.report("store.segment_kib", "expected at most a quarter of store.quota_mib, so eviction has segments to work with")
         }
@@ -383,6 +387,7 @@ extension VigilConfiguration {
             ("store.key_file", store.keyFile),
             ("store.quota", "\(store.quotaBytes >> 20) MiB, reserve \(store.reserveBytes >> 20) MiB, segments of \(store.segmentBytes >> 10) KiB"),
             ("store.commit_window_ms", "\(store.commitWindowMilliseconds)"),
+            ("store.checkpoint_interval_seconds", "\(store.checkpointIntervalSeconds)"),
             ("mqtt.broker", "\(mqtt.tls == nil ? "mqtt" : "mqtts")://\(mqtt.host):\(mqtt.port)"),
             ("mqtt.client_id", mqtt.clientID),
             ("mqtt.username", mqtt.username ?? "(none)"),

@@ -26,11 +26,16 @@ package final class SensorBook: Sendable, SensorFactsSource {
         package var revision: Int
     }
 
-    struct Span: Sendable {
+    struct Span: Sendable, Codable, Equatable {
         var first: UInt32
         var last: UInt32
         var received: UInt64
         var expected: UInt64 { UInt64(last - first) + 1 }
+    }
+
+    struct BootSpan: Sendable, Codable, Equatable {
+        var boot: UInt32
+        var span: Span
     }
 
     struct Sensor: Sendable {
@@ -44,7 +49,7 @@ package final class SensorBook: Sendable, SensorFactsSource {
         var revision = 0
         var rate = RateWindow()
         var stored: UInt64 = 0
-        var spans: [(boot: UInt32, span: Span)] = []
+        var spans: [BootSpan] = []
         var rejects: [String: UInt64] = [:]
         /// The last readings as stored (converted only when someone watches: the pipeline's
         /// per-reading cost stays one append), with their watch index.
@@ -55,6 +60,53 @@ package final class SensorBook: Sendable, SensorFactsSource {
     private let sensors = Mutex<[String: Sensor]>([:])
 
     package init() {}
+
+    /// What the book remembers of a sensor across a restart (the gateway's checkpoint): its last
+    /// facts, so `vigil sensor list` and the uplink's Device say as much after a restart as
+    /// before. Rates and the readings kept for `watch` start afresh.
+    package struct Remembered: Sendable, Codable, Equatable {
+        var lastSeen: Int64?
+        var online: Bool?
+        var firmware: String?
+        var battery: Int?
+        var rssi: Int?
+        var boot: UInt32?
+        var configApplied: UInt32?
+        var revision: Int
+        var stored: UInt64
+        var spans: [BootSpan]
+        var rejects: [String: UInt64]
+    }
+
+    package var checkpoint: [String: Remembered] {
+        sensors.withLock { all in
+            all.mapValues { sensor in
+                Remembered(lastSeen: sensor.lastSeen, online: sensor.online, firmware: sensor.firmware, battery: sensor.battery,
+                           rssi: sensor.rssi, boot: sensor.boot, configApplied: sensor.configApplied, revision: sensor.revision,
+                           stored: sensor.stored, spans: sensor.spans, rejects: sensor.rejects)
+            }
+        }
+    }
+
+    package func restore(_ remembered: [String: Remembered]) {
+        sensors.withLock { all in
+            for (device, facts) in remembered.prefix(Self.maxDevices) {
+                var sensor = Sensor()
+                sensor.lastSeen = facts.lastSeen
+                sensor.online = facts.online
+                sensor.firmware = facts.firmware
+                sensor.battery = facts.battery
+                sensor.rssi = facts.rssi
+                sensor.boot = facts.boot
+                sensor.configApplied = facts.configApplied
+                sensor.revision = facts.revision
+                sensor.stored = facts.stored
+                sensor.spans = Array(facts.spans.suffix(Self.bootsTracked))
+                sensor.rejects = facts.rejects
+                all[device] = sensor
+            }
+        }
+    }
 
     private func update(_ device: String, _ body: (inout Sensor) -> Void) {
         sensors.withLock { all in
@@ -102,7 +154,7 @@ package final class SensorBook: Sendable, SensorFactsSource {
                 sensor.spans[index].span.last = max(sensor.spans[index].span.last, last)
                 sensor.spans[index].span.received += received
             } else {
-                sensor.spans.append((batch.boot, Span(first: first, last: last, received: received)))
+                sensor.spans.append(BootSpan(boot: batch.boot, span: Span(first: first, last: last, received: received)))
                 if sensor.spans.count > Self.bootsTracked { sensor.spans.removeFirst() }
             }
         }

@@ -66,6 +66,8 @@ struct MessageHandler {
     private var unsynced = false
     /// Alerts were raised, cleared or acknowledged in this batch: the alert board needs updating.
     private var alertsChanged = false
+    /// Time of the newest upstream acknowledgement applied (checkpointed with the scorer).
+    private var lastAcknowledgement: Int64
 
     var hasPending: Bool { !pending.isEmpty || !acknowledgeAfterCommit.isEmpty || unsynced }
     var pendingCount: Int { pending.count }
@@ -85,6 +87,37 @@ struct MessageHandler {
         gapsAbandoned = dependencies.metrics.gapsAbandoned
         resendRequests = dependencies.metrics.resendRequests
         start = clock.now
+        lastAcknowledgement = dependencies.restored.lastAcknowledgement
+        restore(dependencies.restored)
+    }
+
+    /// Takes over the scorer's checkpointed state and replays what the log holds beyond it (its
+    /// alerts are in the log already and are not stored again), then hands the result to the
+    /// keeper: the state at start accounts for the whole log.
+    private mutating func restore(_ restored: RestoredState) {
+        if let state = restored.scorer { scorer.state = state }
+        for item in restored.replay {
+            switch item {
+            case .readings(var batch):
+                _ = scorer.score(&batch)
+                dependencies.sensors?.stored(batch, at: batch.receivedAt)
+            case .acknowledgement(let alert):
+                if let id = alert.event.alertID, let by = alert.event.by {
+                    _ = scorer.acknowledge(patient: alert.patient, alertID: id, by: by, at: alert.time)
+                }
+                lastAcknowledgement = max(lastAcknowledgement, alert.time)
+            }
+        }
+        dependencies.alertBoard?.replace(with: scorer.openEpisodes)
+        handOver()
+    }
+
+    /// Gives the keeper the state as of the last commit, with the log positions it covers.
+    private func handOver() {
+        guard let keeper = dependencies.keeper else { return }
+        let store = dependencies.store
+        keeper.update(PipelineState(validator: validator, scorer: scorer.state, lastAcknowledgement: lastAcknowledgement),
+                      covered: [.routine: store.end(.routine), .priority: store.end(.priority)])
     }
 
     private var logger: Logger { dependencies.logger }
@@ -189,7 +222,11 @@ struct MessageHandler {
                     "from_seq": "\(abandoned.lowerBound)", "to_seq": "\(abandoned.upperBound)",
                 ])
             }
-            requestResend(device: device, boot: boot, gaps: result.gaps)
+            if let gap = followUp(device: device, boot: boot, patient: item.accepted.patient, gaps: result.gaps,
+                                  at: item.accepted.mappedT0) {
+                gaps.append(gap.record)
+                acks[BootKey(device: device, boot: boot)] = gap.ackThrough
+            }
         }
         for key in acknowledgeAfterCommit where acks[key] == nil {
             if let through = validator.sequences(of: key.device)?.state(boot: key.boot)?.contiguousThrough { acks[key] = through }
@@ -201,11 +238,37 @@ struct MessageHandler {
             for gap in gaps { dependencies.store.append(.gap(gap)) }
             _ = try await dependencies.storeIO.run { try store.commit() }
         }
+        handOver()
     }
 
-    private mutating func requestResend(device: DeviceID, boot: UInt32, gaps: [ClosedRange<UInt32>]) {
-        guard let request = resends.request(device: device, boot: boot, gaps: gaps, now: now),
-              let profile = dependencies.registry.profile(for: device) else { return }
+    /// Asks for the device's first gap, or gives it up after the resend attempts
+    /// (``ResendScheduler``): then the gap is recorded and the ACK moves past it. A gap at the
+    /// start of a boot is what the device sent before this gateway first saw the boot (it was
+    /// running before the gateway, or the gateway was new).
+    private mutating func followUp(
+        device: DeviceID, boot: UInt32, patient: String, gaps: [ClosedRange<UInt32>], at time: Int64
+    ) -> (record: DataGap, ackThrough: UInt32?)? {
+        switch resends.next(device: device, boot: boot, gaps: gaps, now: now) {
+        case nil:
+            return nil
+        case .resend(let request):
+            sendResend(device: device, request)
+            return nil
+        case .abandon(_, let range):
+            let through = validator.abandon(device: device, boot: boot, range: range)
+            gapsAbandoned.increment()
+            let reason: DataGap.Reason = range.lowerBound == 0 ? .beforeFirstSeen : .undelivered
+            logger.warning("gave up waiting for missing readings", metadata: [
+                "device": "\(device)", "boot": "\(boot)", "from_seq": "\(range.lowerBound)", "to_seq": "\(range.upperBound)",
+                "reason": "\(reason.rawValue)",
+            ])
+            let count = UInt32(clamping: Int(range.upperBound) - Int(range.lowerBound) + 1)
+            return (DataGap(device: device.rawValue, patient: patient, reason: reason, from: time, to: time, count: count), through)
+        }
+    }
+
+    private mutating func sendResend(device: DeviceID, _ request: ResendScheduler.Request) {
+        guard let profile = dependencies.registry.profile(for: device) else { return }
         let frame = FrameEncoder.resend(key: profile.key, boot: request.boot, fromSeq: request.range.lowerBound, toSeq: request.range.upperBound)
         dependencies.publish(dependencies.topics.topic(device, .cmd), frame)
         resendRequests.increment()
@@ -237,6 +300,7 @@ struct MessageHandler {
             return
         }
         dependencies.store.append(.alert(entry))
+        lastAcknowledgement = max(lastAcknowledgement, receivedAt)
         urgent = true
         unsynced = true
         alertsChanged = true

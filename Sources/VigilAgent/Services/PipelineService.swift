@@ -51,6 +51,12 @@ public final class PipelineService: Service {
         public var maxBatch = 1_024
         /// Where the group commit's write and fdatasync run (off the cooperative pool).
         public var storeIO = BlockingIO()
+        /// The scorer's state and the log entries to replay over it, restored at start.
+        var restored = RestoredState()
+        /// Keeps the checkpoint: handed the pipeline's state after every commit.
+        var keeper: StateKeeper?
+        /// How often the checkpoint is written while something changed.
+        public var checkpointInterval: Duration = .seconds(60)
     }
 
     private let dependencies: Dependencies
@@ -88,6 +94,7 @@ public final class PipelineService: Service {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await self.logSummaries() }
             group.addTask { await self.watchRegistry() }
+            group.addTask { await self.checkpointPeriodically() }
             defer { group.cancelAll() }
             do {
                 try await consume()
@@ -99,6 +106,7 @@ public final class PipelineService: Service {
             }
         }
         logSummary()
+        if let keeper = dependencies.keeper { _ = try? await dependencies.storeIO.run { keeper.write() } }
         logger.info("pipeline drained", metadata: ["processed": "\(processed)"])
         // The inbox closes when ingest stops, which happens first in a graceful shutdown; the
         // group expects services to finish in its order, so wait for our own turn.
@@ -134,6 +142,16 @@ public final class PipelineService: Service {
         while handler.pendingCount < dependencies.maxBatch, !handler.urgent, let next = messages.nextIfAvailable() {
             handler.handle(next)
             processedCount.add(1, ordering: .relaxed)
+        }
+    }
+
+    /// Writes the checkpoint every interval while the state changes, so a restart replays at
+    /// most that much of the log.
+    private func checkpointPeriodically() async {
+        guard let keeper = dependencies.keeper else { return }
+        while !Task.isCancelled {
+            try? await Task.sleep(for: dependencies.checkpointInterval)
+            _ = try? await dependencies.storeIO.run { keeper.writeIfChanged() }
         }
     }
 

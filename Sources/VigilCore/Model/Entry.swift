@@ -93,6 +93,9 @@ public struct DataGap: Sendable, Equatable {
         case undelivered
         /// Readings in a damaged segment that could not be recovered.
         case damaged
+        /// The start of a boot the gateway first saw mid-sequence (the sensor ran before the
+        /// gateway knew it), given up after resend requests.
+        case beforeFirstSeen = "before_first_seen"
     }
 
     public var device: String

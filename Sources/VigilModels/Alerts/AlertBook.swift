@@ -4,8 +4,8 @@
 /// `news2@1795000000000` or `drift/spo2@1795000060000`: what upstream acknowledges. An open
 /// episode that nobody acknowledged is re-notified every `reminderMilliseconds` (a page can be
 /// missed; an alert must not be lost); an escalation needs a new acknowledgement.
-public struct AlertBook: Sendable, Equatable {
-    public struct Episode: Sendable, Equatable {
+public struct AlertBook: Sendable, Equatable, Codable {
+    public struct Episode: Sendable, Equatable, Codable {
         public let key: String
         public let since: Int64
         public var lastNotified: Int64
@@ -37,6 +37,11 @@ public struct AlertBook: Sendable, Equatable {
         default:
             break
         }
+    }
+
+    /// Takes over the open episodes of a checkpoint (keeping this book's reminder interval).
+    public mutating func restore(open episodes: [String: [String: Episode]]) {
+        open = episodes
     }
 
     /// Marks an open episode acknowledged; `nil` when no open episode has that id.

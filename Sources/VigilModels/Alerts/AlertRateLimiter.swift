@@ -2,7 +2,7 @@
 /// most `burst` raises within `windowMilliseconds`. A raise over the budget is still stored and
 /// uploaded (nothing is lost), marked as not to be notified. Escalations and clears are never
 /// limited: a patient getting worse must always reach someone. Pure; time is passed in.
-public struct AlertRateLimiter: Sendable, Equatable {
+public struct AlertRateLimiter: Sendable, Equatable, Codable {
     public let burst: Int
     public let windowMilliseconds: Int64
     private var raises: [String: [Int64]] = [:]

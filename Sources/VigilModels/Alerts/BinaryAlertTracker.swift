@@ -2,8 +2,8 @@
 /// `raiseAfter` consecutive positive results (one noisy reading does not page anyone), stay
 /// silent while active (de-duplication), clear after `clearAfter` consecutive negatives
 /// (hysteresis).
-public struct BinaryAlertTracker: Sendable, Equatable {
-    public enum State: Sendable, Equatable {
+public struct BinaryAlertTracker: Sendable, Equatable, Codable {
+    public enum State: Sendable, Equatable, Codable {
         case quiet(positives: Int)
         case active(since: Int64, negatives: Int)
     }

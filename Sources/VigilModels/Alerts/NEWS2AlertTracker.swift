@@ -2,11 +2,11 @@
 /// reaches low-medium or above, escalate when it rises, stay silent while it holds or dips
 /// (de-duplication), and clear only after `clearAfter` consecutive low scores (hysteresis, so a
 /// score wobbling around a threshold does not page the team again and again).
-public struct NEWS2AlertTracker: Sendable, Equatable {
+public struct NEWS2AlertTracker: Sendable, Equatable, Codable {
     public static let model = "news2"
     public static let version = "RCP-2017"
 
-    public enum State: Sendable, Equatable {
+    public enum State: Sendable, Equatable, Codable {
         case quiet
         case active(risk: NEWS2.Risk, since: Int64, lowStreak: Int)
     }

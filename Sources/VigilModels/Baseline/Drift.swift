@@ -5,7 +5,7 @@
 /// downward drift). Multiplying through by σ removes the division: the sums are kept in value
 /// units (Q8), `S⁺ = max(0, S⁺ + (x − μ) − k·σ)`, alarm when `S⁺ > h·σ`. σ comes from the
 /// variance by an integer square root. `k` and `h` are Q8 (0.5 → 128, 5 → 1280).
-public struct CUSUM: Sendable, Equatable {
+public struct CUSUM: Sendable, Equatable, Codable {
     public enum Signal: Sendable, Equatable { case none, upward, downward }
 
     public let kQ8: Int64

@@ -12,7 +12,7 @@
 /// the mean stays within `2^shift` Q16 units of the exact EWMA (tested against a floating-point
 /// reference). Values saturate instead of wrapping: inputs are i16, so `diff` fits in 33 bits and
 /// `diff · incr` is computed at full width and clamped.
-public struct EWMABaseline: Sendable, Equatable {
+public struct EWMABaseline: Sendable, Equatable, Codable {
     public static let fractionBits = 16
 
     public let shift: Int

@@ -12,10 +12,10 @@
 /// - while a drift alert is open, the baseline is frozen (it must not learn the deterioration) and
 ///   the alert clears after `clearAfterMinutes` consecutive minutes back within `clearZ` σ.
 /// Acknowledging an open alert accepts the new level: the baseline restarts its warm-up.
-public struct VitalDrift: Sendable, Equatable {
-    public enum Direction: String, Sendable { case up, down, both }
+public struct VitalDrift: Sendable, Equatable, Codable {
+    public enum Direction: String, Sendable, Codable { case up, down, both }
 
-    public struct Settings: Sendable, Equatable {
+    public struct Settings: Sendable, Equatable, Codable {
         public var shift: Int
         public var warmupMinutes: Int
         public var kQ8: Int
@@ -60,7 +60,7 @@ public struct VitalDrift: Sendable, Equatable {
     private var sum: Int64 = 0
     private var count: Int64 = 0
     /// An open alert: when it began, and the minutes in a row back in range.
-    private struct OpenAlert: Sendable, Equatable {
+    private struct OpenAlert: Sendable, Equatable, Codable {
         var since: Int64
         var inRange: Int
     }

@@ -8,7 +8,7 @@
 /// (90.5 /min → 91 → subscore 1; 38.05 °C → 38.1 °C → subscore 1), then looked up. This is
 /// what a nurse reading the same device display to the chart's precision would do.
 public enum NEWS2 {
-    public enum Parameter: String, Sendable, CaseIterable, Comparable {
+    public enum Parameter: String, Sendable, CaseIterable, Comparable, Codable, CodingKeyRepresentable {
         case respiratoryRate = "rr"
         case spo2 = "spo2"
         case supplementalOxygen = "o2"
@@ -33,7 +33,7 @@ public enum NEWS2 {
     }
 
     /// The RCP clinical response bands (Chart 4).
-    public enum Risk: String, Sendable, Comparable {
+    public enum Risk: String, Sendable, Comparable, Codable {
         case low
         case lowMedium = "low-medium"
         case medium

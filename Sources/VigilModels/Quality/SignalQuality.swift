@@ -14,7 +14,7 @@
 ///   perfusion index), which motion corrupts;
 /// - **low perfusion**: perfusion index below `lowPerfusion` (0.01 %): SpO2 and pulse;
 /// - **low battery**: battery at or below `lowBattery` %: nothing excluded, graded fair.
-public struct SignalQuality: Sendable, Equatable {
+public struct SignalQuality: Sendable, Equatable, Codable {
     public enum Grade: Int, Sendable, Comparable, CaseIterable, CustomStringConvertible {
         case good = 0, fair = 1, poor = 2, unusable = 3
 
@@ -80,7 +80,7 @@ public struct SignalQuality: Sendable, Equatable {
 
     private var previousTime: Int64?
     private var usualInterval: Int64?
-    private struct Run: Sendable, Equatable {
+    private struct Run: Sendable, Equatable, Codable {
         var value: Int16
         var count: Int
     }

@@ -31,17 +31,18 @@ extension Store {
     /// One eviction step; the bytes it released, or `nil` when there is nothing left to evict.
     private func evictOne(allowPriority: Bool) throws(StoreError) -> Int64? {
         let cursor = cursorLocked(.routine)
-        var candidates = (lanes[.routine]?.segments ?? []).filter { $0.sealed && $0.id > cursor.segment }
+        var candidates = (lanes[.routine]?.segments ?? []).filter { $0.sealed && $0.id > cursor.segment && mayRemove(.routine, $0) }
         if candidates.isEmpty, let writer = lanes[.routine]?.writer, writer.entryCount > 0, writer.header.id > cursor.segment {
             try rotate(.routine)
-            candidates = (lanes[.routine]?.segments ?? []).filter { $0.sealed && $0.id > cursor.segment }
+            candidates = (lanes[.routine]?.segments ?? []).filter { $0.sealed && $0.id > cursor.segment && mayRemove(.routine, $0) }
         }
         if let victim = candidates.min(by: { ($0.thinning, $0.id) < ($1.thinning, $1.id) }) {
             return victim.thinning < 2 ? thin(victim) : delete(.routine, victim)
         }
         guard allowPriority else { return nil }
         let priorityCursor = cursorLocked(.priority)
-        guard let oldest = lanes[.priority]?.segments.first(where: { $0.sealed && $0.id > priorityCursor.segment }) else { return nil }
+        guard let oldest = lanes[.priority]?.segments.first(where: { $0.sealed && $0.id > priorityCursor.segment }),
+              mayRemove(.priority, oldest) else { return nil }
         return delete(.priority, oldest)
     }
 

@@ -64,7 +64,7 @@ extension Store {
 
     /// Marks everything before `position` as confirmed by the receiver: persists the cursor
     /// atomically (temp file, fsync, rename, fsync directory), then deletes sealed segments that
-    /// are entirely before it.
+    /// are entirely before it and that the removal guard lets go (``guardRemovals(_:)``).
     public func advance(_ lane: Lane, to position: Position) throws(StoreError) {
         lock.lock()
         defer { lock.unlock() }
@@ -80,7 +80,8 @@ extension Store {
             try fileSystem.replaceDurably(cursorPath, with: Array(try! encoder.encode(encoded)))
             var removed = false
             while let first = lanes[lane]?.segments.first, first.sealed,
-                  first.id < position.segment || (first.id == position.segment && position.record >= first.records) {
+                  first.id < position.segment || (first.id == position.segment && position.record >= first.records),
+                  mayRemove(lane, first) {
                 try fileSystem.remove(segmentPath(lane, first.id))
                 lanes[lane]?.segments.removeFirst()
                 removed = true

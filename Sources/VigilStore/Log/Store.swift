@@ -36,6 +36,8 @@ public final class Store: @unchecked Sendable {
     static let tailCapacity = 4_096
     /// Segments decrypted whole for `read` (tests check that live reads come from the tail).
     package var segmentScans = 0
+    /// Asked before a segment's entries leave the log (``guardRemovals(_:)``).
+    var removalGuard: (@Sendable (Lane, Position) -> Bool)?
 
     struct Tail {
         let segment: UInt64
@@ -81,6 +83,20 @@ public final class Store: @unchecked Sendable {
         self.logger = logger
         self.metrics = metrics
         self.now = now
+    }
+
+    /// Installs the check made before any segment's entries leave the log (deleted after upload,
+    /// thinned or evicted): it is given the lane and the position after the segment's last entry,
+    /// and answers whether the gateway's durable state (its checkpoint) already accounts for
+    /// everything before that position, writing a checkpoint first if it must. A segment it
+    /// refuses stays for now (the next upload or eviction asks again). It runs under the store's
+    /// lock and must not call back into the store.
+    public func guardRemovals(_ check: @escaping @Sendable (Lane, Position) -> Bool) {
+        lock.withLock { removalGuard = check }
+    }
+
+    func mayRemove(_ lane: Lane, _ segment: SegmentInfo) -> Bool {
+        removalGuard?(lane, Position(segment: segment.id, record: segment.records)) ?? true
     }
 
     func laneDirectory(_ lane: Lane) -> String { "\(directory)/\(lane)" }

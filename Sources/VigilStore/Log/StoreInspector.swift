@@ -75,7 +75,8 @@ public struct StoreInspector: Sendable {
         ((try? names("\(directory)/quarantine")) ?? []).sorted()
     }
 
-    /// Key ids of every segment, quarantined ones included (they may still be read by hand).
+    /// Key ids of every segment, quarantined ones included (they may still be read by hand), and
+    /// of the checkpoint.
     public func keyIDsInUse() throws(FileSystemError) -> Set<UInt32> {
         var ids: Set<UInt32> = []
         for lane in Lane.allCases {
@@ -86,6 +87,7 @@ public struct StoreInspector: Sendable {
         for name in quarantined() {
             if let header = try? SegmentHeader.decode(try fileSystem.readFile("\(directory)/quarantine/\(name)")) { ids.insert(header.keyID) }
         }
+        if let checkpoint = CheckpointFile(directory: directory, keyring: keyring, fileSystem: fileSystem).keyID() { ids.insert(checkpoint) }
         return ids
     }
 

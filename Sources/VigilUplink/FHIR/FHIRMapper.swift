@@ -84,7 +84,10 @@ public struct FHIRMapper: Sendable {
             }
             if let patient { json.field("patient") { json in json.field("reference", patient) } }
         }
-        return FHIRResource(type: "Device", identifier: identifier, json: json.bytes, replaces: true)
+        // Replaced only with everything known (a PUT would erase the firmware and battery the
+        // server holds); without facts, a conditional create that leaves an existing one alone.
+        return FHIRResource(type: "Device", identifier: identifier, json: json.bytes,
+                            replaces: patient == nil || firmware != nil || battery != nil)
     }
 
     /// `"type": {"coding": [{MDC system, code, display}]}` for Device version and property.
@@ -264,6 +267,7 @@ public struct FHIRMapper: Sendable {
         case .evicted: "deleted on the gateway to stay within its storage"
         case .undelivered: "never delivered by the sensor"
         case .damaged: "lost in damaged storage on the gateway"
+        case .beforeFirstSeen: "sent before the gateway knew the sensor's boot"
         }
         var json = JSONWriter(capacity: 700)
         json.object { json in
