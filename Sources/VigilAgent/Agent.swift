@@ -189,18 +189,13 @@ public struct Agent: Sendable {
         -> (Store, (validator: Validator, state: RestoredState), Keyring) {
         let keyring = try StoreKeys.load(keyFile: configuration.store.keyFile, storeDirectory: storeDirectory,
                                          environment: ProcessInfo.processInfo.environment, logger: logger)
-        let checkpoint = StateKeeper.load(CheckpointFile(directory: storeDirectory, keyring: keyring), logger: logger)
-        if let checkpoint { sensors.restore(checkpoint.sensors) }
-        var builder = RestoredState.Builder(checkpoint: checkpoint)
         let options = StoreOptions(
             segmentBytes: configuration.store.segmentBytes, quotaBytes: configuration.store.quotaBytes,
             reserveBytes: configuration.store.reserveBytes,
             thinningIntervalMilliseconds: Int64(configuration.store.thinningIntervalSeconds) * 1_000)
-        let (store, report) = try Store.open(
-            directory: storeDirectory, keyring: keyring, options: options, logger: logger,
-            metrics: StoreMetrics(factory: metrics.factory),
-            restore: { builder.add($0) })
-        let restored = builder.build()
+        let opened = try RestoredState.open(directory: storeDirectory, keyring: keyring, options: options, logger: logger,
+                                            metrics: StoreMetrics(factory: metrics.factory), sensors: sensors)
+        let (store, report, restored, checkpoint) = (opened.store, opened.report, opened.state, opened.checkpoint)
         logger.notice("store opened", metadata: [
             "segments": "\(report.segments)", "records": "\(report.records)", "sealed_at_start": "\(report.sealed)",
             "torn_tails_cut": "\(report.truncated.count)", "quarantined": "\(report.quarantined.count)",
@@ -210,7 +205,7 @@ public struct Agent: Sendable {
             "checkpoint": "\(checkpoint.map { ISOTime.seconds($0.takenAt) } ?? "none")",
             "replayed_batches": "\(restored.replay.count)", "skipped_readings": "\(restored.skipped)",
         ])
-        return (store, (builder.validator, restored), keyring)
+        return (store, (opened.validator, restored), keyring)
     }
 }
 

@@ -32,7 +32,6 @@ struct MessageHandler {
     private let storeFull: Counter
     private let acksSent: Counter
     private let clock = ContinuousClock()
-    private let start: ContinuousClock.Instant
     private var storeLog = RateLimiter<String>(burst: 3, interval: .seconds(60))
 
     private struct Pending {
@@ -86,7 +85,6 @@ struct MessageHandler {
         acksSent = dependencies.metrics.acksSent
         gapsAbandoned = dependencies.metrics.gapsAbandoned
         resendRequests = dependencies.metrics.resendRequests
-        start = clock.now
         lastAcknowledgement = dependencies.restored.lastAcknowledgement
         restore(dependencies.restored)
     }
@@ -121,7 +119,7 @@ struct MessageHandler {
     }
 
     private var logger: Logger { dependencies.logger }
-    private var now: Duration { clock.now - start }
+    private var now: Duration { dependencies.uptime() }
 
     mutating func handle(_ message: MQTTMessage) {
         if message.topic == dependencies.alertAckTopic {

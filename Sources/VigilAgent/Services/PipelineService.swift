@@ -57,6 +57,13 @@ public final class PipelineService: Service {
         var keeper: StateKeeper?
         /// How often the checkpoint is written while something changed.
         public var checkpointInterval: Duration = .seconds(60)
+        /// Monotonic time since start, for rate limits and resend pacing (a twin in tests).
+        public var uptime: @Sendable () -> Duration = Self.processUptime
+
+        public static let processUptime: @Sendable () -> Duration = {
+            let start = ContinuousClock.now
+            return { ContinuousClock.now - start }
+        }()
     }
 
     private let dependencies: Dependencies
