@@ -266,7 +266,8 @@ class Handler(BaseHTTPRequestHandler):
         responses = [None] * len(entries)
         with LOCK:
             for index, identifier, resource, method in answers:
-                if resource["resourceType"] == "Device":
+                # A conditional create of an existing Device leaves it as it is; an update replaces it.
+                if resource["resourceType"] == "Device" and (method == "PUT" or identifier not in STATE["resources"]):
                     STATE["devices"][identifier] = resource
                 if method == "PUT" and identifier in STATE["resources"]:
                     STATE["updates"] += 1
