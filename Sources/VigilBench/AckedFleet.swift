@@ -70,7 +70,9 @@ struct AckedFleet {
         let t0 = UInt64(Date().timeIntervalSince1970 * 1_000)
         var values = sensor.vitals.values
         if abnormal {
-            values = values.map { channel, value in (channel, channel == .spo2 ? 840 : channel == .pulseRate ? 1_350 : value) }
+            // Varying a little, as a real reading does (a flat line is excluded as a signal fault).
+            let wobble = Int16(sensor.next % 5)
+            values = values.map { channel, value in (channel, channel == .spo2 ? 840 - wobble : channel == .pulseRate ? 1_350 + wobble : value) }
         }
         let frame = FrameEncoder.readings(key: sensor.key, boot: boot, seq: sensor.next, t0: t0,
                                           records: [.init(dt: 0, values: values)], flags: .clockSynced)

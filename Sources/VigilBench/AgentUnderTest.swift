@@ -1,5 +1,8 @@
 import ArgumentParser
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import VigilStore
 
@@ -75,6 +78,22 @@ final class AgentUnderTest {
         guard let process, process.isRunning else { return }
         process.terminate()
         process.waitUntilExit()
+    }
+
+    /// SIGKILL and wait: a crash, a watchdog kill or a power cut as far as the agent can tell.
+    func kill() {
+        guard let process, process.isRunning else { return }
+        Glibc.kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    /// Segments of the routine lane deleted so far (uploaded, or evicted): segment ids never go
+    /// back, so every id below the newest that is no longer there.
+    var routineSegmentsDeleted: Int {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: state + "/log/routine")) ?? []
+        let ids = names.filter { $0.hasSuffix(".seg") }.compactMap { UInt64($0.prefix(16), radix: 16) }
+        guard let newest = ids.max() else { return 0 }
+        return Int(newest) - ids.count
     }
 
     /// Fails with the end of the agent's log when it is no longer running.

@@ -16,6 +16,8 @@ final class Arrivals: Sendable {
         var alertLatencies: [Duration] = []
         /// Every NEWS2 raise that arrived ("Patient/device|t0"), matched or not.
         var raises: Set<String> = []
+        /// The NEWS2 episodes raised per patient (their start, Unix ms).
+        var episodes: [String: Set<Int64>] = [:]
     }
 
     let state = Mutex(State())
@@ -50,6 +52,7 @@ final class Arrivals: Sendable {
         let t0 = identifier[at.upperBound...].prefix { $0.isNumber }
         state.withLock { state in
             state.raises.insert("\(patient)|\(t0)")
+            if let since = Int64(t0) { state.episodes[patient, default: []].insert(since) }
             if let sent = state.sent["\(patient)|\(t0)"] { state.alertLatencies.append(instant - sent) }
         }
     }

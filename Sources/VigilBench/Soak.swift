@@ -25,6 +25,10 @@ struct Soak: AsyncParsableCommand {
     @Option(help: "Seconds of silence at the end to measure idle CPU.") var idleSeconds = 60.0
     @Option(help: "Every Nth reading of a sensor is abnormal (a NEWS2 alert).") var abnormalEvery = 900
     @Option(help: "Directory for the agent's state.") var directory = ".build/soak"
+    @Option(help: "More agent restarts, spread over hours 10-22, alternately SIGKILL and SIGTERM.") var restarts = 0
+    @Option(help: "The store's segment size in KiB (small: uploads delete segments within minutes).") var segmentKib: Int?
+    @Option(help: "Sensors whose patient deteriorates from 10:00 to 20:00 (every reading NEWS2 6): one episode each.")
+    var deteriorations = 0
     @Flag(help: "Keep the agent's state and log afterwards.") var keep = false
 
     struct Sample {
@@ -50,7 +54,8 @@ struct Soak: AsyncParsableCommand {
             vigil: vigil, root: root, brokerHost: broker.host, brokerPort: broker.port, uplinkURL: "http://127.0.0.1:\(sink.port)/fhir",
             clientID: "vigil-soak-\(getpid())", extra: "logging:\n  level: notice\n",
             environment: ["VIGIL_UPLINK_RETRY_INITIAL_MS": "100", "VIGIL_UPLINK_RETRY_MAX_MS": "\(retryCap)",
-                          "VIGIL_MQTT_RECONNECT_INITIAL_MS": "100", "VIGIL_MQTT_RECONNECT_MAX_MS": "\(reconnectCap)"])
+                          "VIGIL_MQTT_RECONNECT_INITIAL_MS": "100", "VIGIL_MQTT_RECONNECT_MAX_MS": "\(reconnectCap)"]
+                .merging(segmentKib.map { ["VIGIL_STORE_SEGMENT_KIB": "\($0)"] } ?? [:]) { $1 })
         defer { agent.stop() }
         var brokerProcess = try startBroker()
         defer { kill(brokerProcess.processIdentifier, SIGKILL) }
@@ -73,9 +78,15 @@ struct Soak: AsyncParsableCommand {
         var nextSample = start
         var due = (0..<devices).map { start + .milliseconds(1_000 * $0 / devices) }
         var alerts = 0
+        /// Per deteriorating sensor, the first and last reading time of its deterioration.
+        var deteriorationWindow: [Int: (first: Int64, last: Int64)] = [:]
         var abnormalAt: [(key: String, hour: Double, sensor: Int, seq: UInt32)] = []
         // The day's events, by compressed hour.
         var brokerDown = false, restarted = false, endpointDown = false, endpointBack = false
+        // Extra restarts: evenly spread over hours 10-22 with jitter, SIGKILL first, then alternating.
+        var generator = SystemRandomNumberGenerator()
+        var restartHours = (0..<restarts).map { 10 + (Double($0) + Double.random(in: 0.1...0.9, using: &generator)) * 12 / Double(max(restarts, 1)) }
+        var kills = 0, terms = 1
         while hour(clock.now) < 24 {
             let now = clock.now
             let h = hour(now)
@@ -99,6 +110,15 @@ struct Soak: AsyncParsableCommand {
                 process += 1
                 events.append("09:00 agent restarted (SIGTERM, start)")
             }
+            if let next = restartHours.first, h >= next {
+                restartHours.removeFirst()
+                let kill = (restarts - restartHours.count) % 2 == 1
+                if kill { agent.kill(); kills += 1 } else { agent.stop(); terms += 1 }
+                try agent.start()
+                process += 1
+                let minutes = Int(h * 60)
+                events.append(String(format: "%02d:%02d agent %@", minutes / 60, minutes % 60, kill ? "killed (SIGKILL), start" : "restarted (SIGTERM, start)"))
+            }
             if !endpointDown && h >= 14 {
                 endpointDown = true
                 sink.available.store(false, ordering: .relaxed)
@@ -113,7 +133,17 @@ struct Soak: AsyncParsableCommand {
             while let message = client.messages.nextIfAvailable() { fleet.receive(topic: message.topic, payload: message.payload) }
             for number in 0..<devices where due[number] <= now {
                 let index = Int(fleet.sensors[number].next)
-                let abnormal = (index + number * 37) % abnormalEvery == abnormalEvery - 1
+                let deteriorating = number < deteriorations && (10..<20).contains(h)
+                if deteriorating {
+                    let (topic, frame, t0) = fleet.sample(number, now: now, abnormal: true)
+                    arrivals.published(device: fleet.sensors[number].key.device.rawValue, seq: UInt32(index), t0: t0, abnormal: false,
+                                       at: clock.now)
+                    try? client.enqueue(topic: topic, payload: frame)
+                    deteriorationWindow[number] = (deteriorationWindow[number]?.first ?? Int64(t0), Int64(t0))
+                    due[number] += .seconds(1)
+                    continue
+                }
+                let abnormal = number >= deteriorations && (index + number * 37) % abnormalEvery == abnormalEvery - 1
                 let (topic, frame, t0) = fleet.sample(number, now: now, abnormal: abnormal)
                 arrivals.published(device: fleet.sensors[number].key.device.rawValue, seq: UInt32(index), t0: t0, abnormal: abnormal,
                                    at: clock.now)
@@ -158,7 +188,9 @@ struct Soak: AsyncParsableCommand {
         }
         // Flatness: the process after the restart, before the endpoint outage (hours 11-13), after
         // its backlog drained (18-20) and at the end of the day (22-24).
-        let after = samples.filter { $0.process == process }
+        // With extra restarts no one process spans those hours: descriptors are compared across
+        // processes (each settles at the same count), RSS is reported but not judged.
+        let after = restarts > 0 ? samples.filter { $0.process > 1 } : samples.filter { $0.process == process }
         func median(_ values: [Int]) -> Int { values.isEmpty ? -1 : values.sorted()[values.count / 2] }
         let early = after.filter { (11..<13).contains($0.hour) }, late = after.filter { $0.hour >= 22 }
         let recovered = after.filter { (18..<20).contains($0.hour) }
@@ -171,6 +203,14 @@ struct Soak: AsyncParsableCommand {
         // outage) is history by then: stored and uploaded flagged abnormal, scored, but it raises
         // no alert about the present. Any other one without an alert at the endpoint is a loss.
         let silent = abnormalAt.filter { !arrived.raises.contains($0.key) }
+        // One episode per deterioration: more raises within its window are duplicates (the
+        // condition never let up), none is a missed alert.
+        var duplicateEpisodes = 0, missedDeteriorations = 0
+        for (number, window) in deteriorationWindow {
+            let patient = "Patient/\(fleet.sensors[number].key.device)"
+            let raised = (arrived.episodes[patient] ?? []).filter { ($0 - 120_000...window.last).contains($0) && $0 >= window.first - 120_000 }
+            if raised.isEmpty { missedDeteriorations += 1 } else { duplicateEpisodes += raised.count - 1 }
+        }
         let silentLate = silent.filter { fleet.sensors[$0.sensor].replayed.contains($0.seq) }
         try printJSON([
             "devices": devices, "hour_seconds": hourSeconds, "events": events,
@@ -180,6 +220,10 @@ struct Soak: AsyncParsableCommand {
             "alerts_published": alerts, "alerts_at_endpoint": alertLatencies.count,
             "abnormal_without_alert_at_hours": silent.map { ($0.hour * 100).rounded() / 100 },
             "abnormal_without_alert_resent_late": silentLate.count,
+            "agent_runs": process, "restarts_sigkill": kills, "restarts_sigterm": terms,
+            "routine_segments_deleted": agent.routineSegmentsDeleted,
+            "deteriorations": deteriorationWindow.count, "duplicate_episodes": duplicateEpisodes,
+            "missed_deteriorations": missedDeteriorations,
             "alert_p50_ms": alertLatencies.isEmpty ? -1 : alertLatencies[alertLatencies.count / 2],
             "alert_max_ms": alertLatencies.last ?? -1,
             "drain_after_day_s": (drainSeconds * 10).rounded() / 10,
