@@ -71,6 +71,7 @@ extension MQTTClientCore {
         mosquitto_disconnect_callback_set(handle, vigilOnDisconnect)
         mosquitto_publish_callback_set(handle, vigilOnPublish)
         mosquitto_message_callback_set(handle, vigilOnMessage)
+        mosquitto_subscribe_callback_set(handle, vigilOnSubscribe)
     }
 
     private func runConnectionLoop(_ handle: OpaquePointer) {
@@ -96,12 +97,17 @@ extension MQTTClientCore {
                     if rc != success { break }
                 }
                 if isStopping { break }
-                let (wasConnected, refusal) = state.withLock { state -> (Bool, Int32?) in
-                    defer { state.connected = false }
-                    return (state.connected, state.lastRefusal)
+                let (wasConnected, refusal, refusedFilter) = state.withLock { state -> (Bool, Int32?, String?) in
+                    defer {
+                        state.connected = false
+                        state.refusedSubscription = nil
+                    }
+                    return (state.connected, state.lastRefusal, state.refusedSubscription)
                 }
-                if wasConnected { attempt = 0 }
-                reason = refusal.map(MQTTError.refused) ?? MQTTError.library(rc, "connection lost")
+                // A refused subscription is not progress: keep backing off.
+                if wasConnected && refusedFilter == nil { attempt = 0 }
+                reason = refusedFilter.map(MQTTError.subscriptionRefused)
+                    ?? refusal.map(MQTTError.refused) ?? MQTTError.library(rc, "connection lost")
             }
             let delay = configuration.reconnect.delayMilliseconds(attempt: attempt, using: &random)
             attempt += 1
@@ -225,6 +231,13 @@ private func vigilOnDisconnect(_ handle: OpaquePointer?, _ obj: UnsafeMutableRaw
 
 private func vigilOnPublish(_ handle: OpaquePointer?, _ obj: UnsafeMutableRawPointer?, _ mid: Int32) {
     core(obj)?.didPublish(mid: mid)
+}
+
+private func vigilOnSubscribe(_ handle: OpaquePointer?, _ obj: UnsafeMutableRawPointer?, _ mid: Int32, _ count: Int32,
+                              _ granted: UnsafePointer<Int32>?) {
+    guard let handle else { return }
+    let codes = granted.map { Array(UnsafeBufferPointer(start: $0, count: Int(count))) } ?? []
+    core(obj)?.didSubscribe(handle: handle, mid: mid, granted: codes)
 }
 
 private func vigilOnMessage(_ handle: OpaquePointer?, _ obj: UnsafeMutableRawPointer?, _ message: UnsafePointer<mosquitto_message>?) {

@@ -22,6 +22,10 @@ final class MQTTClientCore: Sendable {
         var lifecycle = Lifecycle.idle
         var pendingPublishes: [Int32: CheckedContinuation<Void, any Error>] = [:]
         var lastRefusal: Int32?
+        /// SUBSCRIBEs sent on this connection, by message id, until their SUBACK.
+        var pendingSubscriptions: [Int32: String] = [:]
+        /// A filter the broker refused on this connection (the connection is then dropped).
+        var refusedSubscription: String?
         var connected = false
         var startWaiter: CheckedContinuation<Void, any Error>?
         var stopWaiters: [CheckedContinuation<Void, Never>] = []
@@ -206,9 +210,13 @@ final class MQTTClientCore: Sendable {
         state.withLock {
             $0.connected = true
             $0.lastRefusal = nil
+            $0.refusedSubscription = nil
+            $0.pendingSubscriptions.removeAll()
         }
         for subscription in configuration.subscriptions {
-            let rc = mosquitto_subscribe(handle, nil, subscription.filter, subscription.qos.rawValue)
+            var mid: Int32 = 0
+            let rc = mosquitto_subscribe(handle, &mid, subscription.filter, subscription.qos.rawValue)
+            if rc == Int32(MOSQ_ERR_SUCCESS.rawValue) { state.withLock { $0.pendingSubscriptions[mid] = subscription.filter } }
             if rc != Int32(MOSQ_ERR_SUCCESS.rawValue) {
                 // Connected but deaf is worse than disconnected: drop the connection, so the loop
                 // retries with backoff and the state says why.
@@ -224,6 +232,18 @@ final class MQTTClientCore: Sendable {
             }
         }
         states.publish(.connected(sessionPresent: flags & 1 == 1))
+    }
+
+    /// SUBACK: a filter granted 0x80 is refused, which leaves the client connected but deaf;
+    /// that is a failed connection (retried with backoff, the reason in its state), not a log line.
+    func didSubscribe(handle: OpaquePointer, mid: Int32, granted: [Int32]) {
+        let filter = state.withLock { $0.pendingSubscriptions.removeValue(forKey: mid) }
+        guard granted.contains(where: { $0 == 0x80 }) else { return }
+        state.withLock {
+            $0.refusedSubscription = filter ?? "?"
+            $0.connected = false
+        }
+        mosquitto_disconnect(handle)
     }
 
     func didDisconnect(code: Int32) {

@@ -17,6 +17,8 @@ public struct MQTTError: Error, Sendable, Equatable, CustomStringConvertible {
         case shutdown
         /// The configuration was rejected before any network activity (e.g. a missing CA file).
         case invalidConfiguration
+        /// The broker answered SUBSCRIBE with failure (0x80) for this filter, e.g. its ACL.
+        case subscriptionRefused(filter: String)
     }
 
     public let kind: Kind
@@ -41,6 +43,11 @@ public struct MQTTError: Error, Sendable, Equatable, CustomStringConvertible {
         return MQTTError(kind: .library(code: code), message: "\(context): \(text)")
     }
 
+    static func subscriptionRefused(_ filter: String) -> MQTTError {
+        MQTTError(kind: .subscriptionRefused(filter: filter),
+                  message: "broker refused the subscription to \(filter) (SUBACK 0x80: not allowed by its ACL?)")
+    }
+
     static func refused(_ code: Int32) -> MQTTError {
         MQTTError(
             kind: .connectionRefused(connackCode: code),
@@ -54,7 +61,7 @@ public struct MQTTError: Error, Sendable, Equatable, CustomStringConvertible {
     public var needsOperator: Bool {
         switch kind {
         case .connectionRefused(let code): return ConnackCode(rawValue: code)?.needsOperator ?? false
-        case .invalidConfiguration: return true
+        case .invalidConfiguration, .subscriptionRefused: return true
         case .library, .shutdown, .notConnected: return false
         }
     }

@@ -121,6 +121,50 @@ import VigilTestSupport
         await rightful.shutdown()
     }
 
+    /// A subscription the broker refuses (SUBACK 0x80, e.g. its ACL) would leave the client
+    /// connected and deaf: it is a failed connection instead, with the filter in its reason,
+    /// retried with backoff; granted ones keep the connection.
+    @Test func aSubscriptionTheBrokerRefusesIsAFailedConnection() async throws {
+        let directory = try TemporaryDirectory("refusing")
+        defer { directory.remove() }
+        let broker = try RefusingBroker(refusing: "forbidden/", directory: directory)
+        func configuration(_ id: String, _ filters: [String]) -> MQTTConfiguration {
+            MQTTConfiguration(host: "127.0.0.1", port: broker.port, clientID: id, subscriptions: filters.map { .init($0) },
+                              reconnect: Backoff(initialMilliseconds: 20, maximumMilliseconds: 200))
+        }
+        let client = MQTTClient(configuration: configuration("deaf", ["allowed/x", "forbidden/#"]), logger: testLogger)
+        let states = client.connectionStates()
+        try await client.start()
+        // Two disconnections, or whatever came within 20 s (none, if the refusal went unnoticed).
+        let reasons = await withTaskGroup(of: [MQTTError].self) { group in
+            group.addTask {
+                var reasons: [MQTTError] = []
+                for await state in states {
+                    if case .disconnected(let reason, _) = state { reasons.append(reason) }
+                    if reasons.count == 2 { break }
+                }
+                return reasons
+            }
+            group.addTask {
+                try? await Task.sleep(for: .seconds(20))
+                return []
+            }
+            let first = await group.next() ?? []
+            group.cancelAll()
+            return first
+        }
+        #expect(reasons.count == 2 && reasons.allSatisfy { $0.kind == .subscriptionRefused(filter: "forbidden/#") }, "\(reasons)")
+        #expect(reasons.first?.description.contains("forbidden/#") == true)
+        #expect(reasons.allSatisfy { $0.needsOperator })
+        await client.shutdown()
+
+        let allowed = try await startedClient(configuration("hearing", ["allowed/x"]))
+        #expect(await waitUntilConnected(allowed))
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(allowed.connectionState.isConnected, "a granted subscription keeps the connection")
+        await allowed.shutdown()
+    }
+
     @Test func anUnreachableBrokerIsRetriedUntilItAppears() async throws {
         let broker = try MosquittoBroker()
         broker.stop()
