@@ -109,6 +109,7 @@ package struct ReadingScorer {
             if let reading = batch.readings.first(where: { $0.time == scored[index].time }) {
                 scored[index].fields.boot = batch.boot
                 scored[index].fields.seq = reading.seq
+                scored[index].fields.frameSeq = batch.readings.first?.seq
             }
         }
         var alerts = scored.map { finish($0) }

@@ -59,6 +59,9 @@ public struct AlertEvent: Sendable, Equatable, Codable {
     /// The reading that caused the event, so its Observations can be referenced.
     public var boot: UInt32?
     public var seq: UInt32?
+    /// The first sequence of the stored batch holding that reading: its frame's coincident time
+    /// stamp Observation is named by it.
+    public var frameSeq: UInt32?
 
     // NEWS2
     public var risk: String?
@@ -106,6 +109,7 @@ public struct AlertEvent: Sendable, Equatable, Codable {
         case device
         case windowStart = "window_start"
         case windowEnd = "window_end"
+        case frameSeq = "frame_seq"
         case boot, seq, risk, score, response, parameters, missing, values, units, vital, direction, baseline, value, sigma
         case output
         case fractionBits = "fraction_bits"

@@ -16,11 +16,12 @@ extension FHIRMapper {
         let model = fields.model
         let event = fields.kind.rawValue
         let alertID = fields.alertID ?? "\(model)@\(alert.time)"
-        let identifier = "urn:vigil:\(gateway):alert:\(alert.patient):\(alertID):\(event):\(alert.time)"
+        let identifier = identifiers.alert(patient: alert.patient, alertID: alertID, event: event, time: alert.time)
         var resources: [FHIRResource] = []
         var reasons: [String] = []
         if let boot = fields.boot, let seq = fields.seq {
-            reasons.append("urn:vigil:\(gateway):obs:\(alert.device):\(boot):\(seq):cts")
+            // Alerts stored before `frame_seq` existed name the reading's own sequence.
+            reasons.append(identifiers.timeStamp(device: alert.device, boot: boot, firstSeq: fields.frameSeq ?? seq))
         }
         if model == "news2", let score = fields.score, fields.kind != .acknowledge {
             let news2 = news2Observation(alert, score: score, fields: fields)
@@ -74,7 +75,7 @@ extension FHIRMapper {
     }
 
     private func news2Observation(_ alert: AlertEntry, score: Int, fields: AlertEvent) -> FHIRResource {
-        let identifier = "urn:vigil:\(gateway):news2:\(alert.patient):\(alert.time)"
+        let identifier = identifiers.news2Score(patient: alert.patient, time: alert.time)
         var json = JSONWriter(capacity: 700)
         json.object { json in
             json.field("resourceType", "Observation")

@@ -23,10 +23,15 @@ public struct FHIRMapper: Sendable {
     static let interpretationSystem = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
     static let measurementStatusSystem = "http://hl7.org/fhir/uv/phd/CodeSystem/ASN1ToHL7"
 
-    public init(gateway: String) { self.gateway = gateway }
+    let identifiers: ResourceIdentifiers
 
-    public func deviceIdentifier(_ device: String) -> String { "urn:vigil:\(gateway):device:\(device)" }
-    public var gatewayIdentifier: String { "urn:vigil:\(gateway):gateway" }
+    public init(gateway: String) {
+        self.gateway = gateway
+        identifiers = ResourceIdentifiers(gateway: gateway)
+    }
+
+    public func deviceIdentifier(_ device: String) -> String { identifiers.device(device) }
+    public var gatewayIdentifier: String { identifiers.gatewayDevice }
 
     /// A literal-free reference the server resolves inside the transaction.
     func deviceReference(_ identifier: String) -> String { "Device?identifier=\(FHIRResource.identifierSystem)|\(identifier)" }
@@ -108,11 +113,11 @@ public struct FHIRMapper: Sendable {
         resources.reserveCapacity(batch.readings.count * 5 + 1)
         let sensor = deviceReference(deviceIdentifier(batch.device))
         let gatewayRef = deviceReference(gatewayIdentifier)
-        let base = "urn:vigil:\(gateway):obs:\(batch.device):\(batch.boot):"
-        let timeStamp = base + "\(first.seq):cts"
+        let timeStamp = identifiers.timeStamp(device: batch.device, boot: batch.boot, firstSeq: first.seq)
         resources.append(coincidentTimeStamp(batch, first: first, identifier: timeStamp, sensor: sensor, gateway: gatewayRef))
         for reading in batch.readings {
-            let prefix = base + "\(reading.seq):"
+            // The reading's identifiers with the vital left off (appended per Observation).
+            let prefix = identifiers.reading(device: batch.device, boot: batch.boot, seq: reading.seq, vital: "")
             var systolic: Int16?
             var diastolic: Int16?
             for value in reading.values {
@@ -261,7 +266,7 @@ public struct FHIRMapper: Sendable {
     // MARK: Gaps
 
     func gap(_ gap: DataGap) -> FHIRResource {
-        let identifier = "urn:vigil:\(gateway):gap:\(gap.device):\(gap.reason.rawValue):\(gap.from):\(gap.to):\(gap.count)"
+        let identifier = identifiers.gap(gap)
         let why = switch gap.reason {
         case .thinned: "thinned on the gateway to stay within its storage"
         case .evicted: "deleted on the gateway to stay within its storage"

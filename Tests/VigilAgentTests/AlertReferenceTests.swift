@@ -1,0 +1,30 @@
+import Testing
+import VigilCore
+import VigilUplink
+@testable import VigilScoring
+
+/// An alert upstream points at the coincident time stamp Observation of the frame that caused it,
+/// and that identifier is one the same frame's upload creates (one helper names both).
+@Suite struct AlertReferenceTests {
+    @Test func anAlertCausedMidBatchReferencesItsBatchsTimeStamp() throws {
+        let start: Int64 = 1_795_350_000_000
+        // Three readings of one stored batch (seq 41–43); only the last is abnormal.
+        func reading(_ i: Int, pulse: Int16, spo2: Int16) -> StoredReading {
+            let values: [StoredReading.Value] = [.init(channel: .pulseRate, raw: pulse), .init(channel: .spo2, raw: spo2)]
+            return StoredReading(seq: 41 + UInt32(i), time: start + Int64(i) * 1_000, deviceTime: 0, values: values)
+        }
+        let readings = [reading(0, pulse: 720, spo2: 970), reading(1, pulse: 724, spo2: 971), reading(2, pulse: 1_317, spo2: 873)]
+        var batch = ReadingBatch(device: "dev-1", patient: "Patient/p1", boot: 3, timeQuality: .device, receivedAt: start, readings: readings)
+        var scorer = ReadingScorer(models: [], freshnessMinutes: 60, clearAfter: 2, drift: false)
+        let alert = try #require(scorer.score(&batch).first { $0.model == "news2" }?.alert)
+        #expect(alert.event.seq == 43 && alert.event.frameSeq == 41)
+
+        let mapper = FHIRMapper(gateway: "gw-1")
+        let uploaded = Set(mapper.resources(for: .readings(batch)).map(\.identifier))
+        let communication = try #require(mapper.resources(for: .alert(alert)).first { $0.type == "Communication" })
+        let text = String(decoding: communication.json, as: UTF8.self)
+        #expect(uploaded.contains("urn:vigil:gw-1:obs:dev-1:3:41:cts"))
+        #expect(text.contains(#""value":"urn:vigil:gw-1:obs:dev-1:3:41:cts""#), "the reason names the uploaded time stamp: \(text)")
+        #expect(!text.contains("obs:dev-1:3:43:cts"), "not a time stamp no upload creates")
+    }
+}
