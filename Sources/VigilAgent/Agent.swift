@@ -167,12 +167,13 @@ public struct Agent: Sendable {
 
     /// The quantized models in `models.directory`; a file that does not load is logged and skipped.
     private func loadModels() -> [QuantizedModel] {
-        let directory = URL(fileURLWithPath: configuration.models.directory)
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+        let fileSystem = PosixFileSystem()
+        let directory = configuration.models.directory
+        let names = (try? fileSystem.list(directory)) ?? []
         var models: [QuantizedModel] = []
         for name in names.sorted() where name.hasSuffix(".json") && !name.hasSuffix(".testset.json") {
             do {
-                let model = try QuantizedModel(json: Data(contentsOf: directory.appendingPathComponent(name)))
+                let model = try QuantizedModel(json: Data(fileSystem.readFile(directory + "/" + name)))
                 models.append(model)
                 logger.notice("model loaded", metadata: ["model": "\(model.model)", "version": "\(model.version)"])
             } catch {

@@ -15,6 +15,7 @@ import VigilValidation
 public final class DeviceRegistry: Sendable {
     public let directory: URL
     private let logger: Logger
+    private let fileSystem: any FileSystem
     private struct State {
         var profiles: [DeviceID: DeviceProfile] = [:]
         var configs: [DeviceID: PendingConfig] = [:]
@@ -42,9 +43,10 @@ public final class DeviceRegistry: Sendable {
     }
     private let state = Mutex(State())
 
-    public init(directory: URL, logger: Logger) {
+    public init(directory: URL, logger: Logger, fileSystem: any FileSystem = PosixFileSystem()) {
         self.directory = directory
         self.logger = logger
+        self.fileSystem = fileSystem
     }
 
     public var count: Int { state.withLock { $0.profiles.count } }
@@ -86,12 +88,11 @@ public final class DeviceRegistry: Sendable {
         var profiles: [DeviceID: DeviceProfile] = [:]
         var configs: [DeviceID: PendingConfig] = [:]
         var summaries: [String: Summary] = [:]
-        var files: [URL] = []
+        var names: [String] = []
         do {
+            names = try fileSystem.list(directory.path)
+        } catch where error.code == ENOENT {
             // No directory yet: no device provisioned yet.
-            if FileManager.default.fileExists(atPath: directory.path) {
-                files = try FileManager.default.contentsOfDirectory(at: directory, includingPropertiesForKeys: nil)
-            }
         } catch {
             // Unreadable is not empty: keep the devices known so far rather than refuse them all.
             logger.error("cannot read the device registry; keeping the devices already loaded", metadata: [
@@ -99,11 +100,11 @@ public final class DeviceRegistry: Sendable {
             ])
             return
         }
-        for file in files where file.pathExtension == "json" {
+        for name in names.sorted() where name.hasSuffix(".json") {
             do {
-                let record = try JSONDecoder().decode(DeviceRecord.self, from: Data(contentsOf: file))
+                let record = try JSONDecoder().decode(DeviceRecord.self, from: Data(fileSystem.readFile(directory.path + "/" + name)))
                 let profile = try record.profile()
-                guard file.deletingPathExtension().lastPathComponent == profile.device.rawValue else {
+                guard String(name.dropLast(5)) == profile.device.rawValue else {
                     throw RegistryError.invalid(record.device, "file name does not match the device id")
                 }
                 if let settings = record.config {
@@ -112,7 +113,7 @@ public final class DeviceRegistry: Sendable {
                 profiles[profile.device] = profile
                 summaries[record.device] = Summary(patient: record.patient, kind: record.kind, configVersion: record.config?.version)
             } catch {
-                logger.error("skipping an unusable device registry file", metadata: ["file": "\(file.lastPathComponent)", "error": "\(error)"])
+                logger.error("skipping an unusable device registry file", metadata: ["file": "\(name)", "error": "\(error)"])
             }
         }
         state.withLock {

@@ -24,8 +24,8 @@ package final class DeadLetters: @unchecked Sendable {
         path = directory + "/dead-letter.jsonl"
         keyID = keyring.currentID
         key = HKDF<SHA256>.deriveKey(inputKeyMaterial: keyring.current, info: Array("vigil dead-letter v1".utf8), outputByteCount: 32)
-        if let text = try? String(contentsOfFile: path, encoding: .utf8) {
-            for line in text.split(separator: "\n") {
+        if let bytes = try? fileSystem.readFile(path) {
+            for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
                 if let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
                    let identifier = object["identifier"] as? String { known.insert(identifier) }
             }
