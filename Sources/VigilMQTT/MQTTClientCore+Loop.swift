@@ -112,7 +112,9 @@ extension MQTTClientCore {
             let delay = configuration.reconnect.delayMilliseconds(attempt: attempt, using: &random)
             attempt += 1
             states.publish(.disconnected(reason: reason, retryInMilliseconds: delay))
-            logger.warning(
+            // The caller sees this as a state (``MQTTClient/connectionStates()``) and says what it
+            // means to its users; here it is a library detail.
+            logger.debug(
                 "MQTT disconnected",
                 metadata: ["reason": "\(reason.message)", "retry_ms": "\(delay)", "client": "\(configuration.clientID)"]
             )

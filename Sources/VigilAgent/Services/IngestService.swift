@@ -41,12 +41,16 @@ public struct IngestService: Service {
             case .disconnected(let reason, let retry):
                 metrics.mqttConnected.record(0)
                 if wasConnected { metrics.mqttDisconnects.increment() }
-                wasConnected = false
                 if reason.needsOperator {
                     // Retrying continues, but a person must act: say so at error level.
-                    logger.error("broker refused the agent: check mqtt.username and mqtt.password_file",
+                    logger.error("broker refused the agent: check mqtt.username, mqtt.password_file and the broker's ACL",
                                  metadata: ["reason": "\(reason)", "retry_ms": "\(retry)"])
+                } else if wasConnected {
+                    logger.warning("disconnected from the broker; reconnecting", metadata: ["reason": "\(reason)", "retry_ms": "\(retry)"])
+                } else {
+                    logger.info("could not connect to the broker; retrying", metadata: ["reason": "\(reason)", "retry_ms": "\(retry)"])
                 }
+                wasConnected = false
             case .connecting, .stopped:
                 break
             }

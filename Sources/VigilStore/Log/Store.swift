@@ -172,7 +172,8 @@ public final class Store: @unchecked Sendable {
         let bytes = Int64(queued.reduce(0) { $0 + $1.plaintext.count + RecordFraming.prefixSize + SegmentCipher.tagSize })
         if lane == .routine && !withinLimits(adding: bytes) {
             guard try makeRoom(for: lane, needed: bytes) else {
-                logger.warning("store full: routine readings not stored", metadata: ["records": "\(queued.count)"])
+                // The commit's outcome tells the caller, which says it to its users.
+                logger.debug("store full: routine readings not stored", metadata: ["records": "\(queued.count)"])
                 return false
             }
         }

@@ -63,6 +63,29 @@ package final class MQTTUplinkService: Service {
         let acks = Task { [forwardAlertAck] in
             for await message in messages { forwardAlertAck(message.payload) }
         }
+        let connection = Task { [client, logger] in
+            var wasConnected = false
+            for await state in client.connectionStates() {
+                switch state {
+                case .connected:
+                    wasConnected = true
+                    logger.notice("uplink (MQTT): connected to the upstream broker")
+                case .disconnected(let reason, let retry):
+                    let metadata: Logger.Metadata = ["reason": "\(reason)", "retry_ms": "\(retry)"]
+                    if reason.needsOperator {
+                        logger.error("uplink (MQTT): the upstream broker refused the gateway: check uplink.mqtt credentials and ACL",
+                                     metadata: metadata)
+                    } else if wasConnected {
+                        logger.warning("uplink (MQTT): disconnected from the upstream broker; reconnecting", metadata: metadata)
+                    } else {
+                        logger.info("uplink (MQTT): could not connect to the upstream broker; retrying", metadata: metadata)
+                    }
+                    wasConnected = false
+                case .connecting, .stopped:
+                    break
+                }
+            }
+        }
         var devices: Set<String> = []
         var attempt = 0
         var random = SystemRandomNumberGenerator()
@@ -93,6 +116,7 @@ package final class MQTTUplinkService: Service {
             Task { await client.shutdown() }
         }
         acks.cancel()
+        connection.cancel()
         await client.shutdown()
     }
 
