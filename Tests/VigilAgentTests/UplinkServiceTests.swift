@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Metrics
 import Synchronization
+import ServiceLifecycle
 import Testing
 import VigilCore
 import VigilStore
@@ -15,12 +16,14 @@ import VigilUplink
     /// The hospital's side: records each posted Bundle's entries (resource type and identifier)
     /// and answers with the next scripted reply, then with success for every entry.
     final class FakeServer: FHIRPosting {
-        enum Reply: Sendable { case ok, retryAfter(String), unattributed }
+        enum Reply: Sendable { case ok, retryAfter(String), unattributed, unavailable }
         struct State {
             var script: [Reply] = []
             var posts: [[(type: String, identifier: String)]] = []
         }
         let state = Mutex(State())
+        /// Called with each post's number (from 0) before it is answered.
+        let onPost = Mutex<(@Sendable (Int) -> Void)?>(nil)
 
         init(_ script: [Reply] = []) { state.withLock { $0.script = script } }
 
@@ -33,13 +36,16 @@ import VigilUplink
                 let identifier = ((resource["identifier"] as? [[String: Any]])?.first?["value"] as? String) ?? ""
                 return (type: resource["resourceType"] as? String ?? "", identifier: identifier)
             }
-            let reply = state.withLock { state -> Reply? in
+            let (reply, number) = state.withLock { state -> (Reply?, Int) in
                 state.posts.append(entries)
-                return state.script.isEmpty ? nil : state.script.removeFirst()
+                return (state.script.isEmpty ? nil : state.script.removeFirst(), state.posts.count - 1)
             }
+            onPost.withLock { $0 }?(number)
             switch reply {
             case .retryAfter(let seconds)?:
                 return .init(status: 429, retryAfter: seconds, body: [], sentBytes: body.count)
+            case .unavailable?:
+                return .init(status: 503, body: [], sentBytes: body.count)
             case .unattributed?:
                 return .init(status: 422, body: Array(#"{"resourceType":"OperationOutcome","issue":[]}"#.utf8), sentBytes: body.count)
             case .ok?, nil:
@@ -64,19 +70,23 @@ import VigilUplink
         let directory: TemporaryDirectory
     }
 
-    func harness(_ server: FakeServer, maxEntries: Int = 100) throws -> Harness {
+    func harness(_ server: FakeServer, maxEntries: Int = 100, liveThreshold: Int? = nil, backoff: Backoff? = nil,
+                 realSleep: Bool = false) throws -> Harness {
         let directory = try TemporaryDirectory("uplink-service")
         let keyring = Keyring.generate()
         let (store, _) = try Store.open(directory: directory.path + "/log", keyring: keyring, logger: Logger(label: "t"))
         let waits = Waits()
+        var settings = UplinkService.Settings(maxEntries: maxEntries, maxBytes: 1 << 20,
+                                              backoff: backoff ?? Backoff(initialMilliseconds: 100, maximumMilliseconds: 1_000))
+        if let liveThreshold { settings.liveThreshold = liveThreshold }
         let service = UplinkService(
             store: store, mapper: FHIRMapper(gateway: "gw-t"), transport: server,
             deadLetters: try DeadLetters(directory: directory.path + "/uplink", keyring: keyring),
-            settings: .init(maxEntries: maxEntries, maxBytes: 1 << 20, backoff: Backoff(initialMilliseconds: 100, maximumMilliseconds: 1_000)),
+            settings: settings,
             logger: Logger(label: "t"), metrics: NOOPMetricsHandler.instance,
             sleep: { delay in
                 waits.values.withLock { $0.append(delay) }
-                try? await Task.sleep(for: .milliseconds(1))
+                if realSleep { await sleepUnlessShuttingDown(for: delay) } else { try? await Task.sleep(for: .milliseconds(1)) }
             })
         return Harness(service: service, store: store, server: server, waits: waits, directory: directory)
     }
@@ -146,5 +156,60 @@ import VigilUplink
         #expect(await run(harness) { posts in harness.store.unsentCount(.routine) == 0 && posts.count >= 3 })
         let sizes = harness.server.posts.filter { !$0.allSatisfy { $0.type == "Device" } }.map(\.count)
         #expect(sizes.count >= 2 && sizes[1] <= sizes[0] / 2, "halved after the unattributed rejection: \(sizes)")
+    }
+
+    /// Live mode: with a backlog above the threshold, readings stored meanwhile go out before the
+    /// backlog has drained (alternating Bundles), and once it has, the cursor passes both.
+    @Test func newReadingsOvertakeABacklogAndEverythingIsConfirmed() async throws {
+        let server = FakeServer()
+        // One record per Bundle (10 readings: 10 pulse, 10 SpO2 and a time stamp).
+        let harness = try harness(server, maxEntries: 21, liveThreshold: 20)
+        defer { harness.directory.remove() }
+        for frame in 0..<30 as Range<UInt32> { harness.store.append(readings(seq: frame * 10)) }
+        _ = try harness.store.commit()
+        // A live reading arrives while the third Bundle is being answered.
+        let store = harness.store
+        server.onPost.withLock {
+            $0 = { number in
+                guard number == 3 else { return }
+                store.append(self.readings(seq: 1_000))
+                _ = try? store.commit()
+            }
+        }
+        #expect(await run(harness) { posts in
+            posts.contains { $0.contains { $0.identifier.hasSuffix(":1:1000:pr") } }
+                && posts.contains { $0.contains { $0.identifier.hasSuffix(":1:290:pr") } }
+                && store.unsentCount(.routine) == 0
+        })
+        let posts = server.posts
+        let live = try #require(posts.firstIndex { $0.contains { $0.identifier.hasSuffix(":1:1000:pr") } })
+        let lastBacklog = try #require(posts.firstIndex { $0.contains { $0.identifier.hasSuffix(":1:290:pr") } })
+        #expect(live < lastBacklog, "the live reading went out in Bundle \(live), before the backlog ended in \(lastBacklog)")
+        let sent = posts.flatMap { $0 }.map(\.identifier).filter { $0.hasSuffix(":pr") }
+        #expect(sent.count == Set(sent).count, "nothing sent twice")
+        #expect(Set(sent).count == 31 * 10)
+    }
+
+    /// The hospital is down and the uplink is in a backoff of at least 5 minutes; a graceful
+    /// shutdown of its service group ends the wait at once and the service returns, with the
+    /// readings still unsent (they go after the restart).
+    @Test func aGracefulShutdownEndsTheLongestBackoff() async throws {
+        let server = FakeServer(Array(repeating: .unavailable, count: 100))
+        let harness = try harness(server, backoff: Backoff(initialMilliseconds: 600_000, maximumMilliseconds: 600_000), realSleep: true)
+        defer { harness.directory.remove() }
+        harness.store.append(readings(seq: 0))
+        _ = try harness.store.commit()
+        let group = ServiceGroup(configuration: .init(services: [.init(service: harness.service)], logger: Logger(label: "t")))
+        let finished = Mutex(false)
+        let task = Task {
+            try await group.run()
+            finished.withLock { $0 = true }
+        }
+        #expect(await eventually { harness.waits.values.withLock { $0.contains { $0 >= .seconds(300) } } }, "in its backoff")
+        await group.triggerGracefulShutdown()
+        // Bounded only to keep a broken build from hanging the suite: the backoff is 5–10 minutes.
+        #expect(await eventually(timeout: .seconds(30)) { finished.withLock { $0 } }, "the service returned without waiting out its backoff")
+        task.cancel()
+        #expect(harness.store.unsentCount(.routine) == 1, "nothing confirmed that the server did not take")
     }
 }
