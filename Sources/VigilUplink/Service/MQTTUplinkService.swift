@@ -33,7 +33,7 @@ package final class MQTTUplinkService: Service {
 
     private let store: Store
     private let mapper: FHIRMapper
-    private let client: MQTTClient
+    private let client: any MQTTConnection
     private let settings: Settings
     private let logger: Logger
     private let forwardAlertAck: @Sendable ([UInt8]) -> Void
@@ -42,7 +42,7 @@ package final class MQTTUplinkService: Service {
     private let failures: Counter
     private let lastSuccess: Gauge
 
-    package init(store: Store, mapper: FHIRMapper, client: MQTTClient, settings: Settings, logger: Logger, metrics factory: any MetricsFactory,
+    package init(store: Store, mapper: FHIRMapper, client: any MQTTConnection, settings: Settings, logger: Logger, metrics factory: any MetricsFactory,
          status: any UplinkObserver = NoUplinkObserver(), forwardAlertAck: @escaping @Sendable ([UInt8]) -> Void) {
         self.status = status
         published = Counter(label: "vigil_uplink_entries_total", dimensions: [("outcome", "published")], factory: factory)

@@ -1,0 +1,101 @@
+import Foundation
+import Logging
+import Metrics
+import ServiceLifecycle
+import Synchronization
+import Testing
+import VigilCore
+import VigilMQTT
+import VigilStore
+import VigilTestSupport
+import VigilUplink
+
+/// The MQTT uplink in-process: the store on real files, the upstream broker the in-memory twin
+/// of the MQTT client (``InMemoryMQTTConnection``).
+@Suite struct MQTTUplinkServiceTests {
+    struct Harness {
+        let service: MQTTUplinkService
+        let store: Store
+        let upstream: InMemoryMQTTConnection
+        let directory: TemporaryDirectory
+    }
+
+    final class Forwarded: Sendable { let payloads = Mutex<[[UInt8]]>([]) }
+
+    func harness(backoff: Backoff = Backoff(initialMilliseconds: 10, maximumMilliseconds: 50)) throws -> (Harness, Forwarded) {
+        let directory = try TemporaryDirectory("mqtt-uplink-service")
+        let (store, _) = try Store.open(directory: directory.path + "/log", keyring: .generate(), logger: Logger(label: "t"))
+        let upstream = InMemoryMQTTConnection()
+        let forwarded = Forwarded()
+        let service = MQTTUplinkService(
+            store: store, mapper: FHIRMapper(gateway: "gw-m"), client: upstream,
+            settings: .init(topicPrefix: "up", gateway: "gw-m", backoff: backoff), logger: Logger(label: "t"),
+            metrics: NOOPMetricsHandler.instance, forwardAlertAck: { payload in forwarded.payloads.withLock { $0.append(payload) } })
+        return (Harness(service: service, store: store, upstream: upstream, directory: directory), forwarded)
+    }
+
+    func readings(seq: UInt32) -> Entry {
+        .readings(ReadingBatch(device: "dev-m", patient: "Patient/m", boot: 1, timeQuality: .device, receivedAt: 1_795_350_000_000,
+                               readings: (0..<UInt32(5)).map { index in
+            StoredReading(seq: seq + index, time: 1_795_350_000_000 + Int64(seq + index) * 1_000, deviceTime: 1_795_350_000_000,
+                          values: [.init(channel: .pulseRate, raw: 720)])
+        }))
+    }
+
+    func alert() -> Entry {
+        var event = AlertEvent(kind: .raise, model: "news2", version: "RCP-2017")
+        event.alertID = "news2@1795350000000"
+        event.risk = "medium"
+        event.score = 5
+        return .alert(AlertEntry(device: "dev-m", patient: "Patient/m", time: 1_795_350_000_000, event: event))
+    }
+
+    /// The alert is published before readings that were waiting; while the upstream broker
+    /// refuses publishes the cursor stays; once it takes them, everything goes and the cursor
+    /// passes it; an acknowledgement from upstream is forwarded to the pipeline.
+    @Test func alertsFirstNothingConfirmedUntilPublishedAndAcksForwarded() async throws {
+        let (harness, forwarded) = try harness()
+        defer { harness.directory.remove() }
+        for frame in 0..<4 as Range<UInt32> { harness.store.append(readings(seq: frame * 5)) }
+        harness.store.append(alert())
+        _ = try harness.store.commit()
+        harness.upstream.failPublishes(with: MQTTError(kind: .notConnected, message: "upstream down"))
+        let task = Task { try await harness.service.run() }
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(harness.upstream.published.isEmpty)
+        #expect(harness.store.unsentCount(.routine) == 4 && harness.store.unsentCount(.priority) == 1, "nothing confirmed")
+
+        harness.upstream.failPublishes(with: nil)
+        #expect(await eventually { harness.store.unsentCount(.routine) == 0 && harness.store.unsentCount(.priority) == 0 })
+        let published = harness.upstream.published
+        let communication = try #require(published.firstIndex { $0.topic == "up/gw-m/fhir/Communication" })
+        let reading = try #require(published.firstIndex { String(decoding: $0.payload, as: UTF8.self).contains("urn:vigil:gw-m:obs:") })
+        #expect(communication < reading, "the alert before the readings: \(published.map(\.topic))")
+
+        harness.upstream.source.yield(MQTTMessage(topic: "up/gw-m/alert-ack", payload: Array("ack".utf8), qos: .atLeastOnce, retain: false))
+        #expect(await eventually { forwarded.payloads.withLock { $0 } == [Array("ack".utf8)] })
+        task.cancel()
+        _ = await task.result
+    }
+
+    /// Upstream down, the uplink in a 5-10 minute backoff: a graceful shutdown ends it at once.
+    @Test func aGracefulShutdownEndsItsBackoff() async throws {
+        let (harness, _) = try harness(backoff: Backoff(initialMilliseconds: 600_000, maximumMilliseconds: 600_000))
+        defer { harness.directory.remove() }
+        harness.store.append(readings(seq: 0))
+        _ = try harness.store.commit()
+        harness.upstream.failPublishes(with: MQTTError(kind: .notConnected, message: "upstream down"))
+        let group = ServiceGroup(configuration: .init(services: [.init(service: harness.service)], logger: Logger(label: "t")))
+        let finished = Mutex(false)
+        let task = Task {
+            try await group.run()
+            finished.withLock { $0 = true }
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        await group.triggerGracefulShutdown()
+        // Bounded only to keep a broken build from hanging the suite: the backoff is 5–10 minutes.
+        #expect(await eventually(timeout: .seconds(30)) { finished.withLock { $0 } })
+        task.cancel()
+        #expect(harness.store.unsentCount(.routine) == 1)
+    }
+}
