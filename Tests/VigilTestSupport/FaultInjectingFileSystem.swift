@@ -1,3 +1,4 @@
+import Foundation
 import Glibc
 import Synchronization
 import VigilStore
@@ -9,6 +10,7 @@ public final class FaultInjectingFileSystem: FileSystem {
     struct State {
         var writeBudget: Int?
         var failSync = false
+        var stallNextSync: Double?
         var shortWrites = false
         var injectedNoSpace = 0
         var syncs = 0
@@ -22,6 +24,8 @@ public final class FaultInjectingFileSystem: FileSystem {
     /// Only `bytes` more bytes fit (`nil`: no limit); freed bytes count again.
     public func limitWrites(to bytes: Int?) { state.withLock { $0.writeBudget = bytes } }
     public func failSyncs(_ fail: Bool) { state.withLock { $0.failSync = fail } }
+    /// The next `fdatasync` takes `seconds` (a slow SD card, a stalled disk).
+    public func stallNextSync(seconds: Double) { state.withLock { $0.stallNextSync = seconds } }
     /// Each write writes at most half of what it is given (at least one byte).
     public func shortenWrites(_ shorten: Bool) { state.withLock { $0.shortWrites = shorten } }
     public var injectedNoSpace: Int { state.withLock { $0.injectedNoSpace } }
@@ -47,6 +51,12 @@ public final class FaultInjectingFileSystem: FileSystem {
 
     public func dataSync(_ handle: FileHandleID, path: String) throws(FileSystemError) {
         if state.withLock({ $0.failSync }) { throw FileSystemError("fdatasync", path: path, code: EIO) }
+        if let stall = state.withLock({ state -> Double? in
+            defer { state.stallNextSync = nil }
+            return state.stallNextSync
+        }) {
+            Thread.sleep(forTimeInterval: stall)
+        }
         try base.dataSync(handle, path: path)
         state.withLock { $0.syncs += 1 }
     }
