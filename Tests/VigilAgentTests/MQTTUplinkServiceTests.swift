@@ -34,21 +34,9 @@ import VigilUplink
         return (Harness(service: service, store: store, upstream: upstream, directory: directory), forwarded)
     }
 
-    func readings(seq: UInt32) -> Entry {
-        .readings(ReadingBatch(device: "dev-m", patient: "Patient/m", boot: 1, timeQuality: .device, receivedAt: 1_795_350_000_000,
-                               readings: (0..<UInt32(5)).map { index in
-            StoredReading(seq: seq + index, time: 1_795_350_000_000 + Int64(seq + index) * 1_000, deviceTime: 1_795_350_000_000,
-                          values: [.init(channel: .pulseRate, raw: 720)])
-        }))
-    }
+    func readings(seq: UInt32, count: Int = 10) -> Entry { SampleEntries.readings(device: "dev-m", seq: seq, count: count) }
 
-    func alert() -> Entry {
-        var event = AlertEvent(kind: .raise, model: "news2", version: "RCP-2017")
-        event.alertID = "news2@1795350000000"
-        event.risk = "medium"
-        event.score = 5
-        return .alert(AlertEntry(device: "dev-m", patient: "Patient/m", time: 1_795_350_000_000, event: event))
-    }
+    func alert() -> Entry { SampleEntries.news2Raise(device: "dev-m") }
 
     /// The alert is published before readings that were waiting; while the upstream broker
     /// refuses publishes the cursor stays; once it takes them, everything goes and the cursor
@@ -56,7 +44,7 @@ import VigilUplink
     @Test func alertsFirstNothingConfirmedUntilPublishedAndAcksForwarded() async throws {
         let (harness, forwarded) = try harness()
         defer { harness.directory.remove() }
-        for frame in 0..<4 as Range<UInt32> { harness.store.append(readings(seq: frame * 5)) }
+        for frame in 0..<4 as Range<UInt32> { harness.store.append(readings(seq: frame * 10)) }
         harness.store.append(alert())
         _ = try harness.store.commit()
         harness.upstream.failPublishes(with: MQTTError(kind: .notConnected, message: "upstream down"))

@@ -91,21 +91,9 @@ import VigilUplink
         return Harness(service: service, store: store, server: server, waits: waits, directory: directory)
     }
 
-    func readings(seq: UInt32, count: Int = 10) -> Entry {
-        .readings(ReadingBatch(device: "dev-t", patient: "Patient/t", boot: 1, timeQuality: .device, receivedAt: 1_795_350_000_000,
-                               readings: (0..<UInt32(count)).map { index in
-            StoredReading(seq: seq + index, time: 1_795_350_000_000 + Int64(seq + index) * 1_000, deviceTime: 1_795_350_000_000,
-                          values: [.init(channel: .pulseRate, raw: 720), .init(channel: .spo2, raw: 970)])
-        }))
-    }
+    func readings(seq: UInt32, count: Int = 10) -> Entry { SampleEntries.readings(device: "dev-t", seq: seq, count: count) }
 
-    func alert() -> Entry {
-        var event = AlertEvent(kind: .raise, model: "news2", version: "RCP-2017")
-        event.alertID = "news2@1795350000000"
-        event.risk = "medium"
-        event.score = 5
-        return .alert(AlertEntry(device: "dev-t", patient: "Patient/t", time: 1_795_350_000_000, event: event))
-    }
+    func alert() -> Entry { SampleEntries.news2Raise(device: "dev-t") }
 
     /// Runs the service until `done` holds for what the server received, then stops it.
     func run(_ harness: Harness, until done: @escaping @Sendable ([[(type: String, identifier: String)]]) -> Bool) async -> Bool {

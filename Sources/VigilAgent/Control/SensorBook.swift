@@ -38,23 +38,21 @@ package final class SensorBook: Sendable, SensorFactsSource {
         var span: Span
     }
 
+    /// A sensor's remembered facts (``Remembered``, read and written as if they were its own
+    /// properties) and what is only kept while the agent runs.
+    @dynamicMemberLookup
     struct Sensor: Sendable {
-        var lastSeen: Int64?
-        var online: Bool?
-        var firmware: String?
-        var battery: Int?
-        var rssi: Int?
-        var boot: UInt32?
-        var configApplied: UInt32?
-        var revision = 0
+        var facts = Remembered()
         var rate = RateWindow()
-        var stored: UInt64 = 0
-        var spans: [BootSpan] = []
-        var rejects: [String: UInt64] = [:]
         /// The last readings as stored (converted only when someone watches: the pipeline's
         /// per-reading cost stays one append), with their watch index.
         var recent: Deque<(index: UInt64, reading: StoredReading)> = []
         var nextIndex: UInt64 = 1
+
+        subscript<Value>(dynamicMember keyPath: WritableKeyPath<Remembered, Value>) -> Value {
+            get { facts[keyPath: keyPath] }
+            set { facts[keyPath: keyPath] = newValue }
+        }
     }
 
     private let sensors = Mutex<[String: Sensor]>([:])
@@ -72,37 +70,19 @@ package final class SensorBook: Sendable, SensorFactsSource {
         var rssi: Int?
         var boot: UInt32?
         var configApplied: UInt32?
-        var revision: Int
-        var stored: UInt64
-        var spans: [BootSpan]
-        var rejects: [String: UInt64]
+        var revision = 0
+        var stored: UInt64 = 0
+        var spans: [BootSpan] = []
+        var rejects: [String: UInt64] = [:]
     }
 
-    package var checkpoint: [String: Remembered] {
-        sensors.withLock { all in
-            all.mapValues { sensor in
-                Remembered(lastSeen: sensor.lastSeen, online: sensor.online, firmware: sensor.firmware, battery: sensor.battery,
-                           rssi: sensor.rssi, boot: sensor.boot, configApplied: sensor.configApplied, revision: sensor.revision,
-                           stored: sensor.stored, spans: sensor.spans, rejects: sensor.rejects)
-            }
-        }
-    }
+    package var checkpoint: [String: Remembered] { sensors.withLock { $0.mapValues(\.facts) } }
 
     package func restore(_ remembered: [String: Remembered]) {
         sensors.withLock { all in
             for (device, facts) in remembered.prefix(Self.maxDevices) {
-                var sensor = Sensor()
-                sensor.lastSeen = facts.lastSeen
-                sensor.online = facts.online
-                sensor.firmware = facts.firmware
-                sensor.battery = facts.battery
-                sensor.rssi = facts.rssi
-                sensor.boot = facts.boot
-                sensor.configApplied = facts.configApplied
-                sensor.revision = facts.revision
-                sensor.stored = facts.stored
+                var sensor = Sensor(facts: facts)
                 sensor.spans = Array(facts.spans.suffix(Self.bootsTracked))
-                sensor.rejects = facts.rejects
                 all[device] = sensor
             }
         }

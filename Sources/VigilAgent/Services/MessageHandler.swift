@@ -138,7 +138,7 @@ struct MessageHandler {
     }
 
     private mutating func handleReadings(_ payload: [UInt8], from device: DeviceID) {
-        let receivedAt = Int64(Date().timeIntervalSince1970 * 1_000)
+        let receivedAt = dependencies.wallClock()
         let profile = dependencies.registry.profile(for: device)
         switch validator.validate(payload, from: device, profile: profile, now: now, receivedAt: receivedAt) {
         case .accepted(let accepted):
@@ -292,7 +292,7 @@ struct MessageHandler {
             reject(.badAlertAck, device: nil, bytes: payload.count)
             return
         }
-        let receivedAt = Int64(Date().timeIntervalSince1970 * 1_000)
+        let receivedAt = dependencies.wallClock()
         guard let (model, entry) = scorer.acknowledge(patient: patient, alertID: alertID, by: by, at: receivedAt) else {
             reject(.unknownAlert, device: nil, bytes: payload.count)
             return
@@ -318,7 +318,7 @@ struct MessageHandler {
                 return
             }
             tally(.init(device: device.rawValue, kind: "status"), payload.count, 0)
-            dependencies.sensors?.status(device: device.rawValue, frame: status, at: Int64(Date().timeIntervalSince1970 * 1_000))
+            dependencies.sensors?.status(device: device.rawValue, frame: status, at: dependencies.wallClock())
             logger.notice(status.online ? "device online" : "device offline", metadata: [
                 "device": "\(device)", "boot": "\(status.boot)", "firmware": "\(status.firmware)",
                 "config_version": "\(status.configVersion)",

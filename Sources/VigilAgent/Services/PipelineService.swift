@@ -59,6 +59,8 @@ public final class PipelineService: Service {
         public var checkpointInterval: Duration = .seconds(60)
         /// Monotonic time since start, for rate limits and resend pacing (a twin in tests).
         public var uptime: @Sendable () -> Duration = Self.processUptime
+        /// The gateway's wall clock in Unix ms, for receive times and clock mapping (a twin in tests).
+        public var wallClock: @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1_000) }
 
         public static let processUptime: @Sendable () -> Duration = {
             let start = ContinuousClock.now
