@@ -86,7 +86,7 @@ import VigilProvisioning
 
             """, name: "stop-mqtt") { log in
             // The upstream client keeps failing to connect while resources wait for PUBACKs.
-            log.components(separatedBy: "client=vigil-uplink-gw-stop").count > 3
+            log.components(separatedBy: "uplink (MQTT): could not connect to the upstream broker").count > 3
         }
     }
 }
