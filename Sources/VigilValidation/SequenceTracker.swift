@@ -98,16 +98,6 @@ public struct SequenceTracker: Sendable, Equatable, Codable {
         boots[boot]?.skip(through: last)
     }
 
-    /// Takes every boot's sequences below the lowest accepted one as accepted: for state rebuilt
-    /// from a log without a checkpoint, whose oldest readings the uplink deleted after upload.
-    public mutating func assumeAcceptedBelowLowest() {
-        for (boot, var state) in boots where state.next == 0 {
-            guard let lowest = state.above.min(), lowest > 0 else { continue }
-            state.skip(through: lowest - 1)
-            boots[boot] = state
-        }
-    }
-
     /// Records `first...last` of `boot` as accepted. Returns a range given up by compaction, if any.
     @discardableResult
     public mutating func accept(boot: UInt32, first: UInt32, last: UInt32) -> ClosedRange<UInt32>? {

@@ -153,13 +153,6 @@ public struct Validator: Sendable {
         }
     }
 
-    /// For state rebuilt from a log alone (no checkpoint: the first start after an upgrade):
-    /// each boot's readings below the lowest still in the log were stored and uploaded, not
-    /// missing, so they are neither asked for again nor recorded as a gap.
-    public mutating func assumeStoredBelowLowest() {
-        for device in devices.keys { devices[device]!.sequences.assumeAcceptedBelowLowest() }
-    }
-
     /// Whether the reading is already accounted for (checkpointed or restored as stored, or of
     /// a boot older than every one tracked).
     public func isKnown(device: DeviceID, boot: UInt32, seq: UInt32) -> Bool {

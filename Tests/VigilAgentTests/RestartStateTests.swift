@@ -155,41 +155,6 @@ import VigilProvisioning
         #expect(!stored.contains(0) && stored.contains(300), "the resent reading 0 was not stored twice")
     }
 
-    /// The first start after an upgrade from a release without checkpoints: the log alone, its
-    /// oldest readings uploaded and deleted. They count as stored: the next reading is
-    /// acknowledged at once, nothing is asked for again, and no gap is recorded for them.
-    @Test func aLogWithoutACheckpointTakesWhatWasUploadedAsStored() async throws {
-        let directory = try TemporaryDirectory("restart-upgrade")
-        defer { directory.remove() }
-        try provision(directory)
-        let first = try start(directory)
-        for seq in stride(from: UInt32(0), to: 100, by: 25) {
-            for offset in stride(from: UInt32(0), to: 25, by: 5) { first.source.yield(frame(seq: seq + offset)) }
-            #expect(await eventually { ackedThrough(first) == seq + 24 })
-        }
-        // The first half uploaded and its segments deleted; the rest still in the log.
-        let records = try first.store.read(.routine, limit: 10)
-        try first.store.advance(.routine, to: try #require(records.last).next)
-        let kept = try entries(directory).compactMap { entry -> UInt32? in
-            guard case .readings(let batch) = entry else { return nil }
-            return batch.readings.first?.seq
-        }.min()
-        #expect((kept ?? 0) > 0 && (kept ?? 100) < 100, "the oldest readings left the log, later ones are in it: \(String(describing: kept))")
-        await first.stop()
-        try FileManager.default.removeItem(atPath: directory.path + "/log/checkpoint")
-
-        let clock = Mutex(Duration.zero)
-        let second = try start(directory, uptime: { clock.withLock { $0 } })
-        for step in 0..<4 {
-            second.source.yield(frame(seq: 100 + UInt32(step) * 5))
-            #expect(await eventually { ackedThrough(second) == 104 + UInt32(step) * 5 }, "step \(step)")
-            clock.withLock { $0 += ResendScheduler.interval }
-        }
-        await second.stop()
-        #expect(resends(second).isEmpty, "\(resends(second))")
-        #expect(!(try entries(directory)).contains { if case .gap = $0 { true } else { false } }, "no gap recorded")
-    }
-
     /// An episode raised after the last checkpoint, then a crash (`graceful` false: the log is
     /// replayed over the older checkpoint), or a stop (`graceful`: the checkpoint has it): the
     /// condition continues without a second raise, the reminder comes on schedule with the same

@@ -24,7 +24,6 @@ extension RestoredState {
         var builder = Builder(checkpoint: checkpoint)
         let (store, report) = try Store.open(directory: directory, keyring: keyring, options: options, fileSystem: fileSystem,
                                              logger: logger, metrics: metrics, restore: { builder.add($0) })
-        builder.finish()
         return Opened(store: store, report: report, validator: builder.validator, state: builder.build(), checkpoint: checkpoint)
     }
 }

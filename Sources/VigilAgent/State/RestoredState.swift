@@ -33,10 +33,8 @@ struct RestoredState: Sendable {
         private var readings: [ReadingBatch] = []
         private var replayedCount = 0
         private var acknowledgements: [AlertEntry] = []
-        private let fromCheckpoint: Bool
 
         init(checkpoint: GatewayState?) {
-            fromCheckpoint = checkpoint != nil
             if let checkpoint {
                 validator.restore(checkpoint.validator)
                 state.scorer = checkpoint.scorer
@@ -63,12 +61,6 @@ struct RestoredState: Sendable {
             default:
                 break
             }
-        }
-
-        /// Once every entry is added: without a checkpoint, what the uplink deleted before
-        /// checkpoints existed counts as stored (``Validator/assumeStoredBelowLowest()``).
-        mutating func finish() {
-            if !fromCheckpoint { validator.assumeStoredBelowLowest() }
         }
 
         /// The replay: readings in log order, each acknowledgement before the first batch
