@@ -223,7 +223,7 @@ struct MessageHandler {
             if let gap = followUp(device: device, boot: boot, patient: item.accepted.patient, gaps: result.gaps,
                                   at: item.accepted.mappedT0) {
                 gaps.append(gap.record)
-                acks[BootKey(device: device, boot: boot)] = gap.ackThrough
+                if let through = gap.ackThrough { acks[BootKey(device: device, boot: boot)] = through }
             }
         }
         for key in acknowledgeAfterCommit where acks[key] == nil {

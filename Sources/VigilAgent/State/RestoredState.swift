@@ -1,3 +1,4 @@
+import DequeModule
 import Foundation
 import Logging
 import VigilCore
@@ -30,7 +31,9 @@ struct RestoredState: Sendable {
     struct Builder {
         private(set) var validator = Validator()
         private var state = RestoredState()
-        private var readings: [ReadingBatch] = []
+        /// A deque: past the bound the oldest go from the front, once per batch added (an array's
+        /// `removeFirst` made that quadratic on a large log without a checkpoint).
+        private var readings: Deque<ReadingBatch> = []
         private var replayedCount = 0
         private var acknowledgements: [AlertEntry] = []
 
