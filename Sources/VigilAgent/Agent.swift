@@ -69,8 +69,7 @@ public struct Agent: Sendable {
                 }
             },
             store: store, validator: restored.validator, commitWindow: .milliseconds(configuration.store.commitWindowMilliseconds),
-            news2FreshnessMinutes: configuration.models.news2FreshnessMinutes, news2ClearAfter: configuration.models.news2ClearAfter,
-            drift: configuration.models.drift, reminderMinutes: configuration.models.reminderMinutes,
+            scoring: configuration.models.scoring,
             alertAckTopic: Topics(prefix: configuration.topicPrefix).gatewayAlertAck(configuration.gateway.id),
             sensors: sensors, alertBoard: alertBoard,
             models: loadModels(), storeIO: storeIO, restored: restored.state, keeper: keeper,

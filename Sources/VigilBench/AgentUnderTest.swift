@@ -51,6 +51,11 @@ final class AgentUnderTest {
             models:
               directory: \(root)/no-models
               alert_reminder_minutes: 0
+              # Each reading scored on its own (the chart's rule): these runs measure that every
+              # abnormal reading's alert arrives, not the wearable aggregation.
+              news2_window_seconds: 0
+              news2_raise_after: 1
+              news2_clear_after: 2
             uplink:
               fhir:
                 base_url: \(uplinkURL)

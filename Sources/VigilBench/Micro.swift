@@ -51,7 +51,7 @@ struct Micro: ParsableCommand {
                                                   values: values.map { .init(channel: $0.0, raw: $0.1) })])
         }
         results["models_ns"] = median { _ in
-            var scorer = ReadingScorer(models: [], freshnessMinutes: 60, clearAfter: 2)
+            var scorer = ReadingScorer(models: [])
             var copy = batches
             for index in copy.indices { _ = scorer.score(&copy[index]) }
         }

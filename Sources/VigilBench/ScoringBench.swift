@@ -19,7 +19,7 @@ struct ScoringBench: ParsableCommand {
     func run() throws {
         let models = try model.map { try QuantizedModel(json: Data(contentsOf: URL(fileURLWithPath: $0))) }
         let stateBytes = stateBytesPerPatient(models: models)
-        var scorer = ReadingScorer(models: models, freshnessMinutes: 60, clearAfter: 2)
+        var scorer = ReadingScorer(models: models)
         var random = SystemRandomNumberGenerator()
         var vitals = Array(repeating: Vitals(), count: patients)
         // One reading per batch, as live frames arrive; seven channels (what the model reads).
@@ -58,7 +58,7 @@ struct ScoringBench: ParsableCommand {
     /// includes dictionary slack and allocator headers.
     private func stateBytesPerPatient(models: [QuantizedModel]) -> Int {
         let statePatients = 20_000
-        var scorer = ReadingScorer(models: models, freshnessMinutes: 60, clearAfter: 2)
+        var scorer = ReadingScorer(models: models)
         var batch = ReadingBatch(device: "", patient: "", boot: 1, timeQuality: .device, receivedAt: 0, readings: [])
         let before = ProcessStats.residentKiB
         for patient in 0..<statePatients {

@@ -2,31 +2,44 @@ import Foundation
 import VigilCore
 import VigilModels
 
-/// NEWS2 on live readings, per patient: each new reading updates the patient's latest value of
-/// each parameter it carries; the score uses every value still within the freshness window; the
-/// alert lifecycle decides whether that raises, escalates or clears an alert. Readings older than
-/// the patient's last scored one (replays after an outage) are stored but not re-scored: they
-/// would move the clock backwards. Pure; integer-only scoring.
+/// NEWS2 on live readings, per patient.
+///
+/// On a wearable stream (``ScoringSettings/news2WindowSeconds`` > 0) readings taken at rest are
+/// collected per clock-aligned window; when a window closes (the first reading of a later one
+/// arrives) each parameter it holds becomes the window's median (robust to a single artefact or
+/// a one-minute dip), a parameter it lacks keeps its last median while fresh (a cuff reading),
+/// and the window is scored. The alert lifecycle then needs `news2RaiseAfter` windows in a row
+/// at low-medium or above to raise and `news2ClearAfter` low ones to clear. With a window of 0
+/// every reading is scored on its own (the chart's rule, as `vigil score` does).
+///
+/// The patient's clinical settings (SpO2 scale 2, oxygen, consciousness) enter every score.
+/// Readings older than the patient's last scored one (replays after an outage) are stored but
+/// not re-scored: they would move the clock backwards. Pure; integer-only scoring.
 struct LiveScorer {
     struct Latest: Codable, Equatable {
         var value: Int
         var time: Int64
     }
 
-    /// One patient's latest parameters, and the alert lifecycle: checkpointed (``ReadingScorer/State``).
+    /// One patient's latest parameters, the open window, and the alert lifecycle: checkpointed
+    /// (``ReadingScorer/State``).
     struct Patient: Codable, Equatable {
         var latest: [NEWS2.Parameter: Latest] = [:]
         var lastScored: Int64 = .min
         var tracker: NEWS2AlertTracker
+        /// The open window's index and its values per parameter.
+        var window: Int64 = .min
+        var samples: [NEWS2.Parameter: [Int]] = [:]
     }
 
-    let freshnessMilliseconds: Int64
-    let clearAfter: Int
+    let settings: ScoringSettings
     var patients: [String: Patient] = [:]
 
-    init(freshnessMinutes: Int, clearAfter: Int) {
-        freshnessMilliseconds = Int64(freshnessMinutes) * 60_000
-        self.clearAfter = clearAfter
+    private var freshnessMilliseconds: Int64 { Int64(settings.news2FreshnessMinutes) * 60_000 }
+    private var windowMilliseconds: Int64 { Int64(settings.news2WindowSeconds) * 1_000 }
+
+    init(settings: ScoringSettings) {
+        self.settings = settings
     }
 
     /// Which NEWS2 parameter a channel feeds (pulse rate wins over heart rate when both are sent).
@@ -35,48 +48,91 @@ struct LiveScorer {
         (.coreTemperature, .temperature), (.systolicBP, .systolicBP),
     ]
 
-    /// The alerts (raise, escalate, clear) the batch's readings cause, as store entries.
-    /// `quality[i]` is reading `i`'s signal quality: its excluded channels do not feed the score
-    /// (an unusable reading feeds nothing), and every alert says what was left out and why.
-    mutating func observe(_ batch: ReadingBatch, quality: [SignalQuality.Assessment]? = nil) -> [ScoredAlert] {
-        var patient = patients[batch.patient] ?? Patient(tracker: NEWS2AlertTracker(clearAfter: clearAfter))
+    static let units = ["hr": "0.1 /min", "rr": "0.1 /min", "spo2": "0.1 %", "temp": "0.01 Cel", "sbp": "mm[Hg]"]
+
+    /// The alerts (raise, escalate, clear) the batch's readings cause. `quality[i]` is reading
+    /// `i`'s signal quality: its excluded channels do not feed the score (an unusable reading
+    /// feeds nothing), and every alert says what was left out and why; `atRest[i]` whether it
+    /// was taken at rest (exertion feeds nothing).
+    mutating func observe(_ batch: ReadingBatch, quality: [SignalQuality.Assessment]? = nil, atRest: [Bool]? = nil,
+                          clinical: ClinicalSettings? = nil) -> [ScoredAlert] {
+        var patient = patients[batch.patient]
+            ?? Patient(tracker: NEWS2AlertTracker(raiseAfter: settings.news2RaiseAfter, clearAfter: settings.news2ClearAfter))
         defer { patients[batch.patient] = patient }
         var alerts: [ScoredAlert] = []
         for (index, reading) in batch.readings.enumerated() where reading.time >= patient.lastScored {
             let assessment = quality?[index] ?? SignalQuality.Assessment()
-            guard assessment.grade < .unusable else { continue }
-            var scored = false
-            for value in reading.values where !assessment.excluded.contains(value.channel.rawValue) {
-                guard let parameter = Self.parameters.first(where: { $0.0 == value.channel })?.1 else { continue }
-                patient.latest[parameter] = Latest(value: Int(value.raw), time: reading.time)
-                scored = true
+            guard assessment.grade < .unusable, atRest?[index] ?? true else { continue }
+            let values = reading.values.compactMap { value -> (NEWS2.Parameter, Int)? in
+                guard !assessment.excluded.contains(value.channel.rawValue),
+                      let parameter = Self.parameters.first(where: { $0.0 == value.channel })?.1 else { return nil }
+                return (parameter, Int(value.raw))
             }
-            guard scored else { continue }
+            guard !values.isEmpty else { continue }
             patient.lastScored = reading.time
-            var observation = NEWS2.Observation()
-            var values: [String: Int] = [:]
-            func fresh(_ parameter: NEWS2.Parameter) -> Int? {
-                guard let latest = patient.latest[parameter], reading.time - latest.time <= freshnessMilliseconds else { return nil }
-                values[parameter.rawValue] = latest.value
-                return latest.value
+            if windowMilliseconds > 0 {
+                let window = VitalDrift.floorDivide(reading.time, windowMilliseconds)
+                if window > patient.window {
+                    if !patient.samples.isEmpty {
+                        let closedAt = (patient.window + 1) * windowMilliseconds - 1
+                        for (parameter, samples) in patient.samples {
+                            patient.latest[parameter] = Latest(value: Self.median(samples), time: closedAt)
+                        }
+                        patient.samples.removeAll(keepingCapacity: true)
+                        if let alert = score(&patient, at: reading.time, closedAt: closedAt, batch: batch, assessment: assessment,
+                                             clinical: clinical) {
+                            alerts.append(alert)
+                        }
+                    }
+                    patient.window = window
+                }
+                for (parameter, value) in values { patient.samples[parameter, default: []].append(value) }
+            } else {
+                for (parameter, value) in values { patient.latest[parameter] = Latest(value: value, time: reading.time) }
+                if let alert = score(&patient, at: reading.time, closedAt: reading.time, batch: batch, assessment: assessment,
+                                     clinical: clinical) {
+                    alerts.append(alert)
+                }
             }
-            observation.pulse = fresh(.pulse)
-            observation.respiratoryRate = fresh(.respiratoryRate)
-            observation.spo2 = fresh(.spo2)
-            observation.temperature = fresh(.temperature)
-            observation.systolicBP = fresh(.systolicBP)
-            let score = NEWS2.score(observation)
-            guard let event = patient.tracker.update(score, at: reading.time) else { continue }
-            var fields = AlertJSON.event(event)
-            fields.device = batch.device
-            fields.values = values
-            fields.units = .perParameter(["hr": "0.1 /min", "rr": "0.1 /min", "spo2": "0.1 %", "temp": "0.01 Cel", "sbp": "mm[Hg]"]
-                .filter { values[$0.key] != nil })
-            fields.signalQuality = AlertJSON.quality(assessment)
-            alerts.append(ScoredAlert(model: NEWS2AlertTracker.model, key: NEWS2AlertTracker.model, since: event.windowStart,
-                                      fields: fields, device: batch.device, patient: batch.patient, time: reading.time))
         }
         return alerts
+    }
+
+    /// Scores the patient's fresh values as of `closedAt`; the event, if any, is dated `time`
+    /// (the reading that closed the window, so it can be referenced).
+    private func score(_ patient: inout Patient, at time: Int64, closedAt: Int64, batch: ReadingBatch,
+                       assessment: SignalQuality.Assessment, clinical: ClinicalSettings?) -> ScoredAlert? {
+        var observation = NEWS2.Observation()
+        var values: [String: Int] = [:]
+        func fresh(_ parameter: NEWS2.Parameter) -> Int? {
+            guard let latest = patient.latest[parameter], closedAt - latest.time <= freshnessMilliseconds else { return nil }
+            values[parameter.rawValue] = latest.value
+            return latest.value
+        }
+        observation.pulse = fresh(.pulse)
+        observation.respiratoryRate = fresh(.respiratoryRate)
+        observation.spo2 = fresh(.spo2)
+        observation.temperature = fresh(.temperature)
+        observation.systolicBP = fresh(.systolicBP)
+        observation.spo2Scale2 = clinical?.spo2Scale2 ?? false
+        observation.onOxygen = clinical?.onOxygen
+        observation.consciousness = clinical?.level
+        let score = NEWS2.score(observation)
+        guard let event = patient.tracker.update(score, at: time) else { return nil }
+        var fields = AlertJSON.event(event)
+        fields.device = batch.device
+        fields.values = values
+        fields.units = .perParameter(Self.units.filter { values[$0.key] != nil })
+        fields.signalQuality = AlertJSON.quality(assessment)
+        if observation.spo2Scale2 { fields.spo2Scale = 2 }
+        return ScoredAlert(model: NEWS2AlertTracker.model, key: NEWS2AlertTracker.model, since: event.windowStart,
+                           fields: fields, device: batch.device, patient: batch.patient, time: time)
+    }
+
+    /// The median of a window's values (the lower middle of an even count: always a reading).
+    static func median(_ values: [Int]) -> Int {
+        let sorted = values.sorted()
+        return sorted[(sorted.count - 1) / 2]
     }
 }
 

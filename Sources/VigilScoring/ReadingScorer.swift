@@ -38,6 +38,11 @@ package struct ReadingScorer {
     /// Episodes that cleared recently, per patient (newest last, at most 32): an acknowledgement
     /// often comes after the alert cleared and is still worth recording.
     private var recentlyClosed: [String: [ClosedEpisode]] = [:]
+    /// Each patient's clinical settings (scale 2, oxygen, consciousness, drift effects).
+    private var clinical: [String: ClinicalSettings] = [:]
+    /// When each patient was last seen exerting themselves (Unix ms).
+    private var lastActive: [String: Int64] = [:]
+    private let settings: ScoringSettings
 
     package struct ClosedEpisode: Codable, Equatable, Sendable {
         var id: String
@@ -59,12 +64,15 @@ package struct ReadingScorer {
         var book: AlertBook
         var explanations: [String: [String: AlertEvent]]
         var recentlyClosed: [String: [ClosedEpisode]]
+        var clinical: [String: ClinicalSettings]?
+        var lastActive: [String: Int64]?
     }
 
     package var state: State {
         get {
             State(quality: quality, news2: news2.patients, drift: drift?.patients, models: models.patients, limiter: limiter,
-                  book: book, explanations: explanations, recentlyClosed: recentlyClosed)
+                  book: book, explanations: explanations, recentlyClosed: recentlyClosed, clinical: clinical,
+                  lastActive: lastActive)
         }
         set {
             quality = newValue.quality
@@ -79,14 +87,47 @@ package struct ReadingScorer {
             book.restore(open: newValue.book.open)
             explanations = newValue.explanations
             recentlyClosed = newValue.recentlyClosed
+            clinical = newValue.clinical ?? [:]
+            lastActive = newValue.lastActive ?? [:]
         }
     }
 
-    package init(models: [QuantizedModel], freshnessMinutes: Int, clearAfter: Int, drift: Bool = true, reminderMinutes: Int = 30) {
-        news2 = LiveScorer(freshnessMinutes: freshnessMinutes, clearAfter: clearAfter)
-        self.drift = drift ? DriftScorer() : nil
-        self.models = ModelScorer(models: models, freshnessMinutes: freshnessMinutes)
-        book = AlertBook(reminderMilliseconds: Int64(reminderMinutes) * 60_000)
+    package init(models: [QuantizedModel], settings: ScoringSettings = ScoringSettings()) {
+        self.settings = settings
+        news2 = LiveScorer(settings: settings)
+        drift = settings.drift ? DriftScorer() : nil
+        self.models = ModelScorer(models: models, settings: settings)
+        book = AlertBook(reminderMilliseconds: Int64(settings.reminderMinutes) * 60_000)
+    }
+
+    /// The patient's clinical settings in force (`nil`: none entered).
+    package func clinicalSettings(patient: String) -> ClinicalSettings? { clinical[patient] }
+
+    /// Applies a clinician's settings: the patient's next readings are scored with them.
+    /// Returns false when these (or newer) settings are already in force.
+    @discardableResult
+    package mutating func apply(_ settings: ClinicalSettings) -> Bool {
+        if let current = clinical[settings.patient], current.version >= settings.version { return false }
+        clinical[settings.patient] = settings
+        return true
+    }
+
+    /// Whether each reading was taken at rest: no exertion in it (wrist activity above
+    /// ``ScoringSettings/activeAboveMilliG``) and none in the recovery time before it. A device
+    /// without an activity channel inherits the patient's state from one that has it.
+    private mutating func rest(_ batch: ReadingBatch) -> [Bool] {
+        let recovery = Int64(settings.restAfterMinutes) * 60_000
+        let threshold = Int16(clamping: settings.activeAboveMilliG)
+        var last = lastActive[batch.patient]
+        defer { lastActive[batch.patient] = last }
+        return batch.readings.map { reading in
+            if let activity = reading.values.first(where: { $0.channel == .activity }), activity.raw > threshold {
+                last = max(last ?? .min, reading.time)
+                return false
+            }
+            guard let last else { return true }
+            return reading.time - last >= recovery || reading.time < last
+        }
     }
 
     /// Grades the batch's readings (their flags gain the quality grade) and returns the alerts
@@ -102,8 +143,11 @@ package struct ReadingScorer {
             assessments.append(assessment)
         }
         quality[batch.device] = monitor
-        var scored = news2.observe(batch, quality: assessments) + models.observe(batch, quality: assessments)
-        if drift != nil { scored += drift!.observe(batch, quality: assessments) }
+        let atRest = rest(batch)
+        let settings = clinical[batch.patient]
+        var scored = news2.observe(batch, quality: assessments, atRest: atRest, clinical: settings)
+            + models.observe(batch, quality: assessments, atRest: atRest)
+        if drift != nil { scored += drift!.observe(batch, quality: assessments, atRest: atRest, clinical: settings) }
         for index in scored.indices {
             // The reading that triggered it, so the uplink can reference its Observations.
             if let reading = batch.readings.first(where: { $0.time == scored[index].time }) {

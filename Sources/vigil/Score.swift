@@ -36,7 +36,9 @@ struct Score: ParsableCommand {
             do {
                 let configuration = try VigilConfiguration.load(path: config)
                 freshness = configuration.models.news2FreshnessMinutes
-                clearAfter = configuration.models.news2ClearAfter
+                // The chart's rule on discrete observation sets, whatever the live pipeline's
+                // window hysteresis (models.news2_clear_after counts windows there).
+                if configuration.models.news2WindowSeconds == 0 { clearAfter = configuration.models.news2ClearAfter }
             } catch let error as ConfigurationError {
                 printError("\(error)")
                 throw ExitCode(ExitStatus.configuration)

@@ -15,7 +15,7 @@ import VigilUplink
         }
         let readings = [reading(0, pulse: 720, spo2: 970), reading(1, pulse: 724, spo2: 971), reading(2, pulse: 1_317, spo2: 873)]
         var batch = ReadingBatch(device: "dev-1", patient: "Patient/p1", boot: 3, timeQuality: .device, receivedAt: start, readings: readings)
-        var scorer = ReadingScorer(models: [], freshnessMinutes: 60, clearAfter: 2, drift: false)
+        var scorer = ReadingScorer(models: [], settings: .perReading(drift: false))
         let alert = try #require(scorer.score(&batch).first { $0.model == "news2" }?.alert)
         #expect(alert.event.seq == 43 && alert.event.frameSeq == 41)
 

@@ -23,7 +23,7 @@ import VigilModels
     }
 
     @Test func deteriorationRaisesThenEscalatesThenClearsWithHysteresis() throws {
-        var scorer = LiveScorer(freshnessMinutes: 60, clearAfter: 2)
+        var scorer = LiveScorer(settings: .perReading)
         #expect(scorer.observe(batch(minute: 0, hr: 720, rr: 150, spo2: 970, temp: 3_700)).isEmpty, "normal vitals: no alert")
         // HR 112 (2), RR 22 (2), SpO2 95 (1), temp 38.2 (1): 6 → medium.
         let raised = scorer.observe(batch(minute: 10, hr: 1_120, rr: 220, spo2: 950, temp: 3_820))
@@ -49,14 +49,14 @@ import VigilModels
     }
 
     @Test func replayedOlderReadingsAreNotRescored() {
-        var scorer = LiveScorer(freshnessMinutes: 60, clearAfter: 2)
+        var scorer = LiveScorer(settings: .perReading)
         _ = scorer.observe(batch(minute: 30, hr: 720, rr: 150, spo2: 970, temp: 3_700))
         // An abnormal reading from before the last scored one (a replay after an outage).
         #expect(scorer.observe(batch(minute: 5, hr: 1_400, rr: 300, spo2: 880, temp: 3_950)).isEmpty)
     }
 
     @Test func staleParametersAreLeftOutOfTheScore() throws {
-        var scorer = LiveScorer(freshnessMinutes: 15, clearAfter: 2)
+        var scorer = LiveScorer(settings: .perReading(freshness: 15))
         #expect(scorer.observe(batch(minute: 0, hr: 720, rr: 220, spo2: 970, temp: 3_700)).isEmpty, "RR 22 alone scores 2: low")
         // Two hours later only SpO2 arrives (91 %: 3 points on its own → low-medium).
         let reading = ReadingBatch(device: "patch-1", patient: "Patient/p1", boot: 1, timeQuality: .device, receivedAt: 0, readings: [
@@ -78,7 +78,7 @@ import VigilModels
     }
 
     @Test func valuesExcludedForQualityDoNotRaiseAlertsAndAlertsSaySo() throws {
-        var scorer = LiveScorer(freshnessMinutes: 60, clearAfter: 2)
+        var scorer = LiveScorer(settings: .perReading)
         var quality = SignalQuality()
         func observe(_ batch: ReadingBatch) -> [ScoredAlert] {
             let assessments = batch.readings.map { r in quality.assess(time: r.time, values: r.values.map { ($0.channel.rawValue, $0.raw) }) }
@@ -93,7 +93,7 @@ import VigilModels
         #expect(signal["grade"] as? String == "good")
         #expect((fields["values"] as? [String: Int])?["spo2"] == 850)
         // Low perfusion: SpO2 and pulse left out, said in the alert the remaining values raise.
-        var lowPerfusion = LiveScorer(freshnessMinutes: 60, clearAfter: 2)
+        var lowPerfusion = LiveScorer(settings: .perReading)
         var q2 = SignalQuality()
         let batch = reading(0, [(2, 1_350), (3, 880), (4, 260), (9, 10)])
         let assessments = batch.readings.map { r in q2.assess(time: r.time, values: r.values.map { ($0.channel.rawValue, $0.raw) }) }
@@ -122,20 +122,20 @@ import VigilModels
     @Test func theShippedModelRaisesOnASepsisPatternAndClearsWithHysteresis() throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let model = try QuantizedModel(json: Data(contentsOf: root.appendingPathComponent("config/models/deterioration-lr.json")))
-        var scorer = ModelScorer(models: [model], freshnessMinutes: 60)
+        var scorer = ModelScorer(models: [model], settings: .perReading)
         let good = [SignalQuality.Assessment()]
-        let sepsis: [Int16] = [1_200, 910, 280, 3_920, 88, 300, 30]
-        let normal: [Int16] = [730, 970, 150, 3_680, 124, 320, 30]
-        #expect(scorer.observe(reading(0, normal), quality: good).isEmpty)
-        #expect(scorer.observe(reading(1, sepsis), quality: good).isEmpty, "one positive result is not enough")
-        let raised = try #require(scorer.observe(reading(2, sepsis), quality: good).first)
+        let sepsis: [Int16] = [1_200, 910, 280, 3_920, 88, 300, 20]
+        let normal: [Int16] = [730, 970, 150, 3_680, 124, 320, 20]
+        #expect(scorer.observe(reading(0, normal), quality: good, atRest: [true]).isEmpty)
+        #expect(scorer.observe(reading(1, sepsis), quality: good, atRest: [true]).isEmpty, "one positive result is not enough")
+        let raised = try #require(scorer.observe(reading(2, sepsis), quality: good, atRest: [true]).first)
         #expect(raised.model == "deterioration-lr")
         let fields = try #require(try JSONSerialization.jsonObject(with: Data(raised.alert.json)) as? [String: Any])
         #expect(fields["event"] as? String == "raise" && fields["version"] as? String == model.version)
         #expect((fields["values"] as? [String: Int])?["spo2"] == 910)
         #expect((fields["output"] as? Int ?? .min) >= Int(model.threshold))
-        for minute in 3...4 { #expect(scorer.observe(reading(Int64(minute), normal), quality: good).isEmpty) }
-        let cleared = try #require(scorer.observe(reading(5, normal), quality: good).first)
+        for minute in 3...4 { #expect(scorer.observe(reading(Int64(minute), normal), quality: good, atRest: [true]).isEmpty) }
+        let cleared = try #require(scorer.observe(reading(5, normal), quality: good, atRest: [true]).first)
         let clearFields = try #require(try JSONSerialization.jsonObject(with: Data(cleared.alert.json)) as? [String: Any])
         #expect(clearFields["event"] as? String == "clear")
     }
@@ -163,28 +163,36 @@ import VigilModels
     }
 
     @Test func driftAlertsExplainThemselvesAndAcknowledgementAcceptsTheNewLevel() throws {
-        var scorer = ReadingScorer(models: [], freshnessMinutes: 60, clearAfter: 2, reminderMinutes: 30)
-        for minute in 0..<120 {
+        var scorer = ReadingScorer(models: [], settings: .perReading)
+        // Three days at 72 /min: the daily profile is learnt (warm after a day).
+        let learnt = 3 * 1_440
+        for minute in 0..<learnt {
             var b = batch(minute, hr: 720)
             #expect(scorer.score(&b).isEmpty)
         }
-        // Heart rate 88 /min: no NEWS2 points (51–90), but 16 /min above this patient's baseline.
+        // Heart rate 88 /min: no NEWS2 points (51–90), but 16 /min above this patient's usual
+        // level at this hour, for longer than the 30 minutes drift needs.
         var raise: [String: Any]?
-        for minute in 120..<140 {
-            var b = batch(minute, hr: 880)
-            for fields in try events(scorer.score(&b)) where raise == nil { raise = fields }
+        var raisedAt = learnt
+        while raise == nil, raisedAt < learnt + 180 {
+            var b = batch(raisedAt, hr: 880)
+            raise = try events(scorer.score(&b)).first
+            raisedAt += 1
         }
         let fields = try #require(raise)
-        #expect(fields["model"] as? String == "drift" && fields["version"] as? String == "cusum-1")
+        // The smoothed residual passes the effect after some 40 minutes, then 30 in a row.
+        #expect(raisedAt > learnt + 30 && raisedAt < learnt + 120)
+        #expect(fields["model"] as? String == "drift" && fields["version"] as? String == "circadian-2")
         #expect(fields["event"] as? String == "raise" && fields["vital"] as? String == "hr" && fields["direction"] as? String == "up")
-        #expect(fields["baseline"] as? Int == 720 && abs((fields["value"] as? Int ?? 0) - 880) <= 1 && fields["sigma"] as? Int == 30)
+        #expect(fields["baseline"] as? Int == 720 && abs((fields["value"] as? Int ?? 0) - 880) <= 15)
+        #expect(fields["minimum_effect"] as? Int == 150)
         #expect(fields["notify"] as? Bool == true)
         let id = try #require(fields["alert_id"] as? String)
         #expect(id.hasPrefix("drift/hr@"))
         #expect(scorer.openAlerts(patient: "Patient/r") == [id])
         // Unacknowledged for 30 minutes: a reminder repeating the explanation.
         var reminders: [[String: Any]] = []
-        for minute in 140..<175 {
+        for minute in raisedAt..<(raisedAt + 35) {
             var b = batch(minute, hr: 880)
             reminders += try events(scorer.score(&b))
         }
@@ -194,20 +202,21 @@ import VigilModels
         // Acknowledged: stored as an event, the new level accepted, no more reminders or alerts.
         let unknown = scorer.acknowledge(patient: "Patient/r", alertID: "drift/hr@1", by: "nurse-7", at: start)
         #expect(unknown == nil, "unknown id")
-        let acknowledged = scorer.acknowledge(patient: "Patient/r", alertID: id, by: "nurse-7", at: start + 175 * 60_000)
+        let acknowledged = scorer.acknowledge(patient: "Patient/r", alertID: id, by: "nurse-7",
+                                             at: start + Int64(raisedAt + 35) * 60_000)
         let ack = try #require(acknowledged)
         let ackFields = try #require(try JSONSerialization.jsonObject(with: Data(ack.alert.json)) as? [String: Any])
         #expect(ackFields["event"] as? String == "acknowledge" && ackFields["by"] as? String == "nurse-7")
         #expect(ackFields["closed"] as? Bool == true && ackFields["alert_id"] as? String == id)
         #expect(scorer.openAlerts(patient: "Patient/r").isEmpty)
-        for minute in 175..<480 {
+        for minute in (raisedAt + 35)..<(raisedAt + 35 + 1_440) {
             var b = batch(minute, hr: 880)
             #expect(try events(scorer.score(&b)).isEmpty, "minute \(minute)")
         }
     }
 
     @Test func anAcknowledgedNEWS2AlertIsNotRemindedButAnEscalationIs() throws {
-        var scorer = ReadingScorer(models: [], freshnessMinutes: 60, clearAfter: 2, drift: false, reminderMinutes: 30)
+        var scorer = ReadingScorer(models: [], settings: .perReading(drift: false))
         // SpO2 91 % (3 points): low-medium.
         var first = batch(0, hr: 720, spo2: 910)
         let raised = try events(scorer.score(&first))
@@ -229,7 +238,7 @@ import VigilModels
 
 @Suite struct LateAcknowledgementTests {
     @Test func anAcknowledgementAfterTheAlertClearedIsRecordedAsSuch() throws {
-        var scorer = ReadingScorer(models: [], freshnessMinutes: 60, clearAfter: 2, drift: false)
+        var scorer = ReadingScorer(models: [], settings: .perReading(drift: false))
         let start: Int64 = 1_795_350_000_000
         func reading(_ minute: Int64, spo2: Int16) -> ReadingBatch {
             ReadingBatch(device: "patch-1", patient: "Patient/l", boot: 1, timeQuality: .device, receivedAt: 0, readings: [

@@ -67,7 +67,7 @@ import VigilProvisioning
             metrics: AgentMetrics(factory: NOOPMetricsHandler.instance), logger: logger, summaryInterval: .seconds(60),
             publish: { topic, payload in published.messages.withLock { $0.append((topic, payload)) } },
             publishRetained: { _, _ in }, store: opened.store, validator: opened.validator, commitWindow: .milliseconds(2),
-            sensors: sensors, restored: opened.state, keeper: keeper, uptime: uptime))
+            scoring: .perReading, sensors: sensors, restored: opened.state, keeper: keeper, uptime: uptime))
         let task = Task { try await pipeline.run() }
         return Gateway(pipeline: pipeline, source: source, store: opened.store, keeper: keeper, published: published, task: task)
     }

@@ -19,7 +19,24 @@ import Testing
         #expect(tracker.update(score(0, .low), at: 70) == nil)
         let clear = tracker.update(score(0, .low), at: 80)
         #expect(clear?.kind == .clear && clear?.windowStart == 10)
-        #expect(tracker.state == .quiet)
+        #expect(tracker.state == .quiet(streak: nil))
         #expect(tracker.update(score(3, .lowMedium), at: 90)?.kind == .raise)
+    }
+
+    @Test func persistenceRaisesOnlyOnARunAndReportsTheBandThatHeld() {
+        var tracker = NEWS2AlertTracker(raiseAfter: 3, clearAfter: 2)
+        #expect(tracker.update(score(5, .medium), at: 0) == nil)
+        #expect(tracker.update(score(7, .high), at: 10) == nil)
+        #expect(tracker.update(score(0, .low), at: 20) == nil)             // the run is broken
+        #expect(tracker.update(score(7, .high), at: 30) == nil)
+        #expect(tracker.update(score(3, .lowMedium), at: 40) == nil)
+        let raise = tracker.update(score(7, .high), at: 50)
+        #expect(raise?.kind == .raise && raise?.risk == .lowMedium && raise?.windowStart == 30)
+        #expect(tracker.update(score(7, .high), at: 60) == nil)            // higher, not yet held
+        #expect(tracker.update(score(3, .lowMedium), at: 70) == nil)       // the higher run is broken
+        #expect(tracker.update(score(5, .medium), at: 80) == nil)
+        #expect(tracker.update(score(7, .high), at: 90) == nil)
+        let escalation = tracker.update(score(8, .high), at: 100)
+        #expect(escalation?.kind == .escalate && escalation?.risk == .medium && escalation?.windowStart == 30)
     }
 }

@@ -11,7 +11,7 @@ import VigilModels
 
     @Test func swiftMatchesTheReferenceBitForBitOnTheTestSet() throws {
         let model = try QuantizedModel(json: Data(contentsOf: modelURL))
-        #expect(model.model == "deterioration-lr" && model.features.count == 7)
+        #expect(model.model == "deterioration-lr" && model.features.count == 6)
         let testset = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: testsetURL)) as? [String: Any])
         let rows = try #require(testset["rows"] as? [[String: Any]])
         #expect(rows.count > 500)

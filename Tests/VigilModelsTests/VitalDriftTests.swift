@@ -1,15 +1,25 @@
+import Foundation
 import Testing
 import VigilCore
 @testable import VigilModels
 
-/// Per-vital drift: per-minute means, warm-up, CUSUM against a slowly adapting baseline with a σ
-/// floor, a frozen baseline while the alert is open, clearing with hysteresis, acknowledgement.
+/// Per-vital drift against a daily profile: per-minute means, warm-up, hourly slots learnt over
+/// days, a smoothed residual that must pass the minimum effect for a persistence time, a frozen
+/// profile while the alert is open, clearing with hysteresis, acknowledgement.
 @Suite struct VitalDriftTests {
-    let start: Int64 = 1_794_999_960_000   // on a minute boundary
+    /// A UTC midnight, so minute m of the test is minute m of the profile's day.
+    let start: Int64 = 1_795_046_400_000 - 1_795_046_400_000 % 86_400_000
+    /// Heart rate settings as shipped: up 15 /min, down 25 /min.
+    let heartRate = VitalDrift.Settings(up: 150, down: 250)
 
-    /// Feeds `minutes` of readings every `every` seconds from `value(minute)` plus uniform noise
-    /// of ±`noise`; returns the events with the minute they came in.
-    func feed(_ drift: inout VitalDrift, from first: Int = 0, minutes: Int, every: Int = 60, noise: Int = 10,
+    /// A daily rhythm of ±`amplitude` around `mean`, lowest at 04:00.
+    func rhythm(_ minute: Int, mean: Int = 720, amplitude: Double = 200) -> Int {
+        mean + Int(amplitude * -cos(Double((minute % 1_440) - 240) / 1_440 * 2 * .pi))
+    }
+
+    /// Feeds minutes `first..<first+minutes`, a reading every `every` seconds of `value(minute)`
+    /// plus uniform noise of ±`noise`; returns the events with the minute they came in.
+    func feed(_ drift: inout VitalDrift, from first: Int = 0, minutes: Int, every: Int = 60, noise: Int = 20,
               random: inout SplitMix64, value: (Int) -> Int) -> [(minute: Int, event: VitalDrift.Event)] {
         var events: [(Int, VitalDrift.Event)] = []
         for minute in first..<(first + minutes) {
@@ -23,114 +33,132 @@ import VigilCore
         return events
     }
 
-    @Test func aSteadyPatientNeverAlertsOverAWeek() {
+    @Test func aDailyRhythmLargerThanTheEffectNeverAlertsOverAWeek() {
+        // ±20 /min between night and afternoon: a single adaptive baseline would read every
+        // afternoon as "up"; the profile expects it.
         var random = SplitMix64(seed: 1)
-        var drift = VitalDrift(.init(sigmaFloor: 30))
-        // Heart rate 72 ± 2 /min, a reading a minute, seven days.
-        #expect(feed(&drift, minutes: 7 * 1_440, random: &random) { _ in 720 }.isEmpty)
-        #expect(drift.baseline.isWarm)
+        var drift = VitalDrift(heartRate)
+        #expect(feed(&drift, minutes: 7 * 1_440, random: &random) { rhythm($0) }.isEmpty)
+        #expect(drift.isWarm)
+        // The same rhythm twelve hours out of phase is a change the profile sees.
+        #expect(!feed(&drift, from: 7 * 1_440, minutes: 1_440, random: &random) { rhythm($0 + 720) }.isEmpty)
     }
 
     @Test func nothingIsJudgedDuringWarmUp() {
         var random = SplitMix64(seed: 2)
-        var drift = VitalDrift(.init(warmupMinutes: 60, sigmaFloor: 30))
-        // A 30 /min jump at minute 30, inside the warm-up: learned, not alerted.
-        #expect(feed(&drift, minutes: 60, random: &random) { $0 < 30 ? 720 : 1_020 }.isEmpty)
+        var drift = VitalDrift(heartRate)
+        #expect(feed(&drift, minutes: 600, random: &random) { _ in 720 }.isEmpty)
+        #expect(feed(&drift, from: 600, minutes: 600, random: &random) { _ in 1_100 }.isEmpty)
+        #expect(!drift.isWarm)
     }
 
-    @Test(arguments: [(VitalDrift.Direction.both, 150, VitalDrift.Direction.up), (.both, -150, .down), (.down, -30, .down)])
-    func aSustainedShiftRaisesInItsDirection(allowed: VitalDrift.Direction, shift: Int, expected: VitalDrift.Direction) throws {
+    @Test(arguments: [(VitalDrift.Settings(up: 150, down: 250), 200, VitalDrift.Direction.up),
+                      (VitalDrift.Settings(up: 150, down: 250), -300, .down),
+                      (VitalDrift.Settings(up: nil, down: 30), -45, .down)])
+    func aSustainedShiftRaisesInItsDirectionAfterThePersistenceTime(settings: VitalDrift.Settings, shift: Int,
+                                                                     expected: VitalDrift.Direction) throws {
         var random = SplitMix64(seed: 3)
-        var drift = VitalDrift(.init(sigmaFloor: allowed == .down ? 10 : 30, direction: allowed))
-        #expect(feed(&drift, minutes: 120, random: &random) { _ in 960 }.isEmpty)
-        let events = feed(&drift, from: 120, minutes: 60, random: &random) { _ in 960 + shift }
+        var drift = VitalDrift(settings)
+        let onset = 3 * 1_440 + 720
+        let events = feed(&drift, minutes: 4 * 1_440, noise: 5, random: &random) { rhythm($0, amplitude: 50) + ($0 >= onset ? shift : 0) }
         let first = try #require(events.first)
-        guard case .raise(let direction, _, let baseline, let value, let sigma) = first.event else {
+        guard case .raise(let direction, let since, let baseline, let value, let effect) = first.event else {
             Issue.record("expected a raise, got \(first.event)")
             return
         }
         #expect(direction == expected)
-        #expect(abs(baseline - 960) <= 2 && abs(value - (960 + shift)) <= 10, "\(baseline) \(value)")
-        #expect(sigma == (allowed == .down ? 10 : 30), "the floor, not the tiny spread of minute means, sets σ")
-        #expect(first.minute < 130, "found within minutes")
-        #expect(events.count == 1, "de-duplicated while open")
+        #expect(effect == (expected == .up ? settings.up : settings.down))
+        // The smoothed residual takes a few minutes to pass the effect, then 30 minutes in a row.
+        #expect(first.minute >= onset + 30 && first.minute <= onset + 60)
+        #expect(since <= start + Int64(first.minute - 29) * 60_000 && since > start + Int64(onset) * 60_000)
+        #expect(abs(value - baseline - shift) <= abs(shift) / 3)
     }
 
-    @Test func oneWildMinuteIsNotDriftButThreeAre() {
-        var random = SplitMix64(seed: 9)
-        var drift = VitalDrift(.init(sigmaFloor: 10, direction: .down))
-        _ = feed(&drift, minutes: 120, random: &random) { _ in 970 }
-        // SpO2 85 % for one minute (12 σ): NEWS2 scores it; drift waits for a sustained change.
-        #expect(feed(&drift, from: 120, minutes: 60, random: &random) { $0 == 130 ? 850 : 970 }.isEmpty)
-        let sustained = feed(&drift, from: 180, minutes: 10, random: &random) { _ in 850 }
-        #expect(sustained.first.map { $0.minute - 180 } == 3, "three minutes at 4 σ (the clamp) − 0.5 σ pass h = 8 σ")
-    }
-
-    @Test func aShiftInTheHarmlessDirectionIsIgnored() {
+    @Test func aShortExcursionIsNotDrift() {
         var random = SplitMix64(seed: 4)
-        var drift = VitalDrift(.init(sigmaFloor: 10, direction: .down))   // SpO2: only falls matter
-        _ = feed(&drift, minutes: 120, random: &random) { _ in 940 }
-        #expect(feed(&drift, from: 120, minutes: 120, random: &random) { _ in 990 }.isEmpty)
+        var drift = VitalDrift(heartRate)
+        let excursion = (3 * 1_440 + 600)..<(3 * 1_440 + 620)
+        #expect(feed(&drift, minutes: 4 * 1_440, random: &random) { rhythm($0) + (excursion.contains($0) ? 400 : 0) }.isEmpty)
     }
 
-    @Test func theBaselineFreezesWhileOpenAndTheAlertClearsOnlyAfterAStreakBackInRange() throws {
+    @Test func aShiftInTheUnmonitoredDirectionIsIgnored() {
         var random = SplitMix64(seed: 5)
-        var drift = VitalDrift(.init(sigmaFloor: 30, clearAfterMinutes: 15))
-        _ = feed(&drift, minutes: 120, random: &random) { _ in 720 }
-        let raised = feed(&drift, from: 120, minutes: 120, random: &random) { _ in 1_000 }
-        #expect(raised.count == 1)
-        // Two hours at the new level taught the baseline nothing.
-        #expect(abs(Int(drift.baseline.mean >> 16) - 720) <= 2)
-        // Back to normal, but interrupted once at minute 250: the streak restarts.
-        let back = feed(&drift, from: 240, minutes: 40, random: &random) { $0 == 250 ? 1_000 : 720 }
+        var drift = VitalDrift(.init(up: nil, down: 30))
+        #expect(feed(&drift, minutes: 4 * 1_440, noise: 5, random: &random) { 960 + ($0 >= 3 * 1_440 ? 40 : 0) }.isEmpty)
+    }
+
+    @Test func theProfileFreezesWhileOpenAndTheAlertClearsOnlyAfterAStreakBackInRange() throws {
+        var random = SplitMix64(seed: 6)
+        var drift = VitalDrift(heartRate)
+        let onset = 3 * 1_440
+        let raised = feed(&drift, minutes: onset + 120, random: &random) { rhythm($0) + ($0 >= onset ? 250 : 0) }
+        #expect(raised.count == 1 && drift.isOpen)
+        let slots = drift.slots
+        // Hours more of the raised level: no new event, and the profile does not learn it.
+        #expect(feed(&drift, from: onset + 120, minutes: 600, random: &random) { rhythm($0) + 250 }.isEmpty)
+        #expect(drift.slots == slots)
+        let back = feed(&drift, from: onset + 720, minutes: 120, random: &random) { rhythm($0) }
         let clear = try #require(back.first)
         guard case .clear = clear.event else {
             Issue.record("expected a clear, got \(clear.event)")
             return
         }
-        #expect(clear.minute == 251 + 15, "15 minutes in range after the interruption (closed one minute late)")
-        #expect(back.count == 1)
+        // Within half the effect after a few minutes of smoothing, then 30 minutes in a row.
+        #expect(clear.minute >= onset + 720 + 30 && clear.minute <= onset + 720 + 60)
+        #expect(!drift.isOpen)
     }
 
-    @Test func aSlowRampIsFoundBecauseTheBaselineLags() throws {
-        var random = SplitMix64(seed: 6)
-        var drift = VitalDrift(.init(sigmaFloor: 30))
-        _ = feed(&drift, minutes: 120, random: &random) { _ in 750 }
-        // +5 /min per hour (the simulator's sepsis is +8 /min per hour).
-        let events = feed(&drift, from: 120, minutes: 360, random: &random) { 750 + ($0 - 120) * 50 / 60 }
+    @Test func aSlowRampIsFoundBecauseTheProfileLearnsAtMostAnEighthOfTheEffectADay() throws {
+        // +30 /min over 24 hours, starting on day 3.
+        var random = SplitMix64(seed: 7)
+        var drift = VitalDrift(heartRate)
+        let onset = 3 * 1_440
+        let events = feed(&drift, minutes: 5 * 1_440, random: &random) { rhythm($0) + max(0, min(300, ($0 - onset) * 300 / 1_440)) }
         let first = try #require(events.first)
-        #expect(first.minute < 120 + 240)
+        guard case .raise(.up, _, _, _, _) = first.event else {
+            Issue.record("expected an upward raise, got \(first.event)")
+            return
+        }
+        #expect(first.minute > onset && first.minute < onset + 1_440)
     }
 
     @Test func theSamplingRateDoesNotChangeTheDecision() {
-        // One reading a minute or one a second: the same minute means, the same alert minute.
-        var minutes: [Int] = []
-        for every in [60, 1] {
-            var random = SplitMix64(seed: 7)
-            var drift = VitalDrift(.init(sigmaFloor: 30))
-            _ = feed(&drift, minutes: 120, every: every, noise: 0, random: &random) { _ in 720 }
-            minutes.append(feed(&drift, from: 120, minutes: 60, every: every, noise: 0, random: &random) { _ in 900 }.first?.minute ?? -1)
+        func firstEvent(every seconds: Int) -> Int? {
+            var random = SplitMix64(seed: 8)
+            var drift = VitalDrift(heartRate)
+            return feed(&drift, minutes: 4 * 1_440, every: seconds, noise: 0, random: &random) {
+                rhythm($0) + ($0 >= 3 * 1_440 ? 200 : 0)
+            }.first?.minute
         }
-        #expect(minutes[0] == minutes[1] && minutes[0] > 0, "\(minutes)")
+        #expect(firstEvent(every: 60) != nil)
+        #expect(firstEvent(every: 60) == firstEvent(every: 5))
     }
 
-    @Test func acknowledgingAcceptsTheNewLevel() {
-        var random = SplitMix64(seed: 8)
-        var drift = VitalDrift(.init(sigmaFloor: 30))
-        _ = feed(&drift, minutes: 120, random: &random) { _ in 720 }
-        #expect(feed(&drift, from: 120, minutes: 30, random: &random) { _ in 950 }.count == 1)
-        #expect(drift.acknowledge() != nil)
-        #expect(!drift.isOpen && !drift.baseline.isWarm)
-        // Staying at the accepted level raises nothing, not even after the new warm-up.
-        #expect(feed(&drift, from: 150, minutes: 240, random: &random) { _ in 950 }.isEmpty)
+    @Test func acknowledgingAcceptsTheNewLevelAndKeepsTheRhythm() throws {
+        var random = SplitMix64(seed: 9)
+        var drift = VitalDrift(heartRate)
+        let onset = 3 * 1_440
+        #expect(feed(&drift, minutes: onset + 120, random: &random) { rhythm($0) + ($0 >= onset ? 250 : 0) }.count == 1)
+        #expect(drift.acknowledge() != nil && !drift.isOpen)
+        // The new level with the same rhythm is this patient's normal now.
+        #expect(feed(&drift, from: onset + 120, minutes: 2 * 1_440, random: &random) { rhythm($0) + 250 }.isEmpty)
     }
 
-    @Test func readingsFromAnEarlierMinuteAreIgnored() {
-        var drift = VitalDrift(.init(sigmaFloor: 30))
+    @Test func readingsFromAnEarlierMinuteAreIgnoredAndTheProfileInterpolates() {
+        var drift = VitalDrift(heartRate)
         _ = drift.update(720, at: start + 600_000)
         #expect(drift.update(9_000, at: start) == nil)
-        _ = drift.update(720, at: start + 660_000)   // closes minute 10 with its one reading
-        #expect(drift.baseline.mean >> 16 == 720)
+        for minute in 11..<60 { _ = drift.update(720, at: start + Int64(minute) * 60_000) }
+        for minute in 60..<130 { _ = drift.update(780, at: start + Int64(minute) * 60_000) }
+        // Minute 131 closes minute 130, the first of hour 2: that finishes hour 1.
+        _ = drift.update(780, at: start + 130 * 60_000)
+        _ = drift.update(780, at: start + 131 * 60_000)
+        // Hour 0 learnt 720 from minutes 10-59 (the 9,000 was ignored), hour 1 learnt 780.
+        #expect(drift.slots[0] == 720 << 8 && drift.slots[1] == 780 << 8)
+        let minuteOfEpoch = start / 60_000
+        #expect(drift.expectedQ8(minute: minuteOfEpoch + 30) == 720 << 8)
+        #expect(drift.expectedQ8(minute: minuteOfEpoch + 60) == 750 << 8)
+        #expect(drift.expectedQ8(minute: minuteOfEpoch + 90) == 780 << 8)
     }
 }
 

@@ -13,5 +13,11 @@ public func writeAgentConfig(
     if let metricsPort { lines += ["metrics:", "  listen: 127.0.0.1:\(metricsPort)"] }
     // Each test agent its own control socket (the default, /run/vigil, is the installed agent's).
     if !sections.contains("control:") { lines += ["control:", "  socket: \(directory.path)/control.sock"] }
+    // NEWS2 on each reading (the chart's rule): these agents are tested on whether an abnormal
+    // reading's alert is stored, uploaded and acknowledged, not on the wearable aggregation
+    // (tested in-process and by scripts/scenarios).
+    if !sections.contains("models:") {
+        lines += ["models:", "  news2_window_seconds: 0", "  news2_raise_after: 1", "  news2_clear_after: 2"]
+    }
     return try directory.write("vigil.yaml", (lines.joined(separator: "\n") + "\n" + sections))
 }

@@ -1,24 +1,42 @@
-import json, sys
+"""The scenario table (README) from `vigil-bench scenarios` output, and its gate: in every stable
+cohort at most `--max-per-week` notified raises per patient-week for every model, and every
+deterioration alerted (any model) in at least 90 % of its patients."""
+import json
+import sys
+
+STABLE = ["healthy", "older", "copd", "af"]
+DETERIORATIONS = ["sepsis", "respiratory", "copd_exacerbation", "af_rvr"]
 result = json.load(open(sys.argv[1]))
-models = sorted({m for row in result.values() for m in row})
-print("| scenario | model | patients alerted after onset | median minutes from onset to first alert | median lead over NEWS2 ≥ 5 (minutes) | false alerts per patient-day |")
-print("|---|---|---|---|---|---|")
+limit = float(sys.argv[sys.argv.index("--max-per-week") + 1]) if "--max-per-week" in sys.argv else 1.0
+models = sorted({m for row in result.values() for m in row} - {"any"}) + ["any"]
 ok = True
-for scenario in ["sepsis", "desaturation", "stable", "motion", "detachment", "low_battery"]:
-    deteriorates = scenario in ("sepsis", "desaturation")
+print("| stable cohort | model | patients | patient-weeks | notified raises per patient-week | patients with any raise |")
+print("|---|---|---|---|---|---|")
+for cohort in STABLE:
+    if cohort not in result:
+        continue
+    for m in models:
+        row = result[cohort][m]
+        weeks = row["quiet_minutes"] / (7 * 1440)
+        rate = row["raises_before_onset"] / weeks if weeks else 0.0
+        print("| %s | %s | %d | %.1f | %.2f | %d |" % (cohort, m, row["patients"], weeks, rate, row["patients_with_raises"]))
+        if rate > limit:
+            ok = False
+            print("scenarios: %s exceeds %.1f raises per patient-week on %s" % (m, limit, cohort), file=sys.stderr)
+print()
+print("| deterioration | model | patients alerted after onset | median minutes from onset to first alert | median lead over NEWS2 ≥ 5 (minutes) | raises before onset |")
+print("|---|---|---|---|---|---|")
+for scenario in DETERIORATIONS:
+    if scenario not in result:
+        continue
     for m in models:
         row = result[scenario][m]
-        rate = row["false_alerts"] / row["quiet_minutes"] * 1440 if row["quiet_minutes"] else 0.0
         first = row["first_alert_minutes_median"]
-        lead = row["lead_over_news2_medium_minutes_median"]
-        print("| %s | %s | %s | %s | %s | %.2f |" % (
-            scenario, m,
-            "%d of %d" % (row["alerted"], row["patients"]) if deteriorates else "n/a",
-            "-" if first is None else str(first), "-" if lead is None else "%+d" % lead, rate))
-        # Gate (scripts/test): NEWS2 and the quantized model find every deterioration; no model
-        # alerts on a patient who is not deteriorating.
-        if row["false_alerts"] > 0:
-            ok = False
-        if deteriorates and m != "drift" and row["alerted"] != row["patients"]:
-            ok = False
+        lead = row["lead_over_news2_5_minutes_median"]
+        print("| %s | %s | %d of %d | %s | %s | %d |" % (scenario, m, row["alerted"], row["patients"],
+              "-" if first is None else str(first), "-" if lead is None else "%+d" % lead, row["raises_before_onset"]))
+    row = result[scenario]["any"]
+    if row["alerted"] * 10 < row["patients"] * 9:
+        ok = False
+        print("scenarios: %s alerted in only %d of %d patients" % (scenario, row["alerted"], row["patients"]), file=sys.stderr)
 sys.exit(0 if ok else 1)

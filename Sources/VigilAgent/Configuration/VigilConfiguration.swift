@@ -5,6 +5,7 @@ import VigilMQTT
 import VigilUplink
 import VigilProtocol
 import VigilProvisioning
+import VigilScoring
 
 /// The agent's whole configuration, typed and validated. Built only by ``load(path:environment:)``.
 public struct VigilConfiguration: Sendable, Equatable {
@@ -66,11 +67,19 @@ public struct VigilConfiguration: Sendable, Equatable {
     public struct Models: Sendable, Equatable {
         /// How long a parameter's latest value may stand in for a missing one in NEWS2.
         public var news2FreshnessMinutes: Int
-        /// Consecutive low NEWS2 results before an alert clears (hysteresis).
+        /// Consecutive low NEWS2 windows (or readings) before an alert clears (hysteresis).
         public var news2ClearAfter: Int
+        /// NEWS2 is scored on windows of this many seconds (medians; 0: every reading).
+        public var news2WindowSeconds: Int
+        /// Consecutive NEWS2 windows (or readings) at low-medium or above before an alert (persistence).
+        public var news2RaiseAfter: Int
+        /// Wrist activity above this (mg) is exertion, not rest.
+        public var activeAboveMilliG: Int
+        /// Minutes after exertion before readings count as at rest again.
+        public var restAfterMinutes: Int
         /// Where quantized models (`*.json`, from tools/models/train.py) are loaded from.
         public var directory: String
-        /// Per-vital baselines with CUSUM drift alerts.
+        /// Per-vital daily profiles with drift alerts.
         public var drift: Bool
         /// Minutes between reminders of an open alert nobody acknowledged (0: none).
         public var reminderMinutes: Int
@@ -216,7 +225,11 @@ extension VigilConfiguration {
             pipeline: Pipeline(summaryIntervalSeconds: r.int("pipeline.summary_interval_seconds", default: 60, range: 1...86_400)),
             models: Models(
                 news2FreshnessMinutes: r.int("models.news2_freshness_minutes", default: 60, range: 1...1_440),
-                news2ClearAfter: r.int("models.news2_clear_after", default: 2, range: 1...100),
+                news2ClearAfter: r.int("models.news2_clear_after", default: 6, range: 1...100),
+                news2WindowSeconds: r.int("models.news2_window_seconds", default: 300, range: 0...3_600),
+                news2RaiseAfter: r.int("models.news2_raise_after", default: 3, range: 1...100),
+                activeAboveMilliG: r.int("models.active_above_mg", default: 100, range: 10...8_000),
+                restAfterMinutes: r.int("models.rest_after_minutes", default: 10, range: 0...240),
                 directory: r.requiredString("models.directory", default: "/etc/vigil/models"),
                 drift: r.bool("models.drift", default: true),
                 reminderMinutes: r.int("models.alert_reminder_minutes", default: 30, range: 0...1_440)),
@@ -405,5 +418,21 @@ extension VigilConfiguration {
         }
         lines.append(("control.socket", controlSocket ?? "off"))
         return lines
+    }
+}
+
+extension VigilConfiguration.Models {
+    /// The live scoring these settings describe.
+    package var scoring: ScoringSettings {
+        var settings = ScoringSettings()
+        settings.news2FreshnessMinutes = news2FreshnessMinutes
+        settings.news2WindowSeconds = news2WindowSeconds
+        settings.news2RaiseAfter = news2RaiseAfter
+        settings.news2ClearAfter = news2ClearAfter
+        settings.activeAboveMilliG = activeAboveMilliG
+        settings.restAfterMinutes = restAfterMinutes
+        settings.drift = drift
+        settings.reminderMinutes = reminderMinutes
+        return settings
     }
 }

@@ -76,9 +76,7 @@ struct MessageHandler {
         self.tally = tally
         validator = dependencies.validator
         duplicates = dependencies.metrics.duplicates
-        scorer = ReadingScorer(models: dependencies.models, freshnessMinutes: dependencies.news2FreshnessMinutes,
-                               clearAfter: dependencies.news2ClearAfter, drift: dependencies.drift,
-                               reminderMinutes: dependencies.reminderMinutes)
+        scorer = ReadingScorer(models: dependencies.models, settings: dependencies.scoring)
         alertsRecorded = dependencies.metrics.alertsRecorded
         jsonFrames = dependencies.metrics.jsonFrames
         storeFull = dependencies.metrics.storeFull

@@ -9,6 +9,7 @@ import VigilMQTT
 import VigilProtocol
 import VigilStore
 import VigilValidation
+import VigilScoring
 import VigilProvisioning
 
 /// The per-message path: topic → device → decode and authenticate → validate (duplicates,
@@ -34,11 +35,8 @@ public final class PipelineService: Service {
         /// Sequence state rebuilt from the store at start (``Validator/restore(device:boot:seqs:)``).
         public var validator: Validator
         public var commitWindow: Duration
-        /// NEWS2 settings for live scoring (models.news2_*).
-        public var news2FreshnessMinutes = 60
-        public var news2ClearAfter = 2
-        public var drift = true
-        public var reminderMinutes = 30
+        /// How live readings are scored (models.*).
+        package var scoring = ScoringSettings()
         /// Where upstream acknowledges alerts (``Topics/gatewayAlertAck(_:)``).
         public var alertAckTopic: String?
         /// What is observed of each sensor (status, rates, rejections, recent readings).

@@ -70,6 +70,8 @@ public struct AlertEvent: Sendable, Equatable, Codable {
     /// Subscore per NEWS2 parameter.
     public var parameters: [String: Int]?
     public var missing: [String]?
+    /// 2 when SpO2 was scored on NEWS2 scale 2 (a prescribed 88–92 % target).
+    public var spo2Scale: Int?
 
     /// The contributing values in their fixed-point units (per parameter or feature name).
     public var values: [String: Int]?
@@ -81,6 +83,8 @@ public struct AlertEvent: Sendable, Equatable, Codable {
     public var baseline: Int?
     public var value: Int?
     public var sigma: Int?
+    /// The smallest change the drift model alerts on (the vital's units).
+    public var minimumEffect: Int?
 
     // Quantized models
     public var output: Int?
@@ -111,6 +115,8 @@ public struct AlertEvent: Sendable, Equatable, Codable {
         case windowEnd = "window_end"
         case frameSeq = "frame_seq"
         case boot, seq, risk, score, response, parameters, missing, values, units, vital, direction, baseline, value, sigma
+        case minimumEffect = "minimum_effect"
+        case spo2Scale = "spo2_scale"
         case output
         case fractionBits = "fraction_bits"
         case threshold, by
