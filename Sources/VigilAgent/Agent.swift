@@ -48,6 +48,7 @@ public struct Agent: Sendable {
         let devices = DeviceRegistry(
             directory: URL(fileURLWithPath: configuration.gateway.stateDirectory).appendingPathComponent("devices"), logger: logger)
         let alertBoard = AlertBoard()
+        let patients = PatientSettingsStore(stateDirectory: configuration.gateway.stateDirectory, logger: logger)
         let uplinkStatus = configuration.uplink.map { UplinkStatus(kind: "fhir", target: $0.baseURL) }
             ?? configuration.upstreamMQTT.map { UplinkStatus(kind: "mqtt", target: "\($0.broker.host):\($0.broker.port)") }
             ?? UplinkStatus(kind: "none", target: nil)
@@ -71,6 +72,8 @@ public struct Agent: Sendable {
             store: store, validator: restored.validator, commitWindow: .milliseconds(configuration.store.commitWindowMilliseconds),
             scoring: configuration.models.scoring,
             alertAckTopic: Topics(prefix: configuration.topicPrefix).gatewayAlertAck(configuration.gateway.id),
+            patients: patients,
+            patientSettingsTopic: Topics(prefix: configuration.topicPrefix).gatewayPatientSettings(configuration.gateway.id),
             sensors: sensors, alertBoard: alertBoard,
             models: loadModels(), storeIO: storeIO, restored: restored.state, keeper: keeper,
             checkpointInterval: .seconds(configuration.store.checkpointIntervalSeconds)))
@@ -94,19 +97,24 @@ public struct Agent: Sendable {
                 metrics: metrics.factory, sensors: sensors, status: uplinkStatus, storeIO: storeIO)))
         }
         if let upstream = configuration.upstreamMQTT {
-            let localAckTopic = Topics(prefix: configuration.topicPrefix).gatewayAlertAck(configuration.gateway.id)
+            let local = Topics(prefix: configuration.topicPrefix)
+            let localAckTopic = local.gatewayAlertAck(configuration.gateway.id)
+            let localSettingsTopic = local.gatewayPatientSettings(configuration.gateway.id)
             uplink.append(.init(service: MQTTUplinkService(
                 store: store, mapper: FHIRMapper(gateway: configuration.gateway.id),
                 client: MQTTClient(configuration: upstream.broker, logger: logger),
                 settings: .init(topicPrefix: upstream.topicPrefix, gateway: configuration.gateway.id,
                                 backoff: Backoff(initialMilliseconds: 500, maximumMilliseconds: 60_000, jitter: .full)),
                 logger: logger, metrics: metrics.factory, status: uplinkStatus,
-                forwardAlertAck: { payload in
-                    // Into the pipeline through the local broker, like an acknowledgement made there.
+                forwardUpstream: { topic, payload in
+                    // Into the pipeline through the local broker, like a message published there.
+                    let settings = topic.hasSuffix("/patient-settings")
                     do {
-                        try client.enqueue(topic: localAckTopic, payload: payload)
+                        try client.enqueue(topic: settings ? localSettingsTopic : localAckTopic, payload: payload)
                     } catch {
-                        logger.warning("could not forward an upstream alert acknowledgement", metadata: ["error": "\(error)"])
+                        logger.warning("could not forward an upstream message", metadata: [
+                            "kind": "\(settings ? "patient-settings" : "alert-ack")", "error": "\(error)",
+                        ])
                     }
                 })))
         }
@@ -115,7 +123,7 @@ public struct Agent: Sendable {
             uplink: uplinkStatus, alerts: alertBoard, currentKey: keyring.currentID,
             keyFile: Keyring.locate(keyFile: configuration.store.keyFile, environment: ProcessInfo.processInfo.environment)
                 == configuration.store.keyFile ? configuration.store.keyFile : nil,
-            startedAt: GatewayInspector.now())
+            startedAt: GatewayInspector.now(), patients: patients)
         let statusMetrics = StatusMetrics(registry: registry, inspector: inspector)
         let control: [ServiceGroupConfiguration.ServiceConfiguration] = configuration.controlSocket.map {
             [.init(service: ControlServer(path: $0, inspector: inspector, logger: logger))]

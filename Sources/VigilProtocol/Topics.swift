@@ -42,6 +42,13 @@ public struct Topics: Sendable, Equatable {
     /// acknowledges the gateway's alerts: JSON `{"patient", "alert_id", "by"}`.
     public func gatewayAlertAck(_ gatewayID: String) -> String { "\(prefix)/_gateway/\(gatewayID)/alert-ack" }
 
+    /// The topic on which a patient's clinical settings are changed (upstream, or a tool on the
+    /// gateway): JSON `{"patient", "by", "spo2_scale", ...}` (PROTOCOL.md).
+    public func gatewayPatientSettings(_ gatewayID: String) -> String { "\(prefix)/_gateway/\(gatewayID)/patient-settings" }
+
+    /// Where the hospital changes a patient's clinical settings on an upstream broker.
+    public static func upstreamPatientSettings(prefix: String, gateway: String) -> String { "\(prefix)/\(gateway)/patient-settings" }
+
     /// Where the hospital acknowledges this gateway's alerts on an upstream broker.
     public static func upstreamAlertAck(prefix: String, gateway: String) -> String { "\(prefix)/\(gateway)/alert-ack" }
 

@@ -52,11 +52,18 @@ package struct ClinicalSettings: Sendable, Equatable, Codable {
         case reason
     }
 
+    /// The model id of the entries recording a change.
+    package static let model = "patient-settings"
+
     package static let driftVitals = ["hr", "rr", "spo2", "temp", "sbp"]
 
     /// Why a setting cannot be accepted, in words for the clinician.
     package struct Invalid: Error, CustomStringConvertible, Equatable {
         package let description: String
+
+        package init(description: String) {
+            self.description = description
+        }
     }
 
     package func validate() throws(Invalid) {

@@ -112,6 +112,23 @@ package struct ReadingScorer {
         return true
     }
 
+    /// The store entry recording that `settings` took effect: uploaded like an alert event,
+    /// routine, not notified. Dated by the change and named by its version, so recording it
+    /// again after a restart gives the same identifiers upstream.
+    package static func settingsEntry(_ settings: ClinicalSettings) -> AlertEntry {
+        var fields = AlertEvent(kind: .settings, model: ClinicalSettings.model, version: "\(settings.version)")
+        fields.alertID = "\(ClinicalSettings.model)@\(settings.version)"
+        fields.notify = false
+        fields.by = settings.updatedBy
+        fields.summary = settings.summary
+        var values = ["spo2_scale": settings.spo2Scale]
+        if let oxygen = settings.onOxygen { values["on_oxygen"] = oxygen ? 1 : 0 }
+        fields.values = values
+        if let level = settings.consciousness { fields.parameters = ["consciousness": level == "A" ? 0 : 3] }
+        fields.windowStart = ISOTime.seconds(settings.updatedAt)
+        return AlertEntry(device: "", patient: settings.patient, time: settings.updatedAt, event: fields)
+    }
+
     /// Whether each reading was taken at rest: no exertion in it (wrist activity above
     /// ``ScoringSettings/activeAboveMilliG``) and none in the recovery time before it. A device
     /// without an activity channel inherits the patient's state from one that has it.

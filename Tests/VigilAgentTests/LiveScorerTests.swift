@@ -259,3 +259,83 @@ import VigilModels
         #expect(unknown == nil)
     }
 }
+
+/// NEWS2 on a wearable stream (the defaults): 5-minute medians of readings at rest, three
+/// windows in a row to raise, six low ones to clear, exertion not scored.
+@Suite struct WearableNEWS2Tests {
+    let start: Int64 = 1_795_046_400_000
+
+    /// One reading a minute: pulse 72 (wobbling), RR 15, temperature 36.8, the given SpO2 and
+    /// wrist activity.
+    func minute(_ m: Int, spo2: Int16, activity: Int16 = 20) -> ReadingBatch {
+        ReadingBatch(device: "ring", patient: "Patient/w", boot: 1, timeQuality: .device, receivedAt: 0, readings: [
+            StoredReading(seq: UInt32(m), time: start + Int64(m) * 60_000, deviceTime: 0, values: [
+                .init(channel: .pulseRate, raw: 720 + Int16(m % 3)), .init(channel: .spo2, raw: spo2),
+                .init(channel: .respiratoryRate, raw: 150), .init(channel: .coreTemperature, raw: 3_680),
+                .init(channel: .activity, raw: activity),
+            ]),
+        ])
+    }
+
+    /// The NEWS2 events over `minutes` minutes of `spo2(m)` (and `activity(m)`), with the minute each came in.
+    func run(minutes: Int, clinical: ClinicalSettings? = nil, spo2: (Int) -> Int16,
+             activity: (Int) -> Int16 = { _ in 20 }) -> [(minute: Int, kind: AlertEvent.Kind)] {
+        var scorer = ReadingScorer(models: [], settings: {
+            var settings = ScoringSettings()
+            settings.drift = false
+            return settings
+        }())
+        if let clinical { scorer.apply(clinical) }
+        var events: [(Int, AlertEvent.Kind)] = []
+        for m in 0..<minutes {
+            var batch = minute(m, spo2: spo2(m), activity: activity(m))
+            // Reminders of the open episode are not new events.
+            events += scorer.score(&batch).filter { $0.model == "news2" && $0.alert.event.kind != .remind }.map { (m, $0.alert.event.kind) }
+        }
+        return events
+    }
+
+    @Test func aOneMinuteDipDoesNotMoveTheWindowsMedian() {
+        // A nocturnal dip to 89 % for two minutes of a five-minute window, twice an hour.
+        #expect(run(minutes: 240, spo2: { [7, 8, 37, 38].contains($0 % 60) ? 890 : 960 }).isEmpty)
+    }
+
+    @Test func aSustainedValueRaisesAfterThreeWindowsAndClearsAfterSix() throws {
+        let events = run(minutes: 120) { $0 >= 30 && $0 < 60 ? 900 : 960 }
+        #expect(events.map(\.kind) == [.raise, .clear])
+        // Windows 30–34, 35–39 and 40–44 hold 90 %; the third is scored when minute 45 arrives.
+        #expect(events.first?.minute == 45)
+        // Six low windows from minute 60: scored when minute 90 arrives.
+        #expect(events.last?.minute == 90)
+    }
+
+    @Test func aValueHoveringAtABandEdgeRaisesOnceAtMost() {
+        // SpO2 alternating between 91 % (3 points) and 92 % (2) window by window for four hours.
+        let hovering = run(minutes: 240) { ($0 / 5) % 2 == 0 ? 910 : 920 }
+        #expect(hovering.isEmpty, "never three windows in a row at low-medium")
+        // Two windows of 91 % then one of 92 %, repeated: one episode, held, not re-raised.
+        let mostly = run(minutes: 240) { ($0 / 5) % 3 == 2 ? 920 : 910 }
+        #expect(mostly.isEmpty)
+        let held = run(minutes: 240) { $0 < 15 ? 910 : (($0 / 5) % 2 == 0 ? 910 : 920) }
+        #expect(held.map(\.kind) == [.raise], "raised once; one low window between abnormal ones never clears it")
+    }
+
+    @Test func exertionAndItsRecoveryAreNotScored() {
+        // A 40-minute walk (activity 350 mg) with SpO2 read at 90 %, then ten minutes of recovery.
+        let walk = run(minutes: 120, spo2: { $0 >= 20 && $0 < 70 ? 900 : 960 }, activity: { $0 >= 20 && $0 < 60 ? 350 : 20 })
+        #expect(walk.isEmpty)
+        // The same values at rest raise.
+        #expect(!run(minutes: 120, spo2: { $0 >= 20 && $0 < 70 ? 900 : 960 }).isEmpty)
+    }
+
+    @Test func scale2ScoresAPrescribedTargetAsNormal() {
+        var copd = ClinicalSettings(patient: "Patient/w")
+        copd.spo2Scale = 2
+        copd.spo2Target = "88-92"
+        copd.version = 1
+        #expect(run(minutes: 240, clinical: copd) { _ in 890 }.isEmpty)
+        #expect(run(minutes: 240) { _ in 890 }.map(\.kind) == [.raise])
+        // Scale 2 still alerts below the target: 83 % is 3 points.
+        #expect(run(minutes: 60, clinical: copd) { _ in 830 }.map(\.kind) == [.raise])
+    }
+}

@@ -30,7 +30,7 @@ import VigilUplink
         let service = MQTTUplinkService(
             store: store, mapper: FHIRMapper(gateway: "gw-m"), client: upstream,
             settings: .init(topicPrefix: "up", gateway: "gw-m", backoff: backoff), logger: Logger(label: "t"),
-            metrics: NOOPMetricsHandler.instance, forwardAlertAck: { payload in forwarded.payloads.withLock { $0.append(payload) } })
+            metrics: NOOPMetricsHandler.instance, forwardUpstream: { _, payload in forwarded.payloads.withLock { $0.append(payload) } })
         return (Harness(service: service, store: store, upstream: upstream, directory: directory), forwarded)
     }
 

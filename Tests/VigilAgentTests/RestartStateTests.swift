@@ -40,6 +40,7 @@ import VigilProvisioning
     let keyBytes = Array(repeating: UInt8(0x3C), count: 32)
     var key: DeviceKey { DeviceKey(device: DeviceID("dev-s")!, bytes: keyBytes)! }
     static let t0: UInt64 = 1_795_350_000_000
+    static let settingsTopic = "vigil/v1/_gateway/gw-test/patient-settings"
 
     func provision(_ directory: TemporaryDirectory) throws {
         try DeviceRegistry.write(.init(device: "dev-s", patient: "Patient/s", kind: "vitals-patch", key: hexString(keyBytes)),
@@ -48,8 +49,8 @@ import VigilProvisioning
 
     /// Starts the pipeline on `directory` as the agent does: state restored from the checkpoint
     /// and the log, removals guarded by the keeper.
-    func start(_ directory: TemporaryDirectory, uptime: @escaping @Sendable () -> Duration = PipelineService.Dependencies.processUptime)
-        throws -> Gateway {
+    func start(_ directory: TemporaryDirectory, uptime: @escaping @Sendable () -> Duration = PipelineService.Dependencies.processUptime,
+               patients: PatientSettingsStore? = nil) throws -> Gateway {
         let logger = Logger(label: "t")
         let sensors = SensorBook()
         let opened = try RestoredState.open(
@@ -67,7 +68,7 @@ import VigilProvisioning
             metrics: AgentMetrics(factory: NOOPMetricsHandler.instance), logger: logger, summaryInterval: .seconds(60),
             publish: { topic, payload in published.messages.withLock { $0.append((topic, payload)) } },
             publishRetained: { _, _ in }, store: opened.store, validator: opened.validator, commitWindow: .milliseconds(2),
-            scoring: .perReading, sensors: sensors, restored: opened.state, keeper: keeper, uptime: uptime))
+            scoring: .perReading, patients: patients, patientSettingsTopic: Self.settingsTopic, sensors: sensors, restored: opened.state, keeper: keeper, uptime: uptime))
         let task = Task { try await pipeline.run() }
         return Gateway(pipeline: pipeline, source: source, store: opened.store, keeper: keeper, published: published, task: task)
     }

@@ -174,7 +174,8 @@ extension VigilConfiguration {
             cleanSession: false,
             will: .init(topic: topics.gatewayStatus(gatewayID), payload: Array("offline".utf8)),
             birth: .init(topic: topics.gatewayStatus(gatewayID), payload: Array("online".utf8)),
-            subscriptions: [.init(topics.filter(.up)), .init(topics.filter(.status)), .init(topics.gatewayAlertAck(gatewayID))],
+            subscriptions: [.init(topics.filter(.up)), .init(topics.filter(.status)), .init(topics.gatewayAlertAck(gatewayID)),
+                            .init(topics.gatewayPatientSettings(gatewayID))],
             reconnect: Backoff(initialMilliseconds: Int64(initialBackoff), maximumMilliseconds: Int64(max(initialBackoff, maximumBackoff))),
             inboxCapacity: r.int("mqtt.inbox_capacity", default: 4_096, range: 16...1_000_000)
         )
@@ -282,7 +283,8 @@ extension VigilConfiguration {
         let ackTopic = Topics.upstreamAlertAck(prefix: prefix, gateway: gateway)
         return UpstreamMQTT(
             broker: MQTTConfiguration(host: host, port: port, clientID: clientID, username: username, password: password, tls: tls,
-                                      cleanSession: false, subscriptions: [.init(ackTopic)],
+                                      cleanSession: false,
+                                      subscriptions: [.init(ackTopic), .init(Topics.upstreamPatientSettings(prefix: prefix, gateway: gateway))],
                                       reconnect: Backoff(initialMilliseconds: 500, maximumMilliseconds: 60_000)),
             topicPrefix: prefix)
     }

@@ -27,6 +27,8 @@ public struct SensorReport: Codable, Sendable, Equatable {
     public var received: UInt64
     public var expected: UInt64
     public var rejects: [String: UInt64]
+    /// The patient's clinical settings in force (version and summary), when any were entered.
+    public var clinical: String?
 
     public var completeness: Double? { expected == 0 ? nil : Double(received) / Double(expected) }
     public var configPending: Bool { (configWanted ?? 0) > (configApplied ?? 0) }

@@ -18,11 +18,19 @@ package struct GatewayInspector: Sendable {
     /// The key file, or `nil` when the keys came from a systemd credential.
     package let keyFile: String?
     package let startedAt: Int64
+    package var patients: PatientSettingsStore?
 
     package static func now() -> Int64 { Int64(Date().timeIntervalSince1970 * 1_000) }
 
     package func sensorReports(at time: Int64 = now()) -> [SensorReport] {
-        sensors.reports(registry: registry.summaries, at: time)
+        let clinical = patients?.current ?? [:]
+        return sensors.reports(registry: registry.summaries, at: time).map { report in
+            var report = report
+            if let patient = report.patient, let settings = clinical[patient] {
+                report.clinical = "v\(settings.version): \(settings.summary)"
+            }
+            return report
+        }
     }
 
     package func status(at time: Int64 = now()) -> StatusReport {

@@ -119,7 +119,15 @@ struct MessageHandler {
     private var logger: Logger { dependencies.logger }
     private var now: Duration { dependencies.uptime() }
 
+    /// The generation of the patients' settings last applied to the scorer.
+    private var appliedSettings = -1
+
     mutating func handle(_ message: MQTTMessage) {
+        applyPatientSettings()
+        if message.topic == dependencies.patientSettingsTopic {
+            handlePatientSettings(message.payload)
+            return
+        }
         if message.topic == dependencies.alertAckTopic {
             handleAlertAck(message.payload)
             return
@@ -305,6 +313,40 @@ struct MessageHandler {
         logger.notice("alert acknowledged", metadata: ["model": "\(model)", "alert_id": "\(alertID)"])
     }
 
+    /// Settings newer than the scorer's take effect now: the patient's next readings are scored
+    /// with them, and the change is stored in the priority lane (uploaded, like an alert event).
+    private mutating func applyPatientSettings() {
+        guard let patients = dependencies.patients else { return }
+        let generation = patients.generation
+        guard generation != appliedSettings else { return }
+        appliedSettings = generation
+        for settings in patients.current.values.sorted(by: { $0.updatedAt < $1.updatedAt }) where scorer.apply(settings) {
+            dependencies.store.append(.alert(ReadingScorer.settingsEntry(settings)))
+            urgent = true
+            unsynced = true
+            if pendingSince == nil { pendingSince = clock.now }
+            logger.notice("patient clinical settings in force", metadata: ["version": "\(settings.version)"])
+        }
+    }
+
+    /// A change from upstream, `{"patient", "by", ...}` (PROTOCOL.md): validated, written like
+    /// one made with `vigil patient set` (durably, audited), and in force from the next reading.
+    private mutating func handlePatientSettings(_ payload: [UInt8]) {
+        guard let patients = dependencies.patients else {
+            reject(.badPatientSettings, device: nil, bytes: payload.count)
+            return
+        }
+        do {
+            let (patient, change) = try ClinicalSettings.Change.parse(json: payload)
+            _ = try patients.change(patient, change, at: dependencies.wallClock())
+        } catch {
+            reject(.badPatientSettings, device: nil, bytes: payload.count, detail: nil)
+            logger.warning("patient settings refused", metadata: ["reason": "\(error)"])
+            return
+        }
+        applyPatientSettings()
+    }
+
     private mutating func handleStatus(_ payload: [UInt8], from device: DeviceID) {
         guard let profile = dependencies.registry.profile(for: device) else {
             reject(.unprovisioned, device: device, bytes: payload.count)
@@ -346,6 +388,7 @@ struct MessageHandler {
         case unknownType = "unknown_type"
         case badAlertAck = "bad_alert_ack"
         case unknownAlert = "unknown_alert"
+        case badPatientSettings = "bad_patient_settings"
         case unprovisioned
     }
 

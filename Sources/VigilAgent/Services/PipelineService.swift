@@ -39,6 +39,10 @@ public final class PipelineService: Service {
         package var scoring = ScoringSettings()
         /// Where upstream acknowledges alerts (``Topics/gatewayAlertAck(_:)``).
         public var alertAckTopic: String?
+        /// Patients' clinical settings (files the CLI writes; changes from upstream).
+        package var patients: PatientSettingsStore?
+        /// Where upstream changes them (``Topics/gatewayPatientSettings(_:)``).
+        public var patientSettingsTopic: String?
         /// What is observed of each sensor (status, rates, rejections, recent readings).
         package var sensors: SensorBook?
         /// The open alert episodes, for status and metrics.
@@ -97,6 +101,10 @@ public final class PipelineService: Service {
     public func run() async throws {
         dependencies.registry.reload()
         logger.info("device registry loaded", metadata: ["devices": "\(dependencies.registry.count)"])
+        if let patients = dependencies.patients {
+            patients.reloadIfChanged()
+            logger.info("patient clinical settings loaded", metadata: ["patients": "\(patients.current.count)"])
+        }
         publishConfigs()
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await self.logSummaries() }
@@ -162,13 +170,15 @@ public final class PipelineService: Service {
         }
     }
 
-    /// Picks up registry changes (new devices, new settings) within a few seconds.
+    /// Picks up registry changes (new devices, new settings) and patients' clinical settings
+    /// within a few seconds.
     private func watchRegistry() async {
         while !Task.isCancelled {
             try? await Task.sleep(for: .seconds(2))
             // The pipeline may have reloaded the registry itself (a message from a new device):
             // compare the published versions every time, not only when this reload saw a change.
             dependencies.registry.reloadIfChanged()
+            dependencies.patients?.reloadIfChanged()
             publishConfigs()
         }
     }

@@ -6,6 +6,8 @@
 public struct AlertEvent: Sendable, Equatable, Codable {
     public enum Kind: String, Sendable, Codable, CaseIterable {
         case raise, escalate, remind, clear, acknowledge
+        /// A clinician changed the patient's clinical settings (not an alert: recorded and uploaded).
+        case settings
     }
 
     /// Units of the values: one for a single-vital model, or per parameter.
@@ -94,6 +96,8 @@ public struct AlertEvent: Sendable, Equatable, Codable {
     // Acknowledgements
     public var by: String?
     public var alreadyCleared: Bool?
+    /// Clinical settings: what is now in force, in words (``settings`` events).
+    public var summary: String?
     public var closed: Bool?
 
     public var signalQuality: Quality?
@@ -121,6 +125,7 @@ public struct AlertEvent: Sendable, Equatable, Codable {
         case fractionBits = "fraction_bits"
         case threshold, by
         case alreadyCleared = "already_cleared"
+        case summary
         case closed
         case signalQuality = "signal_quality"
     }

@@ -105,6 +105,9 @@ extension FHIRMapper {
 
     /// One readable line: what happened, by which model, and why.
     static func summary(_ fields: AlertEvent, event: String, model: String) -> String {
+        if fields.kind == .settings {
+            return "clinical settings changed by \(fields.by ?? "unknown"): \(fields.summary ?? "")"
+        }
         var parts = ["\(model) alert \(event)"]
         if let risk = fields.risk, let score = fields.score {
             parts.append("NEWS2 \(score) (\(risk))")

@@ -14,7 +14,7 @@ import VigilStore
 /// again, and consumers drop repeats by the resource's identifier.
 ///
 /// Upstream acknowledgements of alerts arrive on `<topic_prefix>/<gateway>/alert-ack` and are
-/// handed to the pipeline (``forwardAlertAck``) exactly as if published on the local broker.
+/// handed to the pipeline (``forwardUpstream``, with its topic) exactly as if published on the local broker.
 package final class MQTTUplinkService: Service {
     package struct Settings: Sendable {
         package var topicPrefix: String
@@ -36,14 +36,14 @@ package final class MQTTUplinkService: Service {
     private let client: any MQTTConnection
     private let settings: Settings
     private let logger: Logger
-    private let forwardAlertAck: @Sendable ([UInt8]) -> Void
+    private let forwardUpstream: @Sendable (String, [UInt8]) -> Void
     private let status: any UplinkObserver
     private let published: Counter
     private let failures: Counter
     private let lastSuccess: Gauge
 
     package init(store: Store, mapper: FHIRMapper, client: any MQTTConnection, settings: Settings, logger: Logger, metrics factory: any MetricsFactory,
-         status: any UplinkObserver = NoUplinkObserver(), forwardAlertAck: @escaping @Sendable ([UInt8]) -> Void) {
+         status: any UplinkObserver = NoUplinkObserver(), forwardUpstream: @escaping @Sendable (String, [UInt8]) -> Void) {
         self.status = status
         published = Counter(label: "vigil_uplink_entries_total", dimensions: [("outcome", "published")], factory: factory)
         failures = Counter(label: "vigil_uplink_request_failures_total", factory: factory)
@@ -53,15 +53,15 @@ package final class MQTTUplinkService: Service {
         self.client = client
         self.settings = settings
         self.logger = logger
-        self.forwardAlertAck = forwardAlertAck
+        self.forwardUpstream = forwardUpstream
     }
 
 
     package func run() async throws {
         try await client.start()
         let messages = client.messages
-        let acks = Task { [forwardAlertAck] in
-            for await message in messages { forwardAlertAck(message.payload) }
+        let acks = Task { [forwardUpstream] in
+            for await message in messages { forwardUpstream(message.topic, message.payload) }
         }
         let connection = Task { [client, logger] in
             var wasConnected = false
