@@ -43,7 +43,7 @@ public struct Topics: Sendable, Equatable {
     public func gatewayAlertAck(_ gatewayID: String) -> String { "\(prefix)/_gateway/\(gatewayID)/alert-ack" }
 
     /// The topic on which a patient's clinical settings are changed (upstream, or a tool on the
-    /// gateway): JSON `{"patient", "by", "spo2_scale", ...}` (PROTOCOL.md).
+    /// gateway): JSON `{"patient", "by", "spo2_scale", ...}` (README, "Per-patient clinical settings").
     public func gatewayPatientSettings(_ gatewayID: String) -> String { "\(prefix)/_gateway/\(gatewayID)/patient-settings" }
 
     /// Where the hospital changes a patient's clinical settings on an upstream broker.

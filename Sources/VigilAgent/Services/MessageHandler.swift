@@ -329,7 +329,7 @@ struct MessageHandler {
         }
     }
 
-    /// A change from upstream, `{"patient", "by", ...}` (PROTOCOL.md): validated, written like
+    /// A change from upstream, `{"patient", "by", ...}` (README): validated, written like
     /// one made with `vigil patient set` (durably, audited), and in force from the next reading.
     private mutating func handlePatientSettings(_ payload: [UInt8]) {
         guard let patients = dependencies.patients else {
