@@ -27,9 +27,8 @@ struct LiveScorer {
         var latest: [NEWS2.Parameter: Latest] = [:]
         var lastScored: Int64 = .min
         var tracker: NEWS2AlertTracker
-        /// The open window's index and its values per parameter.
-        var window: Int64 = .min
-        var samples: [NEWS2.Parameter: [Int]] = [:]
+        /// The open window's values per parameter.
+        var window = MedianWindow<NEWS2.Parameter>()
     }
 
     let settings: ScoringSettings
@@ -71,22 +70,16 @@ struct LiveScorer {
             guard !values.isEmpty else { continue }
             patient.lastScored = reading.time
             if windowMilliseconds > 0 {
-                let window = VitalDrift.floorDivide(reading.time, windowMilliseconds)
-                if window > patient.window {
-                    if !patient.samples.isEmpty {
-                        let closedAt = (patient.window + 1) * windowMilliseconds - 1
-                        for (parameter, samples) in patient.samples {
-                            patient.latest[parameter] = Latest(value: Self.median(samples), time: closedAt)
-                        }
-                        patient.samples.removeAll(keepingCapacity: true)
-                        if let alert = score(&patient, at: reading.time, closedAt: closedAt, batch: batch, assessment: assessment,
-                                             clinical: clinical) {
-                            alerts.append(alert)
-                        }
+                if let closed = patient.window.advance(to: reading.time, length: windowMilliseconds) {
+                    for (parameter, median) in closed.medians {
+                        patient.latest[parameter] = Latest(value: median, time: closed.closedAt)
                     }
-                    patient.window = window
+                    if let alert = score(&patient, at: reading.time, closedAt: closed.closedAt, batch: batch, assessment: assessment,
+                                         clinical: clinical) {
+                        alerts.append(alert)
+                    }
                 }
-                for (parameter, value) in values { patient.samples[parameter, default: []].append(value) }
+                for (parameter, value) in values { patient.window.add(parameter, value) }
             } else {
                 for (parameter, value) in values { patient.latest[parameter] = Latest(value: value, time: reading.time) }
                 if let alert = score(&patient, at: reading.time, closedAt: reading.time, batch: batch, assessment: assessment,
@@ -127,12 +120,6 @@ struct LiveScorer {
         if observation.spo2Scale2 { fields.spo2Scale = 2 }
         return ScoredAlert(model: NEWS2AlertTracker.model, key: NEWS2AlertTracker.model, since: event.windowStart,
                            fields: fields, device: batch.device, patient: batch.patient, time: time)
-    }
-
-    /// The median of a window's values (the lower middle of an even count: always a reading).
-    static func median(_ values: [Int]) -> Int {
-        let sorted = values.sorted()
-        return sorted[(sorted.count - 1) / 2]
     }
 }
 

@@ -22,8 +22,7 @@ struct ModelScorer {
         var latest: [UInt8: Latest] = [:]
         var lastScored: Int64 = .min
         var trackers: [String: BinaryAlertTracker] = [:]
-        var window: Int64 = .min
-        var samples: [UInt8: [Int]] = [:]
+        var window = MedianWindow<UInt8>()
     }
 
     let models: [QuantizedModel]
@@ -59,19 +58,13 @@ struct ModelScorer {
             let values = reading.values.filter { channels.contains($0.channel.rawValue) && !assessment.excluded.contains($0.channel.rawValue) }
             patient.lastScored = reading.time
             if windowMilliseconds > 0 {
-                let window = VitalDrift.floorDivide(reading.time, windowMilliseconds)
-                if window > patient.window {
-                    if !patient.samples.isEmpty {
-                        let closedAt = (patient.window + 1) * windowMilliseconds - 1
-                        for (channel, samples) in patient.samples {
-                            patient.latest[channel] = Latest(value: Int32(LiveScorer.median(samples)), time: closedAt)
-                        }
-                        patient.samples.removeAll(keepingCapacity: true)
-                        alerts += evaluate(&patient, asOf: closedAt, at: reading.time, batch: batch, assessment: assessment)
+                if let closed = patient.window.advance(to: reading.time, length: windowMilliseconds) {
+                    for (channel, median) in closed.medians {
+                        patient.latest[channel] = Latest(value: Int32(median), time: closed.closedAt)
                     }
-                    patient.window = window
+                    alerts += evaluate(&patient, asOf: closed.closedAt, at: reading.time, batch: batch, assessment: assessment)
                 }
-                for value in values { patient.samples[value.channel.rawValue, default: []].append(Int(value.raw)) }
+                for value in values { patient.window.add(value.channel.rawValue, Int(value.raw)) }
             } else {
                 for value in values { patient.latest[value.channel.rawValue] = Latest(value: Int32(value.raw), time: reading.time) }
                 alerts += evaluate(&patient, asOf: reading.time, at: reading.time, batch: batch, assessment: assessment)
