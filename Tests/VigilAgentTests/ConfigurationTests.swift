@@ -13,7 +13,9 @@ import VigilTestSupport
         #expect(configuration.gateway.id == "gw-0001")
         #expect(configuration.mqtt.password == "s3cret")
         #expect(configuration.mqtt.username == "vigil-agent")
-        #expect(configuration.mqtt.subscriptions.map(\.filter) == ["vigil/v1/+/up", "vigil/v1/+/status", "vigil/v1/_gateway/gw-0001/alert-ack"])
+        #expect(configuration.mqtt.subscriptions.map(\.filter) == [
+            "vigil/v1/+/up", "vigil/v1/+/status", "vigil/v1/_gateway/gw-0001/alert-ack", "vigil/v1/_gateway/gw-0001/patient-settings",
+        ])
         #expect(configuration.metrics == .tcp(host: "127.0.0.1", port: 9464))
         #expect(!configuration.mqtt.cleanSession)
 

@@ -24,7 +24,7 @@ for cohort in STABLE:
             ok = False
             print("scenarios: %s exceeds %.1f raises per patient-week on %s" % (m, limit, cohort), file=sys.stderr)
 print()
-print("| deterioration | model | patients alerted after onset | median minutes from onset to first alert | median lead over NEWS2 ≥ 5 (minutes) | raises before onset |")
+print("| deterioration | model | patients alerted after onset | median minutes from onset to first alert | median lead over NEWS2 ≥ 5 (minutes) | notified raises before onset (per patient-week) |")
 print("|---|---|---|---|---|---|")
 for scenario in DETERIORATIONS:
     if scenario not in result:
@@ -33,8 +33,10 @@ for scenario in DETERIORATIONS:
         row = result[scenario][m]
         first = row["first_alert_minutes_median"]
         lead = row["lead_over_news2_5_minutes_median"]
-        print("| %s | %s | %d of %d | %s | %s | %d |" % (scenario, m, row["alerted"], row["patients"],
-              "-" if first is None else str(first), "-" if lead is None else "%+d" % lead, row["raises_before_onset"]))
+        weeks = row["quiet_minutes"] / (7 * 1440)
+        print("| %s | %s | %d of %d | %s | %s | %d (%.2f) |" % (scenario, m, row["alerted"], row["patients"],
+              "-" if first is None else str(first), "-" if lead is None else "%+d" % lead, row["raises_before_onset"],
+              row["raises_before_onset"] / weeks if weeks else 0.0))
     row = result[scenario]["any"]
     if row["alerted"] * 10 < row["patients"] * 9:
         ok = False

@@ -118,7 +118,7 @@ struct SensorShow: AsyncParsableCommand {
             ("config", "applied \(sensor.configApplied.map { "v\($0)" } ?? "none"), wanted \(sensor.configWanted.map { "v\($0)" } ?? "none")"
                 + (sensor.configPending ? Terminal.paint(" (pending)", .yellow) : "")),
             ("rejects", SensorText.rejects(sensor)),
-            ("clinical settings", sensor.clinical ?? "none entered (SpO2 scale 1, air, consciousness not assessed)"),
+            ("clinical", sensor.clinical ?? "none entered (SpO2 scale 1, air, consciousness not assessed)"),
         ]
         let width = lines.map(\.0.count).max() ?? 0
         for (key, value) in lines { print("\(key.padding(toLength: width, withPad: " ", startingAt: 0))  \(value)") }
