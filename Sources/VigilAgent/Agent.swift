@@ -52,6 +52,15 @@ public struct Agent: Sendable {
         let uplinkStatus = configuration.uplink.map { UplinkStatus(kind: "fhir", target: $0.baseURL) }
             ?? configuration.upstreamMQTT.map { UplinkStatus(kind: "mqtt", target: "\($0.broker.host):\($0.broker.port)") }
             ?? UplinkStatus(kind: "none", target: nil)
+        let stateDirectory = configuration.gateway.stateDirectory
+        let reserve = configuration.store.reserveBytes
+        var watched = GatewayWatch.Sources()
+        watched.brokerConnected = { client.connectionState.isConnected }
+        watched.uplinkFailingSince = { uplinkStatus.failingSince }
+        watched.clockSynchronized = { HostFacts.clock().synchronized }
+        watched.evictedReadings = { store.evictedReadings }
+        watched.diskFreeMiB = { HostFacts.disk(stateDirectory).map { Int((($0.free - reserve) >> 20)) } }
+        let gatewayWatch = GatewayWatch(watched, startedAt: GatewayInspector.now())
         let pipeline = PipelineService(.init(
             messages: client.messages, topics: Topics(prefix: configuration.topicPrefix), registry: devices, metrics: metrics,
             logger: logger, summaryInterval: .seconds(configuration.pipeline.summaryIntervalSeconds),
@@ -70,13 +79,14 @@ public struct Agent: Sendable {
                 }
             },
             store: store, validator: restored.validator, commitWindow: .milliseconds(configuration.store.commitWindowMilliseconds),
-            scoring: configuration.models.scoring,
+            scoring: configuration.scoring,
             alertAckTopic: Topics(prefix: configuration.topicPrefix).gatewayAlertAck(configuration.gateway.id),
             patients: patients,
             patientSettingsTopic: Topics(prefix: configuration.topicPrefix).gatewayPatientSettings(configuration.gateway.id),
-            sensors: sensors, alertBoard: alertBoard,
+            sensors: sensors, alertBoard: alertBoard, gatewayWatch: gatewayWatch,
             models: loadModels(), storeIO: storeIO, restored: restored.state, keeper: keeper,
-            checkpointInterval: .seconds(configuration.store.checkpointIntervalSeconds)))
+            checkpointInterval: .seconds(configuration.store.checkpointIntervalSeconds),
+            tickInterval: .seconds(configuration.technicalTickSeconds)))
 
         logger.notice("starting", metadata: [
             "gateway": "\(configuration.gateway.id)", "config": "\(configuration.sourcePath)",

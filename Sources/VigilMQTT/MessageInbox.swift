@@ -160,4 +160,9 @@ public struct MQTTMessages: AsyncSequence, Sendable {
     /// The next message if one has already arrived, without waiting (to gather a batch for one
     /// group commit).
     public func nextIfAvailable() -> MQTTMessage? { inbox.poll() }
+
+    /// Puts a message of the consumer's own in line with the broker's (the pipeline's clock
+    /// ticks), so one task handles both in order. `false` once the inbox has closed.
+    @discardableResult
+    public func inject(_ message: MQTTMessage) -> Bool { inbox.push(message) }
 }

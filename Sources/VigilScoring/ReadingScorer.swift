@@ -42,6 +42,8 @@ package struct ReadingScorer {
     private var clinical: [String: ClinicalSettings] = [:]
     /// When each patient was last seen exerting themselves (Unix ms).
     private var lastActive: [String: Int64] = [:]
+    /// Technical conditions of the sensors and the gateway.
+    private var technical = TechnicalMonitor()
     private let settings: ScoringSettings
 
     package struct ClosedEpisode: Codable, Equatable, Sendable {
@@ -66,13 +68,14 @@ package struct ReadingScorer {
         var recentlyClosed: [String: [ClosedEpisode]]
         var clinical: [String: ClinicalSettings]?
         var lastActive: [String: Int64]?
+        var technical: TechnicalMonitor?
     }
 
     package var state: State {
         get {
             State(quality: quality, news2: news2.patients, drift: drift?.patients, models: models.patients, limiter: limiter,
                   book: book, explanations: explanations, recentlyClosed: recentlyClosed, clinical: clinical,
-                  lastActive: lastActive)
+                  lastActive: lastActive, technical: technical)
         }
         set {
             quality = newValue.quality
@@ -89,6 +92,7 @@ package struct ReadingScorer {
             recentlyClosed = newValue.recentlyClosed
             clinical = newValue.clinical ?? [:]
             lastActive = newValue.lastActive ?? [:]
+            technical = newValue.technical ?? TechnicalMonitor()
         }
     }
 
@@ -174,10 +178,59 @@ package struct ReadingScorer {
             }
         }
         var alerts = scored.map { finish($0) }
+        alerts += technical.observe(batch, quality: assessments, settings: self.settings.technical).map { finish($0) }
         if let latest = batch.readings.map(\.time).max() {
             alerts += reminders(patient: batch.patient, device: batch.device, at: latest)
         }
         return alerts.map { ($0.model, $0.alert) }
+    }
+
+    /// The time-driven technical conditions at `now` (``TechnicalMonitor/tick(now:assigned:facts:listeningSince:settings:)``)
+    /// and reminders of every patient's unacknowledged episodes: a silent sensor sends no
+    /// readings to carry them.
+    package mutating func tick(
+        now: Int64, assigned: [String: (patient: String, kind: String?)], facts: GatewayFacts, listeningSince: Int64
+    ) -> [(model: String, alert: AlertEntry)] {
+        var alerts = technical.tick(now: now, assigned: assigned, facts: facts, listeningSince: listeningSince,
+                                    settings: settings.technical).map { finish($0) }
+        for patient in book.open.keys.sorted() {
+            alerts += reminders(patient: patient, device: "", at: now)
+        }
+        return alerts.map { ($0.model, $0.alert) }
+    }
+
+    /// An authenticated STATUS frame from `device` (``TechnicalMonitor/status(device:patient:online:battery:rssi:at:settings:)``).
+    package mutating func status(device: String, patient: String, online: Bool, battery: Int?, rssi: Int?, at time: Int64)
+        -> [(model: String, alert: AlertEntry)] {
+        technical.status(device: device, patient: patient, online: online, battery: battery, rssi: rssi, at: time,
+                         settings: settings.technical).map { finish($0) }.map { ($0.model, $0.alert) }
+    }
+
+    /// A frame that failed authentication, from a provisioned device id.
+    package mutating func authenticationFailed(device: String, patient: String, at time: Int64) -> [(model: String, alert: AlertEntry)] {
+        technical.authenticationFailed(device: device, patient: patient, at: time, settings: settings.technical)
+            .map { finish($0) }.map { ($0.model, $0.alert) }
+    }
+
+    /// A technical event from the log, replayed at start over the checkpoint: the episode, its
+    /// book entry and explanation are as they were when it was recorded.
+    package mutating func restoreTechnical(_ entry: AlertEntry) {
+        guard entry.event.model == TechnicalCondition.model, let id = entry.event.alertID,
+              let at = id.lastIndex(of: "@"), let since = Int64(id[id.index(after: at)...]) else { return }
+        let key = String(id[..<at])
+        guard technical.restore(entry) else { return }
+        book.record(patient: entry.patient, key: key, since: since, event: entry.event.kind.rawValue, at: entry.time,
+                    notified: entry.event.notify ?? true)
+        if entry.event.kind == .clear {
+            explanations[entry.patient]?[key] = nil
+        } else if entry.event.kind != .acknowledge {
+            explanations[entry.patient, default: [:]][key] = entry.event
+        }
+    }
+
+    /// The technical conditions open for `device` (for tests and status).
+    package func technicalConditions(device: String) -> [TechnicalCondition: TechnicalMonitor.Open] {
+        technical.open(device: device)
     }
 
     /// Records an acknowledgement from upstream of episode `alertID` (e.g. `news2@1795000000000`):

@@ -17,6 +17,8 @@ package struct ScoringSettings: Sendable, Equatable {
     package var restAfterMinutes = 10
     package var drift = true
     package var reminderMinutes = 30
+    /// When technical alerts (no data, not worn, battery, …) are raised (config `technical.*`).
+    package var technical = TechnicalSettings()
 
     package init() {}
 

@@ -118,6 +118,10 @@ public struct VigilConfiguration: Sendable, Equatable {
     public var upstreamMQTT: UpstreamMQTT?
     /// Where the file came from (for messages).
     public var sourcePath: String
+    /// When technical alerts are raised (`technical.*`).
+    package var technical = TechnicalSettings()
+    /// How often the pipeline judges the time-driven conditions (`technical.tick_seconds`).
+    public var technicalTickSeconds = 10
 }
 
 extension VigilConfiguration {
@@ -213,7 +217,8 @@ extension VigilConfiguration {
             // One cursor per lane: two uplinks would each confirm what only one delivered.
             r.report("uplink.mqtt", "expected one uplink: uplink.fhir.base_url or uplink.mqtt, not both")
         }
-        return VigilConfiguration(
+        let technical = technical(&r)
+        var configuration = VigilConfiguration(
             gateway: gateway,
             store: store,
             mqtt: mqtt,
@@ -238,6 +243,38 @@ extension VigilConfiguration {
             upstreamMQTT: mqttUplink,
             sourcePath: r.path
         )
+        configuration.technical = technical
+        configuration.technicalTickSeconds = r.int("technical.tick_seconds", default: 10, range: 1...300)
+        return configuration
+    }
+
+    /// `technical.*`: the technical conditions' thresholds (docs in config/vigil.yaml).
+    private static func technical(_ r: inout ConfigurationReader) -> TechnicalSettings {
+        var settings = TechnicalSettings()
+        settings.enabled = r.bool("technical.enabled", default: true)
+        let after = r.int("technical.silent_after_seconds", default: 300, range: 30...86_400)
+        let escalate = r.int("technical.silent_escalate_after_seconds", default: 900, range: 30...172_800)
+        if escalate <= after {
+            r.report("technical.silent_escalate_after_seconds", "expected more than technical.silent_after_seconds")
+        }
+        settings.silence = .init(after: after, escalateAfter: escalate)
+        let spotAfter = r.int("technical.spot_check_silent_after_hours", default: 26, range: 1...720)
+        let spot = TechnicalSettings.Silence(after: spotAfter * 3_600, escalateAfter: spotAfter * 2 * 3_600)
+        settings.silenceByKind = ["bp_cuff": spot, "thermometer": spot]
+        settings.notWornAfter = r.int("technical.not_worn_after_seconds", default: 300, range: 30...86_400)
+        settings.chargingMax = r.int("technical.charging_max_minutes", default: 180, range: 10...1_440) * 60
+        settings.batteryLow = r.int("technical.battery_low_percent", default: 20, range: 1...99)
+        settings.batteryCritical = r.int("technical.battery_critical_percent", default: 10, range: 0...98)
+        if settings.batteryCritical >= settings.batteryLow {
+            r.report("technical.battery_critical_percent", "expected less than technical.battery_low_percent")
+        }
+        settings.authFailures = r.int("technical.auth_failures", default: 5, range: 1...1_000)
+        settings.authWindow = r.int("technical.auth_window_seconds", default: 600, range: 10...86_400)
+        settings.uplinkDownAfter = r.int("technical.uplink_down_after_seconds", default: 1_800, range: 30...604_800)
+        settings.brokerDownAfter = r.int("technical.broker_down_after_seconds", default: 300, range: 10...86_400)
+        settings.clockUnsyncedAfter = r.int("technical.clock_unsynced_after_seconds", default: 3_600, range: 60...604_800)
+        settings.diskLowMiB = r.int("technical.disk_low_mib", default: 64, range: 1...1_048_576)
+        return settings
     }
 
     /// `<section>.password_file` and `<section>.tls.*`, for the local and the upstream broker.
@@ -435,6 +472,15 @@ extension VigilConfiguration.Models {
         settings.restAfterMinutes = restAfterMinutes
         settings.drift = drift
         settings.reminderMinutes = reminderMinutes
+        return settings
+    }
+}
+
+extension VigilConfiguration {
+    /// The live scoring, technical conditions included.
+    package var scoring: ScoringSettings {
+        var settings = models.scoring
+        settings.technical = technical
         return settings
     }
 }

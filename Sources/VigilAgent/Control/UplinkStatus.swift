@@ -12,6 +12,8 @@ package final class UplinkStatus: Sendable, UplinkObserver {
         var lastSuccess: Int64?
         var lastError: String?
         var lastErrorAt: Int64?
+        /// The first failure since the last success.
+        var failingSince: Int64?
         var confirmed = RateWindow()
     }
 
@@ -27,6 +29,7 @@ package final class UplinkStatus: Sendable, UplinkObserver {
         state.withLock { state in
             state.connected = true
             state.lastSuccess = time
+            state.failingSince = nil
             if records > 0 { state.confirmed.add(UInt64(records), at: time) }
         }
     }
@@ -37,8 +40,12 @@ package final class UplinkStatus: Sendable, UplinkObserver {
             state.connected = false
             state.lastError = String(reason.prefix(200))
             state.lastErrorAt = time
+            if state.failingSince == nil { state.failingSince = time }
         }
     }
+
+    /// When the current run of failures began (`nil` while requests succeed).
+    package var failingSince: Int64? { state.withLock { $0.failingSince } }
 
     package func report(at time: Int64) -> StatusReport.Uplink {
         state.withLock { state in

@@ -67,6 +67,8 @@ struct MessageHandler {
     private var alertsChanged = false
     /// Time of the newest upstream acknowledgement applied (checkpointed with the scorer).
     private var lastAcknowledgement: Int64
+    /// When this run began (wall clock): silence is counted from here at the earliest.
+    private let startedAt: Int64
 
     var hasPending: Bool { !pending.isEmpty || !acknowledgeAfterCommit.isEmpty || unsynced }
     var pendingCount: Int { pending.count }
@@ -84,6 +86,7 @@ struct MessageHandler {
         gapsAbandoned = dependencies.metrics.gapsAbandoned
         resendRequests = dependencies.metrics.resendRequests
         lastAcknowledgement = dependencies.restored.lastAcknowledgement
+        startedAt = dependencies.wallClock()
         restore(dependencies.restored)
     }
 
@@ -97,6 +100,8 @@ struct MessageHandler {
             case .readings(var batch):
                 _ = scorer.score(&batch)
                 dependencies.sensors?.stored(batch, at: batch.receivedAt)
+            case .technical(let alert):
+                scorer.restoreTechnical(alert)
             case .acknowledgement(let alert):
                 if let id = alert.event.alertID, let by = alert.event.by {
                     _ = scorer.acknowledge(patient: alert.patient, alertID: id, by: by, at: alert.time)
@@ -126,6 +131,10 @@ struct MessageHandler {
         applyPatientSettings()
         if message.topic == dependencies.patientSettingsTopic {
             handlePatientSettings(message.payload)
+            return
+        }
+        if message.topic == PipelineService.tickTopic {
+            handleTick()
             return
         }
         if message.topic == dependencies.alertAckTopic {
@@ -177,7 +186,36 @@ struct MessageHandler {
             if let ackThrough, let profile { sendAck(profile, boot: boot, seq: ackThrough) }
         case .rejected(let reason):
             reject(reason.code, device: device, bytes: payload.count)
+            if case .frame(.badMAC) = reason, let profile {
+                record(scorer.authenticationFailed(device: device.rawValue, patient: profile.patient, at: receivedAt))
+            }
         }
+    }
+
+    /// Stores technical (or reminder) events in the priority lane, synced at once.
+    private mutating func record(_ alerts: [(model: String, alert: AlertEntry)]) {
+        guard !alerts.isEmpty else { return }
+        for (model, alert) in alerts {
+            dependencies.store.append(.alert(alert))
+            alertsRecorded.increment()
+            logger.notice("alert", metadata: [
+                "device": "\(alert.device)", "model": "\(model)", "event": "\(alert.event.kind.rawValue)",
+                "condition": "\(alert.event.condition ?? "")",
+            ])
+        }
+        urgent = true
+        unsynced = true
+        alertsChanged = true
+        if pendingSince == nil { pendingSince = clock.now }
+    }
+
+    /// The pipeline's clock tick: silent sensors, the gateway's own conditions, reminders.
+    private mutating func handleTick() {
+        let now = dependencies.wallClock()
+        var assigned: [String: (patient: String, kind: String?)] = [:]
+        for (device, summary) in dependencies.registry.summaries { assigned[device] = (summary.patient, summary.kind) }
+        let (facts, listeningSince) = dependencies.gatewayWatch?.sample(at: now) ?? (GatewayFacts(), startedAt)
+        record(scorer.tick(now: now, assigned: assigned, facts: facts, listeningSince: listeningSince))
     }
 
     /// The group commit: makes the batch durable, records it as stored, acknowledges it, and asks
@@ -358,7 +396,10 @@ struct MessageHandler {
                 return
             }
             tally(.init(device: device.rawValue, kind: "status"), payload.count, 0)
-            dependencies.sensors?.status(device: device.rawValue, frame: status, at: dependencies.wallClock())
+            let receivedAt = dependencies.wallClock()
+            dependencies.sensors?.status(device: device.rawValue, frame: status, at: receivedAt)
+            record(scorer.status(device: device.rawValue, patient: profile.patient, online: status.online,
+                                 battery: status.battery.map(Int.init), rssi: status.rssi.map(Int.init), at: receivedAt))
             logger.notice(status.online ? "device online" : "device offline", metadata: [
                 "device": "\(device)", "boot": "\(status.boot)", "firmware": "\(status.firmware)",
                 "config_version": "\(status.configVersion)",
@@ -370,6 +411,9 @@ struct MessageHandler {
             }
         } catch {
             reject(error.rawValue, device: device, bytes: payload.count)
+            if error == .badMAC {
+                record(scorer.authenticationFailed(device: device.rawValue, patient: profile.patient, at: dependencies.wallClock()))
+            }
         }
     }
 

@@ -47,6 +47,9 @@ public final class PipelineService: Service {
         package var sensors: SensorBook?
         /// The open alert episodes, for status and metrics.
         package var alertBoard: AlertBoard?
+        /// The gateway's own facts for its technical conditions (`nil`: only the sensors' are judged,
+        /// from the start of the run).
+        package var gatewayWatch: GatewayWatch?
         /// Quantized models run on every reading.
         public var models: [QuantizedModel] = []
         /// Messages handled in one group commit at most.
@@ -59,6 +62,8 @@ public final class PipelineService: Service {
         var keeper: StateKeeper?
         /// How often the checkpoint is written while something changed.
         public var checkpointInterval: Duration = .seconds(60)
+        /// How often the time-driven conditions (silence, the uplink, the clock) are judged.
+        public var tickInterval: Duration = .seconds(10)
         /// Monotonic time since start, for rate limits and resend pacing (a twin in tests).
         public var uptime: @Sendable () -> Duration = Self.processUptime
         /// The gateway's wall clock in Unix ms, for receive times and clock mapping (a twin in tests).
@@ -110,6 +115,7 @@ public final class PipelineService: Service {
             group.addTask { await self.logSummaries() }
             group.addTask { await self.watchRegistry() }
             group.addTask { await self.checkpointPeriodically() }
+            group.addTask { await self.tick() }
             defer { group.cancelAll() }
             do {
                 try await consume()
@@ -167,6 +173,19 @@ public final class PipelineService: Service {
         while !Task.isCancelled {
             try? await Task.sleep(for: dependencies.checkpointInterval)
             _ = try? await dependencies.storeIO.run { keeper.writeIfChanged() }
+        }
+    }
+
+    /// The topic of the pipeline's own clock ticks in its inbox: `$`-topics cannot be published
+    /// by a device to a subscription of ours (MQTT 4.7.2), so only the pipeline puts them there.
+    static let tickTopic = "$vigil/tick"
+
+    /// Puts a tick in line with the messages every interval: the one task that owns the scorer
+    /// judges the time-driven conditions between messages.
+    private func tick() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: dependencies.tickInterval)
+            dependencies.messages.inject(MQTTMessage(topic: Self.tickTopic, payload: [], qos: .atMostOnce, retain: false))
         }
     }
 

@@ -15,6 +15,8 @@ struct RestoredState: Sendable {
     enum Replay: Sendable {
         case readings(ReadingBatch)
         case acknowledgement(AlertEntry)
+        /// A technical event (no data, not worn, …): its episode continues after the restart.
+        case technical(AlertEntry)
     }
 
     var scorer: ReadingScorer.State?
@@ -36,6 +38,7 @@ struct RestoredState: Sendable {
         private var readings: Deque<ReadingBatch> = []
         private var replayedCount = 0
         private var acknowledgements: [AlertEntry] = []
+        private var technical: [AlertEntry] = []
 
         init(checkpoint: GatewayState?) {
             if let checkpoint {
@@ -61,6 +64,10 @@ struct RestoredState: Sendable {
                 }
             case .alert(let alert) where alert.event.kind == .acknowledge && alert.time > state.lastAcknowledgement:
                 acknowledgements.append(alert)
+            case .alert(let alert) where alert.event.condition != nil:
+                // Applying a technical event again is harmless (the last one per episode decides),
+                // so every one the log holds is replayed, checkpointed or not.
+                technical.append(alert)
             default:
                 break
             }
@@ -70,16 +77,29 @@ struct RestoredState: Sendable {
         /// received after it.
         func build() -> RestoredState {
             var result = state
-            var acks = acknowledgements.sorted { $0.time < $1.time }[...]
+            // Stable by time: events of one episode keep their log order.
+            let events = (acknowledgements.map { Replay.acknowledgement($0) } + technical.map { Replay.technical($0) })
+                .enumerated().sorted { ($0.element.time, $0.offset) < ($1.element.time, $1.offset) }.map(\.element)
+            var pending = events[...]
             for batch in readings {
-                while let ack = acks.first, ack.time <= batch.receivedAt {
-                    result.replay.append(.acknowledgement(ack))
-                    acks = acks.dropFirst()
+                while let event = pending.first, event.time <= batch.receivedAt {
+                    result.replay.append(event)
+                    pending = pending.dropFirst()
                 }
                 result.replay.append(.readings(batch))
             }
-            result.replay += acks.map { .acknowledgement($0) }
+            result.replay += pending
             return result
+        }
+    }
+}
+
+extension RestoredState.Replay {
+    /// When an alert event was recorded (readings: when the batch was received).
+    var time: Int64 {
+        switch self {
+        case .readings(let batch): batch.receivedAt
+        case .acknowledgement(let alert), .technical(let alert): alert.time
         }
     }
 }

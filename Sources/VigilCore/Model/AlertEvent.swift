@@ -100,6 +100,18 @@ public struct AlertEvent: Sendable, Equatable, Codable {
     public var summary: String?
     public var closed: Bool?
 
+    // Technical conditions (model `technical`)
+    /// Which condition (`no_data`, `not_worn`, `battery_low`, …).
+    public var condition: String?
+    /// What the team should do, in plain words.
+    public var action: String?
+    /// The sensor's last facts known: battery %, RSSI dBm, when it was last heard (ISO 8601 UTC),
+    /// whether its last will arrived after it.
+    public var battery: Int?
+    public var rssi: Int?
+    public var lastSeen: String?
+    public var lastWill: Bool?
+
     public var signalQuality: Quality?
 
     public init(kind: Kind, model: String, version: String? = nil) {
@@ -127,6 +139,9 @@ public struct AlertEvent: Sendable, Equatable, Codable {
         case alreadyCleared = "already_cleared"
         case summary
         case closed
+        case condition, action, battery, rssi
+        case lastSeen = "last_seen"
+        case lastWill = "last_will"
         case signalQuality = "signal_quality"
     }
 }

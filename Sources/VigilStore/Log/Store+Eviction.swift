@@ -149,6 +149,7 @@ extension Store {
         lanes[lane]?.segments.removeAll { $0.id == segment.id }
         let readings = gaps.values.reduce(0) { $0 + Int($1.count) }
         metrics.evicted(kind: .evicted, readings: readings)
+        evictedLocked &+= UInt64(readings)
         logger.error(lane == .routine ? "deleted routine readings to stay within the store's limits"
                      : "deleted old alerts to make room for new ones", metadata: [
             "lane": "\(lane)", "segment": "\(segment.id)", "readings_removed": "\(readings)", "alerts_removed": "\(alerts)",
@@ -184,5 +185,15 @@ extension DataGap {
         from = min(from, time)
         to = max(to, time)
         count += 1
+    }
+}
+
+extension Store {
+    /// Readings deleted undelivered to make room (not thinned: thinning keeps the alerts and a
+    /// reading a minute) since the store opened: the gateway's `store_evicting` condition.
+    public var evictedReadings: UInt64 {
+        lock.lock()
+        defer { lock.unlock() }
+        return evictedLocked
     }
 }

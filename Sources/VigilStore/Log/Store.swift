@@ -36,6 +36,8 @@ public final class Store: @unchecked Sendable {
     static let tailCapacity = 4_096
     /// Segments decrypted whole for `read` (tests check that live reads come from the tail).
     package var segmentScans = 0
+    /// Readings deleted undelivered to make room since the store opened (``evictedReadings``).
+    var evictedLocked: UInt64 = 0
     /// Asked before a segment's entries leave the log (``guardRemovals(_:)``).
     var removalGuard: (@Sendable (Lane, Position) -> Bool)?
 
