@@ -285,7 +285,7 @@ package struct TechnicalMonitor: Sendable, Equatable, Codable {
 
     private func battery(_ sensor: inout Sensor, device: String, percent: Int, at time: Int64, settings: TechnicalSettings) -> [ScoredAlert] {
         if let previous = sensor.battery, let previousAt = sensor.batteryAt, time >= previousAt {
-            if percent >= previous + 2 {
+            if percent > previous {
                 // Rising: on the charger. The discharge estimate starts again when it comes off.
                 sensor.chargingSince = sensor.chargingSince ?? previousAt
                 sensor.dischargeFrom = nil
