@@ -19,5 +19,8 @@ public func writeAgentConfig(
     if !sections.contains("models:") {
         lines += ["models:", "  news2_window_seconds: 0", "  news2_raise_after: 1", "  news2_clear_after: 2"]
     }
+    // Technical alerts off unless a test is about them: these agents' sensors send fixed,
+    // clock-synced times days in the past (sensor_clock) and stop when the test has sent enough.
+    if !sections.contains("technical:") { lines += ["technical:", "  enabled: false"] }
     return try directory.write("vigil.yaml", (lines.joined(separator: "\n") + "\n" + sections))
 }
