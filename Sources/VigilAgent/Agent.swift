@@ -57,6 +57,7 @@ public struct Agent: Sendable {
         var watched = GatewayWatch.Sources()
         watched.brokerConnected = { client.connectionState.isConnected }
         watched.uplinkFailingSince = { uplinkStatus.failingSince }
+        watched.uplinkKnown = { uplinkStatus.hasReported }
         watched.clockSynchronized = { HostFacts.clock().synchronized }
         watched.evictedReadings = { store.evictedReadings }
         watched.diskFreeMiB = { HostFacts.disk(stateDirectory).map { Int((($0.free - reserve) >> 20)) } }

@@ -36,13 +36,6 @@ package enum TechnicalCondition: String, Sendable, Codable, CaseIterable {
     /// The episode key for this condition of `device`.
     package func key(device: String) -> String { "\(Self.model)/\(rawValue)/\(device)" }
 
-    /// The condition and device of a technical episode key.
-    package static func parse(key: String) -> (condition: TechnicalCondition, device: String)? {
-        let parts = key.split(separator: "/", maxSplits: 2).map(String.init)
-        guard parts.count == 3, parts[0] == model, let condition = TechnicalCondition(rawValue: parts[1]) else { return nil }
-        return (condition, parts[2])
-    }
-
     /// What the team should do about it, in plain words.
     package var action: String {
         switch self {
@@ -68,6 +61,9 @@ package struct GatewayFacts: Sendable, Equatable {
     package var brokerDownSince: Int64?
     /// When the uplink's current run of failures began (`nil` while it delivers).
     package var uplinkFailingSince: Int64?
+    /// Whether the uplink has reported at all since start: until it has, an outage open before a
+    /// restart is neither cleared nor raised again.
+    package var uplinkKnown = true
     /// When the kernel clock was first seen unsynchronised, while it is (`nil`: synchronised or unknown).
     package var clockUnsyncedSince: Int64?
     /// Readings the store has evicted since start (undelivered data deleted to make room).

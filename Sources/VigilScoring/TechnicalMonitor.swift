@@ -40,9 +40,14 @@ package struct TechnicalMonitor: Sendable, Equatable, Codable {
 
     private(set) var sensors: [String: Sensor] = [:]
     private(set) var gateway: [String: Open] = [:]
-    /// Evicted readings already reported (the store's counter restarts with the agent).
+    /// Evicted readings already reported: the store's counter restarts with the agent, so this
+    /// is not checkpointed (``CodingKeys``).
     private var evictedSeen: UInt64 = 0
     private var lastEviction: Int64?
+
+    enum CodingKeys: String, CodingKey {
+        case sensors, gateway, lastEviction
+    }
 
     package init() {}
 
@@ -373,9 +378,11 @@ package struct TechnicalMonitor: Sendable, Equatable, Codable {
         judge(.brokerDown, since: facts.brokerConnected ? nil : facts.brokerDownSince, after: settings.brokerDownAfter,
               summary: { since, at in "the gateway has not reached the sensors' broker for \(minutes(at - since)) (since \(ISOTime.seconds(since))): no sensor can be heard" },
               cleared: { since in "the gateway reached the sensors' broker again; it could not hear them from \(ISOTime.seconds(since)) to \(ISOTime.seconds(now))" })
-        judge(.uplinkDown, since: facts.uplinkFailingSince, after: settings.uplinkDownAfter,
-              summary: { since, at in "the gateway could not deliver to the hospital for \(minutes(at - since)) (since \(ISOTime.seconds(since)))" },
-              cleared: { since in "delivery to the hospital resumed: the outage ran from \(ISOTime.seconds(since)) to \(ISOTime.seconds(now)); the data buffered meanwhile follows" })
+        if facts.uplinkKnown {
+            judge(.uplinkDown, since: facts.uplinkFailingSince, after: settings.uplinkDownAfter,
+                  summary: { since, at in "the gateway could not deliver to the hospital for \(minutes(at - since)) (since \(ISOTime.seconds(since)))" },
+                  cleared: { since in "delivery to the hospital resumed: the outage ran from \(ISOTime.seconds(since)) to \(ISOTime.seconds(now)); the data buffered meanwhile follows" })
+        }
         judge(.gatewayClock, since: facts.clockUnsyncedSince, after: settings.clockUnsyncedAfter,
               summary: { since, _ in "the gateway's clock has not been synchronised since \(ISOTime.seconds(since)): reading times may drift" },
               cleared: { _ in "the gateway's clock is synchronised again" })
@@ -404,7 +411,9 @@ package struct TechnicalMonitor: Sendable, Equatable, Codable {
     ) -> ScoredAlert {
         var fields = AlertEvent(kind: kind, model: TechnicalCondition.model, version: "1")
         fields.condition = condition.rawValue
-        fields.device = device
+        // The gateway's own conditions name no sensor (reminders repeat these fields).
+        let sensorDevice = device == TechnicalCondition.gatewayDevice ? "" : device
+        if !sensorDevice.isEmpty { fields.device = sensorDevice }
         fields.windowStart = ISOTime.seconds(since)
         fields.windowEnd = ISOTime.seconds(time)
         fields.summary = summary
@@ -416,7 +425,7 @@ package struct TechnicalMonitor: Sendable, Equatable, Codable {
             fields.lastWill = sensor.willAt != nil
         }
         return ScoredAlert(model: TechnicalCondition.model, key: condition.key(device: device), since: since, fields: fields,
-                           device: device == TechnicalCondition.gatewayDevice ? "" : device, patient: patient, time: time)
+                           device: sensorDevice, patient: patient, time: time)
     }
 }
 

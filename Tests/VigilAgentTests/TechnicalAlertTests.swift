@@ -162,6 +162,38 @@ import VigilModels
         #expect(clear.event.summary?.contains("from \(ISOTime.seconds(minute(0))) to \(ISOTime.seconds(minute(125)))") == true)
     }
 
+    @Test func aRestartDuringAnOutageWaitsForTheUplinksOwnWord() throws {
+        var scorer = scorer()
+        var failing = GatewayFacts()
+        failing.uplinkFailingSince = minute(0)
+        let raise = try #require(tick(&scorer, 31, facts: failing).first)
+        var restarted = ReadingScorer(models: [], settings: .perReading)
+        restarted.state = try JSONDecoder().decode(ReadingScorer.State.self, from: JSONEncoder().encode(scorer.state))
+        var unknown = GatewayFacts()
+        unknown.uplinkKnown = false
+        #expect(tick(&restarted, 40, facts: unknown).isEmpty, "no request yet since the restart: the outage is not over")
+        var stillFailing = GatewayFacts()
+        stillFailing.uplinkFailingSince = minute(41)
+        let during = tick(&restarted, 80, facts: stillFailing)
+        #expect(during.map(\.event.kind) == [.remind], "the same outage reminded, not a second one")
+        #expect(during.first?.event.alertID == raise.event.alertID && during.first?.device == "")
+        let clear = try #require(tick(&restarted, 90).first)
+        #expect(clear.event.kind == .clear && clear.event.alertID == raise.event.alertID)
+    }
+
+    @Test func evictionsAfterARestartAreReportedThoughTheStoresCounterRestarted() throws {
+        var scorer = scorer()
+        var evicting = GatewayFacts()
+        evicting.evictedReadings = 500
+        #expect(tick(&scorer, 1, facts: evicting).map(\.event.condition) == ["store_evicting"])
+        #expect(tick(&scorer, 70, facts: evicting).map(\.event.kind) == [.clear], "an hour without evictions")
+        var restarted = ReadingScorer(models: [], settings: .perReading)
+        restarted.state = try JSONDecoder().decode(ReadingScorer.State.self, from: JSONEncoder().encode(scorer.state))
+        var again = GatewayFacts()
+        again.evictedReadings = 20
+        #expect(tick(&restarted, 80, facts: again).map(\.event.condition) == ["store_evicting"])
+    }
+
     @Test func anEpisodeRaisedAfterTheCheckpointContinuesAfterARestart() throws {
         var scorer = scorer()
         _ = score(&scorer, batch(0))

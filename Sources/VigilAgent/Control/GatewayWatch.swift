@@ -9,6 +9,8 @@ package final class GatewayWatch: Sendable {
     package struct Sources: Sendable {
         package var brokerConnected: @Sendable () -> Bool = { true }
         package var uplinkFailingSince: @Sendable () -> Int64? = { nil }
+        /// Whether the uplink has succeeded or failed at all since start.
+        package var uplinkKnown: @Sendable () -> Bool = { true }
         /// `nil`: the system cannot tell.
         package var clockSynchronized: @Sendable () -> Bool? = { nil }
         package var evictedReadings: @Sendable () -> UInt64 = { 0 }
@@ -46,6 +48,7 @@ package final class GatewayWatch: Sendable {
             facts.brokerConnected = connected
             facts.brokerDownSince = state.downSince
             facts.uplinkFailingSince = sources.uplinkFailingSince()
+            facts.uplinkKnown = sources.uplinkKnown()
             facts.clockUnsyncedSince = state.unsyncedSince
             facts.evictedReadings = sources.evictedReadings()
             facts.diskFreeMiB = sources.diskFreeMiB()

@@ -47,6 +47,9 @@ package final class UplinkStatus: Sendable, UplinkObserver {
     /// When the current run of failures began (`nil` while requests succeed).
     package var failingSince: Int64? { state.withLock { $0.failingSince } }
 
+    /// Whether any request succeeded or failed since start.
+    package var hasReported: Bool { state.withLock { $0.connected != nil } }
+
     package func report(at time: Int64) -> StatusReport.Uplink {
         state.withLock { state in
             StatusReport.Uplink(kind: kind, target: target, connected: state.connected, lastSuccess: state.lastSuccess,

@@ -65,8 +65,8 @@ struct RestoredState: Sendable {
             case .alert(let alert) where alert.event.kind == .acknowledge && alert.time > state.lastAcknowledgement:
                 acknowledgements.append(alert)
             case .alert(let alert) where alert.event.condition != nil:
-                // Applying a technical event again is harmless (the last one per episode decides),
-                // so every one the log holds is replayed, checkpointed or not.
+                // An event the checkpoint already reflects changes nothing when applied again
+                // (``TechnicalMonitor/restore(_:)``), so every one the log holds is replayed.
                 technical.append(alert)
             default:
                 break
