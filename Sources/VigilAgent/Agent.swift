@@ -94,29 +94,35 @@ public struct Agent: Sendable {
             "broker": "\(configuration.mqtt.host):\(configuration.mqtt.port)",
         ])
         var uplink: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        let heartbeat = HeartbeatFacts(sensors: sensors, registry: devices, alerts: alertBoard, technical: configuration.technical)
+        let heartbeatInterval: Duration? = configuration.heartbeatIntervalSeconds > 0 ? .seconds(configuration.heartbeatIntervalSeconds) : nil
         if let settings = configuration.uplink {
             let transport = try FHIRTransport(.init(
                 baseURL: settings.baseURL, auth: settings.auth, caFile: settings.caFile,
                 clientCertificateFile: settings.clientCertificateFile, clientKeyFile: settings.clientKeyFile,
                 connectTimeout: .seconds(settings.connectTimeoutSeconds), requestTimeout: .seconds(settings.requestTimeoutSeconds),
                 gzip: settings.gzip))
+            var uplinkSettings = UplinkService.Settings(maxEntries: settings.maxEntries, maxBytes: settings.maxBytes, backoff: settings.backoff,
+                                                        routineBatch: .milliseconds(settings.routineBatchMilliseconds))
+            uplinkSettings.heartbeatInterval = heartbeatInterval
             let deadLetters = try DeadLetters(directory: configuration.gateway.stateDirectory + "/uplink", keyring: keyring)
             uplink.append(.init(service: UplinkService(
                 store: store, mapper: FHIRMapper(gateway: configuration.gateway.id), transport: transport, deadLetters: deadLetters,
-                settings: .init(maxEntries: settings.maxEntries, maxBytes: settings.maxBytes, backoff: settings.backoff,
-                                routineBatch: .milliseconds(settings.routineBatchMilliseconds)), logger: logger,
-                metrics: metrics.factory, sensors: sensors, status: uplinkStatus, storeIO: storeIO)))
+                settings: uplinkSettings, logger: logger,
+                metrics: metrics.factory, sensors: sensors, status: uplinkStatus, heartbeat: heartbeat, storeIO: storeIO)))
         }
         if let upstream = configuration.upstreamMQTT {
             let local = Topics(prefix: configuration.topicPrefix)
             let localAckTopic = local.gatewayAlertAck(configuration.gateway.id)
             let localSettingsTopic = local.gatewayPatientSettings(configuration.gateway.id)
+            var mqttSettings = MQTTUplinkService.Settings(topicPrefix: upstream.topicPrefix, gateway: configuration.gateway.id,
+                                                          backoff: Backoff(initialMilliseconds: 500, maximumMilliseconds: 60_000, jitter: .full))
+            mqttSettings.heartbeatInterval = heartbeatInterval
             uplink.append(.init(service: MQTTUplinkService(
                 store: store, mapper: FHIRMapper(gateway: configuration.gateway.id),
                 client: MQTTClient(configuration: upstream.broker, logger: logger),
-                settings: .init(topicPrefix: upstream.topicPrefix, gateway: configuration.gateway.id,
-                                backoff: Backoff(initialMilliseconds: 500, maximumMilliseconds: 60_000, jitter: .full)),
-                logger: logger, metrics: metrics.factory, status: uplinkStatus,
+                settings: mqttSettings,
+                logger: logger, metrics: metrics.factory, status: uplinkStatus, heartbeat: heartbeat,
                 forwardUpstream: { topic, payload in
                     // Into the pipeline through the local broker, like a message published there.
                     let settings = topic.hasSuffix("/patient-settings")

@@ -71,7 +71,7 @@ import VigilUplink
     }
 
     func harness(_ server: FakeServer, maxEntries: Int = 100, liveThreshold: Int? = nil, backoff: Backoff? = nil,
-                 realSleep: Bool = false) throws -> Harness {
+                 realSleep: Bool = false, heartbeat: (any HeartbeatSource)? = nil, heartbeatInterval: Duration? = nil) throws -> Harness {
         let directory = try TemporaryDirectory("uplink-service")
         let keyring = Keyring.generate()
         let (store, _) = try Store.open(directory: directory.path + "/log", keyring: keyring, logger: Logger(label: "t"))
@@ -79,11 +79,12 @@ import VigilUplink
         var settings = UplinkService.Settings(maxEntries: maxEntries, maxBytes: 1 << 20,
                                               backoff: backoff ?? Backoff(initialMilliseconds: 100, maximumMilliseconds: 1_000))
         if let liveThreshold { settings.liveThreshold = liveThreshold }
+        settings.heartbeatInterval = heartbeatInterval
         let service = UplinkService(
             store: store, mapper: FHIRMapper(gateway: "gw-t"), transport: server,
             deadLetters: try DeadLetters(directory: directory.path + "/uplink", keyring: keyring),
             settings: settings,
-            logger: Logger(label: "t"), metrics: NOOPMetricsHandler.instance,
+            logger: Logger(label: "t"), metrics: NOOPMetricsHandler.instance, heartbeat: heartbeat,
             sleep: { delay in
                 waits.values.withLock { $0.append(delay) }
                 if realSleep { await sleepUnlessShuttingDown(for: delay) } else { try? await Task.sleep(for: .milliseconds(1)) }
@@ -199,5 +200,33 @@ import VigilUplink
         #expect(await eventually(timeout: .seconds(30)) { finished.withLock { $0 } }, "the service returned without waiting out its backoff")
         task.cancel()
         #expect(harness.store.unsentCount(.routine) == 1, "nothing confirmed that the server did not take")
+    }
+
+    struct FixedHeartbeat: HeartbeatSource {
+        func heartbeat(at time: Int64) -> GatewayHeartbeat {
+            GatewayHeartbeat(time: time, sensors: [.init(device: "dev-t", patient: "p-1", state: .silent, lastSeen: time - 600_000, battery: 4)],
+                             openAlerts: 1)
+        }
+    }
+
+    @Test func anIdleGatewayStillSendsItsHeartbeatAndRetriesOneThatFailed() async throws {
+        // Nothing in the log: only the heartbeat is posted; the failed one is tried again.
+        let harness = try harness(FakeServer([.unavailable]), heartbeat: FixedHeartbeat(), heartbeatInterval: .milliseconds(30))
+        defer { harness.directory.remove() }
+        #expect(await run(harness) { $0.count >= 4 })
+        let posts = harness.server.posts
+        #expect(posts.allSatisfy { $0.map(\.type) == ["Device"] && $0.first?.identifier == FHIRMapper(gateway: "gw-t").gatewayIdentifier })
+    }
+
+    @Test func withoutAnIntervalNoHeartbeatIsSent() async throws {
+        let harness = try harness(FakeServer(), heartbeat: FixedHeartbeat(), heartbeatInterval: nil)
+        defer { harness.directory.remove() }
+        harness.store.append(readings(seq: 0))
+        _ = try harness.store.commit()
+        let store = harness.store
+        #expect(await run(harness) { _ in store.unsentCount(.routine) == 0 })
+        // Only the first request's Devices (the gateway's identity once, the sensor's) and the readings.
+        let gatewayPosts = harness.server.posts.flatMap { $0 }.filter { $0.identifier == FHIRMapper(gateway: "gw-t").gatewayIdentifier }
+        #expect(gatewayPosts.count == 1)
     }
 }

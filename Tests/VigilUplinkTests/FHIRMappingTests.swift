@@ -108,6 +108,23 @@ import VigilStore
         #expect(((flag["code"] as? [String: Any])?["text"] as? String)?.contains("120 readings") == true)
     }
 
+    @Test func theHeartbeatReplacesTheGatewayDeviceWithEachSensorsStateAndNoPatient() throws {
+        let beat = GatewayHeartbeat(time: 1_795_350_000_000, sensors: [
+            .init(device: "ring-1", patient: "Patient/p1", state: .streaming, lastSeen: 1_795_349_999_000, battery: 80),
+            .init(device: "ring-2", patient: "Patient/p2", state: .silent, lastSeen: 1_795_349_000_000, battery: 4),
+        ], openAlerts: 1)
+        let resource = mapper.gatewayHeartbeat(beat)
+        #expect(resource.replaces && resource.identifier == mapper.gatewayIdentifier)
+        let device = try object(resource.json)
+        let note = try #require((device["note"] as? [[String: Any]])?.first)
+        #expect(note["time"] as? String == "2026-11-22T12:20:00.000Z")
+        #expect(note["text"] as? String == "heartbeat: 2 sensors: 1 streaming, 1 silent (ring-2); 1 open alert")
+        let properties = try #require(device["property"] as? [[String: Any]])
+        let codes = properties.compactMap { (($0["valueCode"] as? [[String: Any]])?.first?["coding"] as? [[String: Any]])?.first?["code"] as? String }
+        #expect(codes == ["streaming", "silent"])
+        #expect(!String(decoding: resource.json, as: UTF8.self).contains("Patient/"), "a gateway's Device names no patient")
+    }
+
     @Test func bundlesAreConditionalCreates() throws {
         var bundle = TransactionBundle()
         bundle.append(contentsOf: mapper.resources(for: .readings(batch())))

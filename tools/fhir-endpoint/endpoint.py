@@ -13,7 +13,8 @@ duplicate, not created; a conditional update replaces), and injects faults on de
     GET  /_control/stats    counts per type, duplicates, invalid resources (with reasons),
                             requests, faults injected, rejected identifiers
     GET  /_control/identifiers?type=Observation    every stored identifier of that type
-    GET  /_control/device?identifier=ID    the latest Device stored under that identifier
+    GET  /_control/device?identifier=ID    the latest Device stored under that identifier, with
+                            meta.lastUpdated set as a server would
 
     POST /token             OAuth 2.0 client credentials: HTTP Basic with --client-id and the
                             secret in --client-secret-file, or a SMART Backend Services JWT
@@ -268,7 +269,12 @@ class Handler(BaseHTTPRequestHandler):
             for index, identifier, resource, method in answers:
                 # A conditional create of an existing Device leaves it as it is; an update replaces it.
                 if resource["resourceType"] == "Device" and (method == "PUT" or identifier not in STATE["resources"]):
-                    STATE["devices"][identifier] = resource
+                    # As a server does: meta.lastUpdated is when it last changed (what a hospital
+                    # alarms on for a gateway whose heartbeat stopped).
+                    stored = dict(resource)
+                    stored["meta"] = dict(resource.get("meta", {}),
+                                          lastUpdated=time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + "Z")
+                    STATE["devices"][identifier] = stored
                 if method == "PUT" and identifier in STATE["resources"]:
                     STATE["updates"] += 1
                     responses[index] = {"response": {"status": "200 OK"}}

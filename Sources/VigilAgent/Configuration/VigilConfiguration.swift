@@ -122,6 +122,8 @@ public struct VigilConfiguration: Sendable, Equatable {
     package var technical = TechnicalSettings()
     /// How often the pipeline judges the time-driven conditions (`technical.tick_seconds`).
     public var technicalTickSeconds = 10
+    /// How often either uplink sends the gateway's heartbeat (`uplink.heartbeat_interval_seconds`; 0: never).
+    public var heartbeatIntervalSeconds = 300
 }
 
 extension VigilConfiguration {
@@ -245,6 +247,7 @@ extension VigilConfiguration {
         )
         configuration.technical = technical
         configuration.technicalTickSeconds = r.int("technical.tick_seconds", default: 10, range: 1...300)
+        configuration.heartbeatIntervalSeconds = r.int("uplink.heartbeat_interval_seconds", default: 300, range: 0...86_400)
         return configuration
     }
 
@@ -321,6 +324,9 @@ extension VigilConfiguration {
         return UpstreamMQTT(
             broker: MQTTConfiguration(host: host, port: port, clientID: clientID, username: username, password: password, tls: tls,
                                       cleanSession: false,
+                                      // The upstream sees the gateway drop at once, not only when heartbeats stop.
+                                      will: .init(topic: "\(prefix)/\(gateway)/status", payload: Array("offline".utf8)),
+                                      birth: .init(topic: "\(prefix)/\(gateway)/status", payload: Array("online".utf8)),
                                       subscriptions: [.init(ackTopic), .init(Topics.upstreamPatientSettings(prefix: prefix, gateway: gateway))],
                                       reconnect: Backoff(initialMilliseconds: 500, maximumMilliseconds: 60_000)),
             topicPrefix: prefix)

@@ -23,6 +23,8 @@ package final class MQTTUplinkService: Service {
         package var window: Int = 512
         package var backoff: Backoff
         package var pollInterval: Duration = .milliseconds(20)
+        /// How often the heartbeat is published (retained, on `<prefix>/<gateway>/heartbeat`); nil: never.
+        package var heartbeatInterval: Duration?
 
         package init(topicPrefix: String, gateway: String, backoff: Backoff) {
             self.topicPrefix = topicPrefix
@@ -38,13 +40,15 @@ package final class MQTTUplinkService: Service {
     private let logger: Logger
     private let forwardUpstream: @Sendable (String, [UInt8]) -> Void
     private let status: any UplinkObserver
+    private let heartbeat: (any HeartbeatSource)?
     private let published: Counter
     private let failures: Counter
     private let lastSuccess: Gauge
 
     package init(store: Store, mapper: FHIRMapper, client: any MQTTConnection, settings: Settings, logger: Logger, metrics factory: any MetricsFactory,
-         status: any UplinkObserver = NoUplinkObserver(), forwardUpstream: @escaping @Sendable (String, [UInt8]) -> Void) {
+         status: any UplinkObserver = NoUplinkObserver(), heartbeat: (any HeartbeatSource)? = nil, forwardUpstream: @escaping @Sendable (String, [UInt8]) -> Void) {
         self.status = status
+        self.heartbeat = heartbeat
         published = Counter(label: "vigil_uplink_entries_total", dimensions: [("outcome", "published")], factory: factory)
         failures = Counter(label: "vigil_uplink_request_failures_total", factory: factory)
         lastSuccess = Gauge(label: "vigil_uplink_last_success_timestamp_seconds", factory: factory)
@@ -89,8 +93,16 @@ package final class MQTTUplinkService: Service {
         var devices: Set<String> = []
         var attempt = 0
         var random = SystemRandomNumberGenerator()
+        var nextBeat = ContinuousClock.now
         await withGracefulShutdownHandler {
             while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                if let interval = settings.heartbeatInterval, let source = heartbeat, ContinuousClock.now >= nextBeat {
+                    // Retained, so a consumer that subscribes later sees the last one and its time.
+                    let beat = mapper.gatewayHeartbeat(source.heartbeat(at: Int64(Date().timeIntervalSince1970 * 1_000)))
+                    let topic = "\(settings.topicPrefix)/\(settings.gateway)/heartbeat"
+                    let sent = (try? client.enqueue(topic: topic, payload: beat.json, qos: .atLeastOnce, retain: true)) != nil
+                    nextBeat = .now + (sent ? interval : min(interval, .seconds(60)))
+                }
                 guard let lane = store.nextLaneToUpload else {
                     await sleepUnlessShuttingDown(for: settings.pollInterval)
                     continue

@@ -27,6 +27,8 @@ package final class UplinkService: Service {
         package var pollInterval: Duration = .milliseconds(20)
         /// Unsent routine records beyond which new readings are sent ahead of the backlog.
         package var liveThreshold = 4_096
+        /// How often the gateway's heartbeat (``GatewayHeartbeat``) is sent; nil: never.
+        package var heartbeatInterval: Duration?
 
         package init(maxEntries: Int, maxBytes: Int, backoff: Backoff, routineBatch: Duration = .zero) {
             self.maxEntries = maxEntries
@@ -52,24 +54,28 @@ package final class UplinkService: Service {
     private let failures: Counter
     private let bytesSent: Counter
     private let lastSuccess: Gauge
+    private let heartbeats: Counter
 
     private let sensors: any SensorFactsSource
     private let status: any UplinkObserver
+    private let heartbeat: (any HeartbeatSource)?
 
     package init(store: Store, mapper: FHIRMapper, transport: any FHIRPosting, deadLetters: DeadLetters, settings: Settings, logger: Logger,
          metrics factory: any MetricsFactory, sensors: any SensorFactsSource = NoSensorFacts(),
-         status: any UplinkObserver = NoUplinkObserver(),
+         status: any UplinkObserver = NoUplinkObserver(), heartbeat: (any HeartbeatSource)? = nil,
          sleep: @escaping @Sendable (Duration) async -> Void = sleepUnlessShuttingDown, storeIO: BlockingIO = BlockingIO()) {
         self.sleep = sleep
         self.storeIO = storeIO
         self.sensors = sensors
         self.status = status
+        self.heartbeat = heartbeat
         created = Counter(label: "vigil_uplink_entries_total", dimensions: [("outcome", "created")], factory: factory)
         existing = Counter(label: "vigil_uplink_entries_total", dimensions: [("outcome", "existing")], factory: factory)
         deadLettered = Counter(label: "vigil_uplink_entries_total", dimensions: [("outcome", "dead_letter")], factory: factory)
         failures = Counter(label: "vigil_uplink_request_failures_total", factory: factory)
         bytesSent = Counter(label: "vigil_uplink_bytes_sent_total", factory: factory)
         lastSuccess = Gauge(label: "vigil_uplink_last_success_timestamp_seconds", factory: factory)
+        heartbeats = Counter(label: "vigil_uplink_heartbeats_total", factory: factory)
         self.store = store
         self.mapper = mapper
         self.transport = transport
@@ -81,8 +87,14 @@ package final class UplinkService: Service {
     package func run() async throws {
         var state = SendState(limit: settings.maxEntries)
         var lastRoutine = ContinuousClock.now - settings.routineBatch
+        var nextBeat = ContinuousClock.now
         await withGracefulShutdownHandler {
             while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                if let interval = settings.heartbeatInterval, let source = heartbeat, ContinuousClock.now >= nextBeat {
+                    // After a failure, again within a minute: the link's return shows at once.
+                    let delivered = await sendHeartbeat(source, &state)
+                    nextBeat = .now + (delivered ? interval : min(interval, .seconds(60)))
+                }
                 guard let lane = store.nextLaneToUpload,
                       lane == .priority || ContinuousClock.now - lastRoutine >= settings.routineBatch
                           || store.unsentCount(.routine) >= UInt64(Self.recordsPerRead) else {
@@ -292,6 +304,34 @@ package final class UplinkService: Service {
             ])
             return delay
         }
+    }
+
+    /// One heartbeat request; true when the server confirmed it. Not stored and not retried: the
+    /// next one replaces it.
+    private func sendHeartbeat(_ source: any HeartbeatSource, _ state: inout SendState) async -> Bool {
+        var bundle = TransactionBundle()
+        bundle.append(mapper.gatewayHeartbeat(source.heartbeat(at: Int64(Date().timeIntervalSince1970 * 1_000))))
+        let time = { Int64(Date().timeIntervalSince1970 * 1_000) }
+        do {
+            let response = try await transport.post(bundle.encoded())
+            bytesSent.increment(by: response.sentBytes)
+            let outcome = TransactionOutcome.classify(status: response.status, retryAfter: response.retryAfter,
+                                                      body: response.body, entries: 1)
+            switch outcome {
+            case .confirmed:
+                heartbeats.increment()
+                status.succeeded(records: 0, at: time())
+                state.gatewaySent = true
+                return true
+            case .retry(let reason, _):
+                status.failed(reason, at: time())
+            case .rejected, .unattributed:
+                logger.warning("uplink: the server refused the heartbeat", metadata: ["status": "\(response.status)"])
+            }
+        } catch {
+            status.failed("\(type(of: error)): \(error)", at: time())
+        }
+        return false
     }
 
     private func read(_ lane: Lane, from position: Position? = nil, limit: Int) async throws -> [StoredRecord] {
