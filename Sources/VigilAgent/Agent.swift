@@ -48,6 +48,7 @@ public struct Agent: Sendable {
         let devices = DeviceRegistry(
             directory: URL(fileURLWithPath: configuration.gateway.stateDirectory).appendingPathComponent("devices"), logger: logger)
         let alertBoard = AlertBoard()
+        let coverageBoard = CoverageBoard()
         let patients = PatientSettingsStore(stateDirectory: configuration.gateway.stateDirectory, logger: logger)
         let uplinkStatus = configuration.uplink.map { UplinkStatus(kind: "fhir", target: $0.baseURL) }
             ?? configuration.upstreamMQTT.map { UplinkStatus(kind: "mqtt", target: "\($0.broker.host):\($0.broker.port)") }
@@ -84,7 +85,7 @@ public struct Agent: Sendable {
             alertAckTopic: Topics(prefix: configuration.topicPrefix).gatewayAlertAck(configuration.gateway.id),
             patients: patients,
             patientSettingsTopic: Topics(prefix: configuration.topicPrefix).gatewayPatientSettings(configuration.gateway.id),
-            sensors: sensors, alertBoard: alertBoard, gatewayWatch: gatewayWatch,
+            sensors: sensors, alertBoard: alertBoard, coverageBoard: coverageBoard, gatewayWatch: gatewayWatch,
             models: loadModels(), storeIO: storeIO, restored: restored.state, keeper: keeper,
             checkpointInterval: .seconds(configuration.store.checkpointIntervalSeconds),
             tickInterval: .seconds(configuration.technicalTickSeconds)))
@@ -140,7 +141,7 @@ public struct Agent: Sendable {
             uplink: uplinkStatus, alerts: alertBoard, currentKey: keyring.currentID,
             keyFile: Keyring.locate(keyFile: configuration.store.keyFile, environment: ProcessInfo.processInfo.environment)
                 == configuration.store.keyFile ? configuration.store.keyFile : nil,
-            startedAt: GatewayInspector.now(), patients: patients)
+            startedAt: GatewayInspector.now(), patients: patients, coverage: coverageBoard)
         let statusMetrics = StatusMetrics(registry: registry, inspector: inspector)
         let control: [ServiceGroupConfiguration.ServiceConfiguration] = configuration.controlSocket.map {
             [.init(service: ControlServer(path: $0, inspector: inspector, logger: logger))]

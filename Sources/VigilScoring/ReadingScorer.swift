@@ -44,6 +44,8 @@ package struct ReadingScorer {
     private var lastActive: [String: Int64] = [:]
     /// Technical conditions of the sensors and the gateway.
     private var technical = TechnicalMonitor()
+    /// Monitoring coverage per patient and day.
+    private var coverage: CoverageLedger
     private let settings: ScoringSettings
 
     package struct ClosedEpisode: Codable, Equatable, Sendable {
@@ -69,13 +71,14 @@ package struct ReadingScorer {
         var clinical: [String: ClinicalSettings]?
         var lastActive: [String: Int64]?
         var technical: TechnicalMonitor?
+        var coverage: CoverageLedger?
     }
 
     package var state: State {
         get {
             State(quality: quality, news2: news2.patients, drift: drift?.patients, models: models.patients, limiter: limiter,
                   book: book, explanations: explanations, recentlyClosed: recentlyClosed, clinical: clinical,
-                  lastActive: lastActive, technical: technical)
+                  lastActive: lastActive, technical: technical, coverage: coverage)
         }
         set {
             quality = newValue.quality
@@ -93,6 +96,9 @@ package struct ReadingScorer {
             clinical = newValue.clinical ?? [:]
             lastActive = newValue.lastActive ?? [:]
             technical = newValue.technical ?? TechnicalMonitor()
+            coverage = newValue.coverage ?? CoverageLedger()
+            // Days follow this run's time zone.
+            coverage.utcOffset = Int64(settings.utcOffsetMinutes) * 60_000
         }
     }
 
@@ -102,6 +108,7 @@ package struct ReadingScorer {
         drift = settings.drift ? DriftScorer() : nil
         self.models = ModelScorer(models: models, settings: settings)
         book = AlertBook(reminderMilliseconds: Int64(settings.reminderMinutes) * 60_000)
+        coverage = CoverageLedger(utcOffset: Int64(settings.utcOffsetMinutes) * 60_000)
     }
 
     /// The patient's clinical settings in force (`nil`: none entered).
@@ -179,6 +186,9 @@ package struct ReadingScorer {
         }
         var alerts = scored.map { finish($0) }
         alerts += technical.observe(batch, quality: assessments, settings: self.settings.technical).map { finish($0) }
+        coverage.record(batch, usable: batch.readings.indices.map {
+            TechnicalMonitor.isUsable(batch.readings[$0], $0 < assessments.count ? assessments[$0] : SignalQuality.Assessment())
+        })
         if let latest = batch.readings.map(\.time).max() {
             alerts += reminders(patient: batch.patient, device: batch.device, at: latest)
         }
@@ -227,6 +237,14 @@ package struct ReadingScorer {
             explanations[entry.patient, default: [:]][key] = entry.event
         }
     }
+
+    /// Coverage days now over and not yet reported (``CoverageLedger/closeDays(now:assigned:)``).
+    package mutating func closeCoverageDays(now: Int64, assigned: Set<String>) -> [CoverageDay] {
+        coverage.closeDays(now: now, assigned: assigned)
+    }
+
+    /// The coverage ledger as it stands (for reports).
+    package var coverageLedger: CoverageLedger { coverage }
 
     /// The technical conditions open for `device` (for tests and status).
     package func technicalConditions(device: String) -> [TechnicalCondition: TechnicalMonitor.Open] {

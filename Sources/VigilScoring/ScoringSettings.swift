@@ -17,6 +17,9 @@ package struct ScoringSettings: Sendable, Equatable {
     package var restAfterMinutes = 10
     package var drift = true
     package var reminderMinutes = 30
+    /// The gateway's local time against UTC: where coverage days begin (set at start from the
+    /// system time zone; a change of daylight saving time takes effect at the next restart).
+    package var utcOffsetMinutes = 0
     /// When technical alerts (no data, not worn, battery, …) are raised (config `technical.*`).
     package var technical = TechnicalSettings()
 

@@ -54,6 +54,13 @@ package struct TechnicalMonitor: Sendable, Equatable, Codable {
     /// Channels that carry a vital sign: a reading with none of them usable is not monitoring.
     static let vitalChannels: Set<UInt8> = [1, 2, 3, 4, 6, 7, 8]
     static let clearAfterUsable = 2
+
+    /// A reading that monitors: some vital sign the quality assessment did not exclude.
+    package static func isUsable(_ reading: StoredReading, _ assessment: SignalQuality.Assessment) -> Bool {
+        assessment.grade < .unusable && reading.values.contains {
+            vitalChannels.contains($0.channel.rawValue) && !assessment.excluded.contains($0.channel.rawValue)
+        }
+    }
     static let clockRun = 3
 
     /// Open episodes of one sensor (or of the gateway, for `gateway`), by condition.
@@ -79,9 +86,7 @@ package struct TechnicalMonitor: Sendable, Equatable, Codable {
             }
             if let rssi = reading.values.first(where: { $0.channel == .rssi }) { sensor.rssi = Int(rssi.raw) }
             let assessment = index < quality.count ? quality[index] : SignalQuality.Assessment()
-            let usable = assessment.grade < .unusable && reading.values.contains {
-                Self.vitalChannels.contains($0.channel.rawValue) && !assessment.excluded.contains($0.channel.rawValue)
-            }
+            let usable = Self.isUsable(reading, assessment)
             events += wear(&sensor, device: batch.device, usable: usable, issues: assessment.issues, at: reading.time, settings: settings)
         }
         events += clock(&sensor, device: batch.device, quality: batch.timeQuality, at: batch.receivedAt)

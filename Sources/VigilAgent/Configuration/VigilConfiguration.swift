@@ -487,6 +487,7 @@ extension VigilConfiguration {
     package var scoring: ScoringSettings {
         var settings = models.scoring
         settings.technical = technical
+        settings.utcOffsetMinutes = TimeZone.current.secondsFromGMT() / 60
         return settings
     }
 }

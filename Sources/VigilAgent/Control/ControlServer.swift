@@ -11,6 +11,7 @@ import ServiceLifecycle
 ///     GET /v1/sensors                         [SensorReport]
 ///     GET /v1/sensors/<id>                    SensorReport (404 if neither provisioned nor seen)
 ///     GET /v1/sensors/<id>/readings?after=N   WatchBatch (readings newer than index N)
+///     GET /v1/coverage?days=N&patient=P       [CoverageDay] (each patient's last N days, today so far)
 package final class ControlServer: Service {
     private let path: String
     private let inspector: GatewayInspector
@@ -45,8 +46,13 @@ package final class ControlServer: Service {
         case 4 where parts[0] == "v1" && parts[1] == "sensors" && parts[3] == "readings":
             let after = components?.queryItems?.first(where: { $0.name == "after" })?.value.flatMap(UInt64.init) ?? 0
             return json(inspector.sensors.readings(of: parts[2], after: after))
+        case 2 where parts == ["v1", "coverage"]:
+            let query = components?.queryItems ?? []
+            let days = query.first(where: { $0.name == "days" })?.value.flatMap(Int.init) ?? 7
+            let patient = query.first(where: { $0.name == "patient" })?.value
+            return json(inspector.coverage.report(patient: patient, days: max(1, days), now: GatewayInspector.now()))
         default:
-            return json(["error": "unknown path; try /v1/status, /v1/sensors, /v1/sensors/<id>, /v1/sensors/<id>/readings"],
+            return json(["error": "unknown path; try /v1/status, /v1/sensors, /v1/sensors/<id>, /v1/sensors/<id>/readings, /v1/coverage"],
                         status: .notFound)
         }
     }

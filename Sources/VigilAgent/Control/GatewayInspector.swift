@@ -19,6 +19,7 @@ package struct GatewayInspector: Sendable {
     package let keyFile: String?
     package let startedAt: Int64
     package var patients: PatientSettingsStore?
+    package var coverage = CoverageBoard()
 
     package static func now() -> Int64 { Int64(Date().timeIntervalSince1970 * 1_000) }
 

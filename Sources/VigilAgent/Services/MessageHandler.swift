@@ -110,6 +110,7 @@ struct MessageHandler {
             }
         }
         dependencies.alertBoard?.replace(with: scorer.openEpisodes)
+        dependencies.coverageBoard?.replace(with: scorer.coverageLedger)
         handOver()
     }
 
@@ -216,6 +217,14 @@ struct MessageHandler {
         for (device, summary) in dependencies.registry.summaries { assigned[device] = (summary.patient, summary.kind) }
         let (facts, listeningSince) = dependencies.gatewayWatch?.sample(at: now) ?? (GatewayFacts(), startedAt)
         record(scorer.tick(now: now, assigned: assigned, facts: facts, listeningSince: listeningSince))
+        let days = scorer.closeCoverageDays(now: now, assigned: Set(assigned.values.map(\.patient)))
+        for day in days { dependencies.store.append(.coverage(day)) }
+        if !days.isEmpty {
+            logger.info("coverage: days recorded", metadata: ["days": "\(days.count)"])
+            unsynced = true
+            if pendingSince == nil { pendingSince = clock.now }
+        }
+        dependencies.coverageBoard?.replace(with: scorer.coverageLedger)
     }
 
     /// The group commit: makes the batch durable, records it as stored, acknowledges it, and asks

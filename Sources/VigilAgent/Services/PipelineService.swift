@@ -47,6 +47,8 @@ public final class PipelineService: Service {
         package var sensors: SensorBook?
         /// The open alert episodes, for status and metrics.
         package var alertBoard: AlertBoard?
+        /// Each patient's coverage per day, for reports.
+        package var coverageBoard: CoverageBoard?
         /// The gateway's own facts for its technical conditions (`nil`: only the sensors' are judged,
         /// from the start of the run).
         package var gatewayWatch: GatewayWatch?

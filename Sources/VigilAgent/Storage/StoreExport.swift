@@ -82,6 +82,15 @@ public struct StoreExport {
             guard filter.device == nil || filter.device == gap.device, gap.to >= (filter.since ?? .min) else { return [] }
             return ["{\"type\":\"gap\",\(identity(gap.device, gap.patient)),\"reason\":\"\(gap.reason.rawValue)\""
                     + ",\"from\":\"\(time(gap.from, gap.patient))\",\"to\":\"\(time(gap.to, gap.patient))\",\"count\":\(gap.count)}"]
+        case .coverage(let day):
+            guard filter.device == nil, day.end >= (filter.since ?? .min) else { return [] }
+            let patient = deidentifier.map { "\"\($0.pseudonym(day.patient, prefix: "pt-"))\"" } ?? "\"\(JSONText.escaped(day.patient))\""
+            // Deidentified, the day is only its shifted bounds (its label would name the date).
+            let label = deidentifier == nil ? ",\"day\":\"\(day.day)\"" : ""
+            return ["{\"type\":\"coverage\",\"patient\":\(patient)\(label),\"from\":\"\(time(day.start, day.patient))\""
+                    + ",\"to\":\"\(time(day.end, day.patient))\",\"usable_minutes\":\(day.usableMinutes)"
+                    + ",\"not_worn_minutes\":\(day.notWornMinutes),\"silent_minutes\":\(day.silentMinutes)"
+                    + ",\"received\":\(day.received),\"expected\":\(day.expected),\"days_with_readings_30\":\(day.daysWithReadings30)}"]
         }
     }
 

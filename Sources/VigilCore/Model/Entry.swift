@@ -7,6 +7,8 @@ public enum Entry: Sendable, Equatable {
     case alert(AlertEntry)
     /// Readings known to be missing: evicted for space, or never delivered.
     case gap(DataGap)
+    /// A patient's monitoring coverage for a day that is over.
+    case coverage(CoverageDay)
 }
 
 public struct StoredReading: Sendable, Equatable {

@@ -7,6 +7,7 @@ extension Entry {
         case .readings: .readings
         case .alert: .alert
         case .gap: .gap
+        case .coverage: .coverage
         }
     }
 
@@ -48,6 +49,9 @@ extension Entry {
             writer.i64(gap.from)
             writer.i64(gap.to)
             writer.u32(gap.count)
+        case .coverage(let day):
+            writer.shortString(day.patient)
+            writer.longBytes(day.jsonBytes)
         }
         return writer.bytes
     }
@@ -93,6 +97,11 @@ extension Entry {
                 guard let reason = DataGap.Reason(rawValue: try reader.shortString()) else { throw DecodingError() }
                 entry = .gap(DataGap(device: device, patient: patient, reason: reason, from: try reader.i64(),
                                      to: try reader.i64(), count: try reader.u32()))
+            case .coverage:
+                let patient = try reader.shortString()
+                guard var day = CoverageDay(jsonBytes: try reader.longBytes()) else { throw DecodingError() }
+                day.patient = patient
+                entry = .coverage(day)
             case .seal:
                 throw DecodingError()
             }
@@ -101,5 +110,22 @@ extension Entry {
         } catch {
             throw DecodingError()
         }
+    }
+}
+
+extension CoverageDay {
+    /// The figures as JSON (the patient is stored beside it, as for the other entries).
+    var jsonBytes: [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        return (try? Array(encoder.encode(self))) ?? []
+    }
+
+    init?(jsonBytes: [UInt8]) {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        guard let day = try? decoder.decode(CoverageDay.self, from: Data(jsonBytes)) else { return nil }
+        self = day
     }
 }

@@ -41,6 +41,7 @@ public struct FHIRMapper: Sendable {
         case .readings(let batch): readings(batch)
         case .alert(let alert): self.alert(alert)
         case .gap(let gap): [self.gap(gap)]
+        case .coverage(let day): [coverage(day)]
         }
     }
 

@@ -30,4 +30,7 @@ struct ResourceIdentifiers: Sendable {
     func gap(_ gap: DataGap) -> String {
         "urn:vigil:\(gateway):gap:\(gap.device):\(gap.reason.rawValue):\(gap.from):\(gap.to):\(gap.count)"
     }
+
+    /// A patient's coverage Observation for one day (the gateway's day, `YYYY-MM-DD`).
+    func coverage(patient: String, day: String) -> String { "urn:vigil:\(gateway):coverage:\(patient):\(day)" }
 }

@@ -367,6 +367,7 @@ extension Entry {
         case .readings(let batch): (batch.device, batch.patient)
         case .alert(let alert): alert.device.isEmpty ? nil : (alert.device, alert.patient)
         case .gap(let gap): (gap.device, gap.patient)
+        case .coverage: nil
         }
     }
 }

@@ -1,0 +1,174 @@
+import VigilCore
+
+/// Monitoring coverage per patient and day, accumulated as readings are scored (so it survives
+/// the log being uploaded and trimmed: it is checkpointed with the scorer, and readings stored
+/// after the checkpoint are replayed through it at start). Pure; time is passed in.
+///
+/// A day is the gateway's local day (`utcOffset`, fixed for a run). Each minute is usable (a
+/// reading with a usable vital sign), not worn (readings, none usable) or silent (none). A
+/// patient's coverage begins on the day of their first reading or assignment, and a day is
+/// reported once it is over, when the patient was assigned or sent readings that day.
+package struct CoverageLedger: Codable, Equatable, Sendable {
+    /// A day's minutes as bits (1,440 of them).
+    struct Minutes: Codable, Equatable, Sendable {
+        var words = [UInt64](repeating: 0, count: 23)
+
+        mutating func insert(_ minute: Int) { words[minute >> 6] |= 1 << UInt64(minute & 63) }
+
+        var count: Int { words.reduce(0) { $0 + $1.nonzeroBitCount } }
+
+        func count(without other: Minutes) -> Int { zip(words, other.words).reduce(0) { $0 + ($1.0 & ~$1.1).nonzeroBitCount } }
+
+        func contains(_ minute: Int) -> Bool { words[minute >> 6] & (1 << UInt64(minute & 63)) != 0 }
+
+        func count(through minute: Int) -> Int {
+            var total = 0
+            for (index, word) in words.enumerated() {
+                let first = index << 6
+                guard first <= minute else { break }
+                let bits = minute - first >= 63 ? word : word & ((1 << UInt64(minute - first + 1)) - 1)
+                total += bits.nonzeroBitCount
+            }
+            return total
+        }
+    }
+
+    struct Span: Codable, Equatable, Sendable {
+        var first: UInt32
+        var last: UInt32
+    }
+
+    struct Day: Codable, Equatable, Sendable {
+        var heard = Minutes()
+        var usable = Minutes()
+        var received: UInt64 = 0
+        /// Sequence span per "device/boot" within the day.
+        var spans: [String: Span] = [:]
+    }
+
+    struct Patient: Codable, Equatable, Sendable {
+        var days: [Int: Day] = [:]
+        var firstDay: Int
+        var lastAssignedDay: Int?
+        var reportedThrough: Int?
+    }
+
+    static let dayMilliseconds: Int64 = 86_400_000
+    /// Days kept: today and the 30 before it (the 30-day count needs them).
+    static let daysKept = 31
+
+    private(set) var patients: [String: Patient] = [:]
+    /// Milliseconds added to UTC to get the gateway's local time.
+    var utcOffset: Int64
+
+    package init(utcOffset: Int64 = 0) { self.utcOffset = utcOffset }
+
+    func dayIndex(_ time: Int64) -> Int { Int((time + utcOffset).floorDiv(Self.dayMilliseconds)) }
+
+    func dayStart(_ day: Int) -> Int64 { Int64(day) * Self.dayMilliseconds - utcOffset }
+
+    // MARK: - Inputs
+
+    /// A stored batch, with whether each reading had a usable vital sign.
+    package mutating func record(_ batch: ReadingBatch, usable: [Bool]) {
+        let today = dayIndex(batch.receivedAt)
+        var patient = patients[batch.patient] ?? Patient(firstDay: today)
+        for (index, reading) in batch.readings.enumerated() {
+            let day = dayIndex(reading.time)
+            // A time in the future or beyond the days kept (a wrong clock) counts nowhere.
+            guard day <= today, day > today - Self.daysKept else { continue }
+            patient.firstDay = min(patient.firstDay, day)
+            let minute = Int((reading.time + utcOffset - Int64(day) * Self.dayMilliseconds) / 60_000)
+            var entry = patient.days[day] ?? Day()
+            entry.heard.insert(minute)
+            if index < usable.count, usable[index] { entry.usable.insert(minute) }
+            entry.received += 1
+            let key = "\(batch.device)/\(batch.boot)"
+            let span = entry.spans[key].map { Span(first: min($0.first, reading.seq), last: max($0.last, reading.seq)) }
+                ?? Span(first: reading.seq, last: reading.seq)
+            entry.spans[key] = span
+            patient.days[day] = entry
+        }
+        prune(&patient, today: today)
+        patients[batch.patient] = patient
+    }
+
+    /// The clock tick: notes who is assigned today and returns the days now over that were not
+    /// reported yet (at most the days kept).
+    package mutating func closeDays(now: Int64, assigned: Set<String>) -> [CoverageDay] {
+        let today = dayIndex(now)
+        for name in assigned {
+            var patient = patients[name] ?? Patient(firstDay: today)
+            patient.lastAssignedDay = today
+            patients[name] = patient
+        }
+        var closed: [CoverageDay] = []
+        for name in patients.keys.sorted() {
+            guard var patient = patients[name] else { continue }
+            let from = max((patient.reportedThrough ?? patient.firstDay - 1) + 1, patient.firstDay, today - Self.daysKept + 1)
+            if from <= today - 1 {
+                for day in from...(today - 1) where patient.days[day] != nil || (patient.lastAssignedDay ?? .min) >= day {
+                    closed.append(summary(name, patient, day: day, now: now))
+                }
+            }
+            patient.reportedThrough = max(patient.reportedThrough ?? .min, today - 1)
+            prune(&patient, today: today)
+            if patient.days.isEmpty, (patient.lastAssignedDay ?? .min) < today - Self.daysKept {
+                patients[name] = nil
+            } else {
+                patients[name] = patient
+            }
+        }
+        return closed
+    }
+
+    // MARK: - Reports
+
+    /// The last `days` days of each patient (or of `patient`), today's up to `now`; oldest first.
+    package func report(patient wanted: String? = nil, days: Int, now: Int64) -> [CoverageDay] {
+        let today = dayIndex(now)
+        var rows: [CoverageDay] = []
+        for name in patients.keys.sorted() where wanted == nil || wanted == name {
+            guard let patient = patients[name] else { continue }
+            let from = max(patient.firstDay, today - min(days, Self.daysKept) + 1)
+            guard from <= today else { continue }
+            for day in from...today { rows.append(summary(name, patient, day: day, now: now)) }
+        }
+        return rows
+    }
+
+    private func summary(_ name: String, _ patient: Patient, day: Int, now: Int64) -> CoverageDay {
+        let entry = patient.days[day] ?? Day()
+        let start = dayStart(day)
+        let over = now >= start + Self.dayMilliseconds
+        // Today: the minutes so far, this one included.
+        let lastMinute = over ? 1_439 : Int(max(0, now - start) / 60_000)
+        let heard = entry.heard.count(through: lastMinute)
+        let usable = entry.usable.count(through: lastMinute)
+        let daysWith = (day - 29...day).filter { (patient.days[$0]?.received ?? 0) > 0 }.count
+        let devices = Set(entry.spans.keys.compactMap { $0.split(separator: "/").first.map(String.init) }).sorted()
+        var day = CoverageDay(
+            patient: name, day: Self.label(day), start: start, end: over ? start + Self.dayMilliseconds : now,
+            usableMinutes: usable, notWornMinutes: heard - usable, silentMinutes: lastMinute + 1 - heard,
+            received: entry.received, expected: entry.spans.values.reduce(0) { $0 + UInt64($1.last - $1.first) + 1 },
+            daysWithReadings30: daysWith, devices: devices)
+        day.hourlyUsable = (0...(lastMinute / 60)).map { hour in
+            (hour * 60..<min(hour * 60 + 60, lastMinute + 1)).filter { entry.usable.contains($0) }.count
+        }
+        return day
+    }
+
+    private func prune(_ patient: inout Patient, today: Int) {
+        patient.days = patient.days.filter { $0.key > today - Self.daysKept }
+    }
+
+    /// `YYYY-MM-DD` of a day counted from 1970-01-01.
+    static func label(_ day: Int) -> String { String(ISOTime.seconds(Int64(day) * dayMilliseconds).prefix(10)) }
+}
+
+extension Int64 {
+    fileprivate func floorDiv(_ divisor: Int64) -> Int64 {
+        let quotient = self / divisor
+        return (self % divisor != 0 && (self < 0) != (divisor < 0)) ? quotient - 1 : quotient
+    }
+}
