@@ -44,18 +44,26 @@ package struct CoverageLedger: Codable, Equatable, Sendable {
         var received: UInt64 = 0
         /// Sequence span per "device/boot" within the day.
         var spans: [String: Span] = [:]
+        /// When a reading for this day was last recorded (gateway time), and when the day was
+        /// last reported: readings that arrive late (a sensor's backlog) revise the report.
+        var changedAt: Int64 = .min
+        var reportedAt: Int64?
+        /// Reports of this day so far.
+        var revision = 0
     }
 
     struct Patient: Codable, Equatable, Sendable {
         var days: [Int: Day] = [:]
         var firstDay: Int
         var lastAssignedDay: Int?
-        var reportedThrough: Int?
     }
 
     static let dayMilliseconds: Int64 = 86_400_000
     /// Days kept: today and the 30 before it (the 30-day count needs them).
     static let daysKept = 31
+    /// A day is reported once no reading for it has arrived for this long (a backlog being
+    /// delivered revises it once, not at every tick).
+    static let settleMilliseconds: Int64 = 30_000
 
     private(set) var patients: [String: Patient] = [:]
     /// Milliseconds added to UTC to get the gateway's local time.
@@ -80,9 +88,18 @@ package struct CoverageLedger: Codable, Equatable, Sendable {
             patient.firstDay = min(patient.firstDay, day)
             let minute = Int((reading.time + utcOffset - Int64(day) * Self.dayMilliseconds) / 60_000)
             var entry = patient.days[day] ?? Day()
+            if entry.received == 0 {
+                // A day gains its first reading: the 30-day counts of later days reported change.
+                for later in Array(patient.days.keys) where later > day {
+                    guard var other = patient.days[later], other.reportedAt != nil else { continue }
+                    other.changedAt = max(other.changedAt, batch.receivedAt)
+                    patient.days[later] = other
+                }
+            }
             entry.heard.insert(minute)
             if index < usable.count, usable[index] { entry.usable.insert(minute) }
             entry.received += 1
+            entry.changedAt = max(entry.changedAt, batch.receivedAt)
             let key = "\(batch.device)/\(batch.boot)"
             let span = entry.spans[key].map { Span(first: min($0.first, reading.seq), last: max($0.last, reading.seq)) }
                 ?? Span(first: reading.seq, last: reading.seq)
@@ -93,8 +110,10 @@ package struct CoverageLedger: Codable, Equatable, Sendable {
         patients[batch.patient] = patient
     }
 
-    /// The clock tick: notes who is assigned today and returns the days now over that were not
-    /// reported yet (at most the days kept).
+    /// The clock tick: notes who is assigned today and returns the days over that are due: not
+    /// reported yet, or changed since (late readings), and settled (no reading for them for
+    /// ``settleMilliseconds``). A patient's day is reported when they were assigned or sent
+    /// readings that day.
     package mutating func closeDays(now: Int64, assigned: Set<String>) -> [CoverageDay] {
         let today = dayIndex(now)
         for name in assigned {
@@ -105,13 +124,18 @@ package struct CoverageLedger: Codable, Equatable, Sendable {
         var closed: [CoverageDay] = []
         for name in patients.keys.sorted() {
             guard var patient = patients[name] else { continue }
-            let from = max((patient.reportedThrough ?? patient.firstDay - 1) + 1, patient.firstDay, today - Self.daysKept + 1)
+            let from = max(patient.firstDay, today - Self.daysKept + 1)
             if from <= today - 1 {
                 for day in from...(today - 1) where patient.days[day] != nil || (patient.lastAssignedDay ?? .min) >= day {
-                    closed.append(summary(name, patient, day: day, now: now))
+                    var entry = patient.days[day] ?? Day()
+                    guard entry.reportedAt.map({ entry.changedAt > $0 }) ?? true,
+                          entry.changedAt == .min || now - entry.changedAt >= Self.settleMilliseconds else { continue }
+                    closed.append(summary(name, patient, day: day, now: now, revision: entry.revision))
+                    entry.reportedAt = now
+                    entry.revision += 1
+                    patient.days[day] = entry
                 }
             }
-            patient.reportedThrough = max(patient.reportedThrough ?? .min, today - 1)
             prune(&patient, today: today)
             if patient.days.isEmpty, (patient.lastAssignedDay ?? .min) < today - Self.daysKept {
                 patients[name] = nil
@@ -137,7 +161,7 @@ package struct CoverageLedger: Codable, Equatable, Sendable {
         return rows
     }
 
-    private func summary(_ name: String, _ patient: Patient, day: Int, now: Int64) -> CoverageDay {
+    private func summary(_ name: String, _ patient: Patient, day: Int, now: Int64, revision: Int = 0) -> CoverageDay {
         let entry = patient.days[day] ?? Day()
         let start = dayStart(day)
         let over = now >= start + Self.dayMilliseconds
@@ -152,6 +176,7 @@ package struct CoverageLedger: Codable, Equatable, Sendable {
             usableMinutes: usable, notWornMinutes: heard - usable, silentMinutes: lastMinute + 1 - heard,
             received: entry.received, expected: entry.spans.values.reduce(0) { $0 + UInt64($1.last - $1.first) + 1 },
             daysWithReadings30: daysWith, devices: devices)
+        day.revision = revision
         day.hourlyUsable = (0...(lastMinute / 60)).map { hour in
             (hour * 60..<min(hour * 60 + 60, lastMinute + 1)).filter { entry.usable.contains($0) }.count
         }

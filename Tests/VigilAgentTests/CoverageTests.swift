@@ -123,6 +123,39 @@ import VigilStore
         #expect(next.map(\.day) == ["2026-11-23"] && next.first?.daysWithReadings30 == 1)
     }
 
+    @Test func readingsThatArriveLateReviseTheDayOnceTheySettle() throws {
+        var scorer = scorer()
+        var seq: UInt32 = 0
+        _ = feed(&scorer, from: at(hour: 9), minutes: 10, seq: &seq)
+        let first = scorer.closeCoverageDays(now: at(day: 1, hour: 8), assigned: ["Patient/p1"])
+        #expect(first.map(\.usableMinutes) == [10] && first.first?.revision == 0)
+        // The sensor's backlog for yesterday afternoon arrives this morning, frame by frame.
+        var late = batch(at(hour: 15), seq: 500, receivedAt: at(day: 1, hour: 9))
+        _ = scorer.score(&late)
+        #expect(scorer.closeCoverageDays(now: at(day: 1, hour: 9, second: 10), assigned: ["Patient/p1"]).isEmpty,
+                "not while readings for the day are still arriving")
+        let revised = scorer.closeCoverageDays(now: at(day: 1, hour: 9, minute: 1), assigned: ["Patient/p1"])
+        #expect(revised.map(\.usableMinutes) == [11] && revised.first?.revision == 1 && revised.first?.day == "2026-11-22")
+        #expect(scorer.closeCoverageDays(now: at(day: 1, hour: 10), assigned: ["Patient/p1"]).isEmpty)
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(FHIRMapper(gateway: "g").resources(for: .coverage(revised[0]))[0].json))
+            as? [String: Any])
+        #expect(json["status"] as? String == "amended")
+    }
+
+    @Test func aLateFirstReadingOfAnEarlierDayRevisesTheLaterDaysThirtyDayCount() throws {
+        var scorer = scorer()
+        var seq: UInt32 = 0
+        _ = scorer.closeCoverageDays(now: at(hour: 1), assigned: ["Patient/p1"])
+        _ = feed(&scorer, from: at(day: 1, hour: 9), minutes: 5, seq: &seq)
+        let before = scorer.closeCoverageDays(now: at(day: 2, hour: 1), assigned: ["Patient/p1"])
+        #expect(before.map(\.daysWithReadings30) == [0, 1])
+        // Day 0's readings arrive late: day 0 is revised, and so is day 1's count.
+        var late = batch(at(hour: 20), seq: 900, receivedAt: at(day: 2, hour: 2))
+        _ = scorer.score(&late)
+        let after = scorer.closeCoverageDays(now: at(day: 2, hour: 3), assigned: ["Patient/p1"])
+        #expect(after.map(\.day) == ["2026-11-22", "2026-11-23"] && after.map(\.daysWithReadings30) == [1, 2])
+    }
+
     @Test func aDayIsAnObservationOnThePatientWithItsMinutesAndReadings() throws {
         let day = CoverageDay(patient: "Patient/p1", day: "2026-11-22", start: midnight, end: at(day: 1, hour: 0),
                               usableMinutes: 1_022, notWornMinutes: 58, silentMinutes: 360, received: 61_000, expected: 61_320,

@@ -278,6 +278,9 @@ class Handler(BaseHTTPRequestHandler):
                 if method == "PUT" and identifier in STATE["resources"]:
                     STATE["updates"] += 1
                     responses[index] = {"response": {"status": "200 OK"}}
+                    if STORE and resource["resourceType"] != "Device":
+                        # The new version, after the old one (readers keep the last per identifier).
+                        STORE.write(json.dumps(resource) + "\n")
                 elif identifier in STATE["resources"]:
                     STATE["duplicates"] += 1
                     responses[index] = {"response": {"status": "200 OK"}}

@@ -22,6 +22,8 @@ public struct CoverageDay: Sendable, Equatable, Codable {
     public var devices: [String]
     /// Usable minutes in each hour of the day (so far).
     public var hourlyUsable: [Int] = []
+    /// 0 for the day's first report; more when readings that arrived late revised it.
+    public var revision = 0
 
     public init(patient: String, day: String, start: Int64, end: Int64, usableMinutes: Int, notWornMinutes: Int, silentMinutes: Int,
                 received: UInt64, expected: UInt64, daysWithReadings30: Int, devices: [String]) {

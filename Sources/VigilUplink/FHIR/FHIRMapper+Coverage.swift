@@ -8,14 +8,15 @@ extension FHIRMapper {
     /// Observation is found per patient and date with the searches every server supports,
     /// `Observation?subject=…&code=urn:vigil:coverage|coverage-day&date=…`). The value is the
     /// usable share of the day; components give the minutes, the readings received against
-    /// those the sensors numbered, and the days with readings in the last 30.
+    /// those the sensors numbered, and the days with readings in the last 30. Readings that
+    /// arrive after the day was reported (a sensor's backlog) revise it: status `amended`.
     func coverage(_ day: CoverageDay) -> FHIRResource {
         let identifier = identifiers.coverage(patient: day.patient, day: day.day)
         var json = JSONWriter(capacity: 1_400)
         json.object { json in
             json.field("resourceType", "Observation")
             identifierArray(&json, identifier)
-            json.field("status", "final")
+            json.field("status", day.revision == 0 ? "final" : "amended")
             coverageCode(&json, "coverage-day", "Remote monitoring coverage for a day")
             json.field("subject") { json in json.field("reference", day.patient) }
             json.field("effectivePeriod") { json in
@@ -38,7 +39,8 @@ extension FHIRMapper {
             json.key("note")
             json.array { json in json.object { json in json.field("text", Self.coverageText(day)) } }
         }
-        return FHIRResource(type: "Observation", identifier: identifier, json: json.bytes)
+        // A conditional update: a day revised by late readings replaces its earlier report.
+        return FHIRResource(type: "Observation", identifier: identifier, json: json.bytes, replaces: true)
     }
 
     /// The day in words: "2026-12-01: usable 71 % (1022 min), not worn 58 min, silent 360 min; …".
