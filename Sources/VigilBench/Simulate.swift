@@ -29,6 +29,9 @@ struct Simulate: AsyncParsableCommand {
     @Option(help: "Stop after this many seconds (0: run until interrupted).")
     var duration = 0.0
 
+    @Flag(help: "The demo's scripted first minute (needs 3 devices): device 1's patient deteriorates from 5 s (NEWS2 medium, then high from 20 s) and recovers at 45 s; device 2 is taken off and device 3 falls silent from 10 s to 55 s.")
+    var story = false
+
     func run() async throws {
         let names = ["spo2-ring", "ecg-patch", "temp-patch", "bp-cuff"]
         var sims: [(key: DeviceKey, state: Vitals)] = []
@@ -49,17 +52,50 @@ struct Simulate: AsyncParsableCommand {
         let started = ContinuousClock.now
         var random = SystemRandomNumberGenerator()
         while duration == 0 || ContinuousClock.now - started < .seconds(duration) {
+            let elapsed = ContinuousClock.now - started
             for index in sims.indices {
                 sims[index].state.step(using: &random)
+                var values = sims[index].state.values
+                if story {
+                    switch Story.act(device: index, at: elapsed) {
+                    case .normal: break
+                    case .vitals(let scripted): values = scripted
+                    case .silent: continue
+                    }
+                }
                 let frame = FrameEncoder.readings(
                     key: sims[index].key, boot: boot, seq: seq, t0: UInt64(Date().timeIntervalSince1970 * 1_000),
-                    records: [.init(dt: 0, values: sims[index].state.values)], flags: .clockSynced)
+                    records: [.init(dt: 0, values: values)], flags: .clockSynced)
                 try? client.enqueue(topic: "vigil/v1/\(sims[index].key.device)/up", payload: frame)
             }
             seq += 1
             try await Task.sleep(for: .milliseconds(Int(1_000 / rate)))
         }
         await client.shutdown()
+    }
+}
+
+/// The demo's first minute, so a newcomer sees every kind of alert raised and cleared.
+enum Story {
+    enum Act { case normal, vitals([(Channel, Int16)]), silent }
+
+    static func act(device: Int, at elapsed: Duration) -> Act {
+        let t = elapsed.components.seconds
+        switch device {
+        case 0 where (5..<20).contains(t):
+            // NEWS2 5 (medium): respiration 23, SpO2 95 %, pulse 98, temperature 38.3 °C.
+            return .vitals([(.pulseRate, 980 + Int16(t % 5)), (.spo2, 950), (.respiratoryRate, 230), (.coreTemperature, 3830)])
+        case 0 where (20..<45).contains(t):
+            // NEWS2 9 (high): respiration 26, SpO2 90 %, pulse 118, temperature 38.4 °C.
+            return .vitals([(.pulseRate, 1180 + Int16(t % 5)), (.spo2, 900), (.respiratoryRate, 260), (.coreTemperature, 3840)])
+        case 1 where (10..<55).contains(t):
+            // Off the wrist: no pulse or SpO2, a perfusion index of zero.
+            return .vitals([(.perfusionIndex, 0)])
+        case 2 where (10..<55).contains(t):
+            return .silent
+        default:
+            return .normal
+        }
     }
 }
 

@@ -6,8 +6,9 @@ import VigilCore
 ///
 /// A day is the gateway's local day (`utcOffset`, fixed for a run). Each minute is usable (a
 /// reading with a usable vital sign), not worn (readings, none usable) or silent (none). A
-/// patient's coverage begins on the day of their first reading or assignment, and a day is
-/// reported once it is over, when the patient was assigned or sent readings that day.
+/// day is reported once it is over, when the patient was assigned or sent readings that day. Coverage
+/// begins at the patient's first reading or assignment: the minutes before it on that first day
+/// are not counted (a patient assigned at 18:00 has not been silent since midnight).
 package struct CoverageLedger: Codable, Equatable, Sendable {
     /// A day's minutes as bits (1,440 of them).
     struct Minutes: Codable, Equatable, Sendable {
@@ -54,7 +55,9 @@ package struct CoverageLedger: Codable, Equatable, Sendable {
 
     struct Patient: Codable, Equatable, Sendable {
         var days: [Int: Day] = [:]
-        var firstDay: Int
+        /// When coverage began (Unix ms): the patient's first reading or assignment. Minutes
+        /// before it are not counted at all, not even as silent.
+        var since: Int64
         var lastAssignedDay: Int?
     }
 
@@ -80,12 +83,12 @@ package struct CoverageLedger: Codable, Equatable, Sendable {
     /// A stored batch, with whether each reading had a usable vital sign.
     package mutating func record(_ batch: ReadingBatch, usable: [Bool]) {
         let today = dayIndex(batch.receivedAt)
-        var patient = patients[batch.patient] ?? Patient(firstDay: today)
+        var patient = patients[batch.patient] ?? Patient(since: batch.receivedAt)
         for (index, reading) in batch.readings.enumerated() {
             let day = dayIndex(reading.time)
             // A time in the future or beyond the days kept (a wrong clock) counts nowhere.
             guard day <= today, day > today - Self.daysKept else { continue }
-            patient.firstDay = min(patient.firstDay, day)
+            patient.since = min(patient.since, reading.time)
             let minute = Int((reading.time + utcOffset - Int64(day) * Self.dayMilliseconds) / 60_000)
             var entry = patient.days[day] ?? Day()
             if entry.received == 0 {
@@ -117,14 +120,14 @@ package struct CoverageLedger: Codable, Equatable, Sendable {
     package mutating func closeDays(now: Int64, assigned: Set<String>) -> [CoverageDay] {
         let today = dayIndex(now)
         for name in assigned {
-            var patient = patients[name] ?? Patient(firstDay: today)
+            var patient = patients[name] ?? Patient(since: now)
             patient.lastAssignedDay = today
             patients[name] = patient
         }
         var closed: [CoverageDay] = []
         for name in patients.keys.sorted() {
             guard var patient = patients[name] else { continue }
-            let from = max(patient.firstDay, today - Self.daysKept + 1)
+            let from = max(dayIndex(patient.since), today - Self.daysKept + 1)
             if from <= today - 1 {
                 for day in from...(today - 1) where patient.days[day] != nil || (patient.lastAssignedDay ?? .min) >= day {
                     var entry = patient.days[day] ?? Day()
@@ -154,7 +157,7 @@ package struct CoverageLedger: Codable, Equatable, Sendable {
         var rows: [CoverageDay] = []
         for name in patients.keys.sorted() where wanted == nil || wanted == name {
             guard let patient = patients[name] else { continue }
-            let from = max(patient.firstDay, today - min(days, Self.daysKept) + 1)
+            let from = max(dayIndex(patient.since), today - min(days, Self.daysKept) + 1)
             guard from <= today else { continue }
             for day in from...today { rows.append(summary(name, patient, day: day, now: now)) }
         }
@@ -163,24 +166,29 @@ package struct CoverageLedger: Codable, Equatable, Sendable {
 
     private func summary(_ name: String, _ patient: Patient, day: Int, now: Int64, revision: Int = 0) -> CoverageDay {
         let entry = patient.days[day] ?? Day()
-        let start = dayStart(day)
-        let over = now >= start + Self.dayMilliseconds
-        // Today: the minutes so far, this one included.
-        let lastMinute = over ? 1_439 : Int(max(0, now - start) / 60_000)
-        let heard = entry.heard.count(through: lastMinute)
-        let usable = entry.usable.count(through: lastMinute)
+        let dayBegins = dayStart(day)
+        let over = now >= dayBegins + Self.dayMilliseconds
+        // The first day counts from when coverage began; today, the minutes so far, this one included.
+        let firstMinute = day == dayIndex(patient.since) ? Int((patient.since - dayBegins) / 60_000) : 0
+        let lastMinute = over ? 1_439 : Int(max(0, now - dayBegins) / 60_000)
+        func counted(_ minutes: Minutes) -> Int {
+            minutes.count(through: lastMinute) - (firstMinute > 0 ? minutes.count(through: firstMinute - 1) : 0)
+        }
+        let heard = counted(entry.heard)
+        let usable = counted(entry.usable)
         let daysWith = (day - 29...day).filter { (patient.days[$0]?.received ?? 0) > 0 }.count
         let devices = Set(entry.spans.keys.compactMap { $0.split(separator: "/").first.map(String.init) }).sorted()
-        var day = CoverageDay(
-            patient: name, day: Self.label(day), start: start, end: over ? start + Self.dayMilliseconds : now,
-            usableMinutes: usable, notWornMinutes: heard - usable, silentMinutes: lastMinute + 1 - heard,
+        var result = CoverageDay(
+            patient: name, day: Self.label(day), start: dayBegins + Int64(firstMinute) * 60_000,
+            end: over ? dayBegins + Self.dayMilliseconds : now,
+            usableMinutes: usable, notWornMinutes: heard - usable, silentMinutes: max(0, lastMinute - firstMinute + 1 - heard),
             received: entry.received, expected: entry.spans.values.reduce(0) { $0 + UInt64($1.last - $1.first) + 1 },
             daysWithReadings30: daysWith, devices: devices)
-        day.revision = revision
-        day.hourlyUsable = (0...(lastMinute / 60)).map { hour in
-            (hour * 60..<min(hour * 60 + 60, lastMinute + 1)).filter { entry.usable.contains($0) }.count
+        result.revision = revision
+        result.hourlyUsable = (0...(lastMinute / 60)).map { hour in
+            (max(hour * 60, firstMinute)..<max(firstMinute, min(hour * 60 + 60, lastMinute + 1))).filter { entry.usable.contains($0) }.count
         }
-        return day
+        return result
     }
 
     private func prune(_ patient: inout Patient, today: Int) {

@@ -436,5 +436,7 @@ package struct TechnicalMonitor: Sendable, Equatable, Codable {
 
 private func minutes(_ milliseconds: Int64) -> String {
     let minutes = max(0, milliseconds) / 60_000
+    // Under a minute only with shortened thresholds (the demo's): "0 min" would read as nothing.
+    if minutes == 0 { return "\(max(0, milliseconds) / 1_000) s" }
     return minutes >= 120 ? "\(minutes / 60) h \(minutes % 60) min" : "\(minutes) min"
 }

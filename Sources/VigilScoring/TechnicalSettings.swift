@@ -19,7 +19,7 @@ package struct TechnicalSettings: Sendable, Equatable {
     /// Per sensor kind (`vigil sensor add --kind`): a cuff or thermometer is used a few times a
     /// day, so silence means something only after a day without it.
     package var silenceByKind: [String: Silence] = [
-        "bp_cuff": Silence(after: 26 * 3_600, escalateAfter: 50 * 3_600),
+        "bp-cuff": Silence(after: 26 * 3_600, escalateAfter: 50 * 3_600),
         "thermometer": Silence(after: 26 * 3_600, escalateAfter: 50 * 3_600),
     ]
     /// Seconds of readings without a usable vital sign (detached, flat line) before `not_worn`.

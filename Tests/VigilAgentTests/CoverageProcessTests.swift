@@ -123,6 +123,7 @@ import VigilProvisioning
         }, "seven coverage days upstream with every reading")
         let stored = Array(latest().values)
         #expect(stored.count == 7)
+        let firstDay = today - 7
         for back in 1...7 as ClosedRange<Int64> {
             let day = today - back
             let label = String(ISOTime.seconds(day * 86_400_000).prefix(10))
@@ -133,16 +134,19 @@ import VigilProvisioning
             let values = Self.components(observation)
             let usable = expected.worn.count
             let notWorn = expected.detached.subtracting(expected.worn).count
+            // Coverage began with the first reading sent: that day counts from its minute.
+            let firstMinute = day == firstDay ? (expected.worn.union(expected.detached).min() ?? 0) : 0
+            let counted = 1_440 - firstMinute
             let numbered = expected.seqs.isEmpty ? 0 : Int(expected.seqs.max()! - expected.seqs.min()!) + 1
             #expect(values["usable-minutes"] == Double(usable), "\(label): \(values)")
             #expect(values["not-worn-minutes"] == Double(notWorn), "\(label)")
-            #expect(values["silent-minutes"] == Double(1_440 - usable - notWorn), "\(label)")
+            #expect(values["silent-minutes"] == Double(counted - usable - notWorn), "\(label)")
             #expect(values["readings-received"] == Double(expected.seqs.count), "\(label)")
             #expect(values["readings-expected"] == Double(numbered), "\(label)")
             let withReadings = (day - 29...day).filter { !(sent[$0]?.seqs.isEmpty ?? true) }.count
             #expect(values["days-with-readings-30"] == Double(withReadings), "\(label)")
             let period = observation["effectivePeriod"] as? [String: Any]
-            #expect(period?["start"] as? String == ISOTime.milliseconds(dayStart(day)))
+            #expect(period?["start"] as? String == ISOTime.milliseconds(dayStart(day) + Int64(firstMinute) * 60_000))
         }
         #expect((try endpoint.stats()["invalid"] as? Int) == 0, "the endpoint validated every resource")
 

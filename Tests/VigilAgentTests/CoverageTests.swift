@@ -57,11 +57,12 @@ import VigilStore
         let days = scorer.closeCoverageDays(now: at(day: 1, hour: 0, minute: 0, second: 10), assigned: ["Patient/p1"])
         let day = try #require(days.first)
         #expect(days.count == 1 && day.day == "2026-11-22" && day.patient == "Patient/p1")
-        #expect(day.start == midnight && day.end == at(day: 1, hour: 0))
-        #expect(day.usableMinutes == 120 && day.notWornMinutes == 60 && day.silentMinutes == 1_440 - 180)
+        // Coverage began with the first reading, at 08:00: the minutes before are not counted.
+        #expect(day.start == at(hour: 8) && day.end == at(day: 1, hour: 0))
+        #expect(day.usableMinutes == 120 && day.notWornMinutes == 60 && day.silentMinutes == 16 * 60 - 180)
         #expect(day.received == UInt64(worn + detached) && day.expected == 360, "\(day.received)/\(day.expected)")
         #expect(day.daysWithReadings30 == 1 && day.devices == ["ring-1"])
-        #expect(day.hourlyUsable.count == 24 && day.hourlyUsable[8] == 60 && day.hourlyUsable[10] == 0)
+        #expect(day.hourlyUsable.count == 24 && day.hourlyUsable[8] == 60 && day.hourlyUsable[10] == 0 && day.hourlyUsable[7] == 0)
         #expect(scorer.closeCoverageDays(now: at(day: 1, hour: 1), assigned: ["Patient/p1"]).isEmpty, "reported once")
     }
 
@@ -74,6 +75,7 @@ import VigilStore
         var reported: [CoverageDay] = []
         for day in 1...4 { reported += scorer.closeCoverageDays(now: at(day: day, hour: 0, minute: 1), assigned: ["Patient/p1"]) }
         #expect(reported.map(\.day) == ["2026-11-22", "2026-11-23", "2026-11-24", "2026-11-25"])
+        #expect(reported[0].start == at(hour: 7) && reported[0].minutes == 17 * 60, "from the assignment at 07:00")
         #expect(reported[2].silentMinutes == 1_440 && reported[2].received == 0)
         #expect(reported.map(\.daysWithReadings30) == [1, 2, 2, 3])
     }
@@ -94,7 +96,8 @@ import VigilStore
         _ = scorer.score(&b)
         let days = scorer.closeCoverageDays(now: at(day: 2, hour: 0), assigned: [])
         let day = try #require(days.first)
-        #expect(days.count == 1 && day.day == "2026-11-23" && day.start == at(hour: 23) && day.usableMinutes == 1)
+        #expect(days.count == 1 && day.day == "2026-11-23" && day.start == at(hour: 23, minute: 30) && day.usableMinutes == 1)
+        #expect(day.minutes == 1_410, "from 00:30 local to the end of the day")
     }
 
     @Test func aWrongClockCountsNowhereAndTodaySoFarIsReported() throws {
@@ -107,7 +110,7 @@ import VigilStore
         _ = feed(&scorer, from: at(hour: 9), minutes: 30, seq: &seq)
         let today = try #require(scorer.coverageLedger.report(days: 7, now: at(hour: 9, minute: 59, second: 30)).last)
         #expect(today.day == "2026-11-22" && today.end == at(hour: 9, minute: 59, second: 30))
-        #expect(today.minutes == 600 && today.usableMinutes == 30 && today.silentMinutes == 570 && today.received == 60)
+        #expect(today.minutes == 60 && today.usableMinutes == 30 && today.silentMinutes == 30 && today.received == 60)
     }
 
     @Test func aRestartFromTheCheckpointReportsNothingTwice() throws {

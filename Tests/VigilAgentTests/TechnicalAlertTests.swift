@@ -3,6 +3,7 @@ import Testing
 import VigilCore
 import VigilStore
 import VigilModels
+import VigilProvisioning
 @testable import VigilScoring
 @testable import VigilUplink
 
@@ -271,5 +272,14 @@ import VigilModels
         let communication = try #require(try JSONSerialization.jsonObject(with: Data(resources.last!.json)) as? [String: Any])
         let categories = (communication["category"] as? [[String: Any]] ?? []).compactMap { ($0["coding"] as? [[String: Any]])?.first?["code"] as? String }
         #expect(categories == ["alert", "physiological"])
+    }
+
+    @Test func spotCheckKindsNamedAsProvisionedWaitADayBeforeNoData() {
+        // The names `vigil sensor add --kind` gives, not look-alikes.
+        for kind in ["bp-cuff", "thermometer"] {
+            #expect(SensorKinds.channels[kind] != nil, "\(kind) is a provisioned kind")
+            #expect(TechnicalSettings().silence(kind: kind).after == 26 * 3_600)
+        }
+        #expect(TechnicalSettings().silence(kind: "spo2-ring").after == 300)
     }
 }

@@ -263,7 +263,7 @@ extension VigilConfiguration {
         settings.silence = .init(after: after, escalateAfter: escalate)
         let spotAfter = r.int("technical.spot_check_silent_after_hours", default: 26, range: 1...720)
         let spot = TechnicalSettings.Silence(after: spotAfter * 3_600, escalateAfter: spotAfter * 2 * 3_600)
-        settings.silenceByKind = ["bp_cuff": spot, "thermometer": spot]
+        settings.silenceByKind = ["bp-cuff": spot, "thermometer": spot]
         settings.notWornAfter = r.int("technical.not_worn_after_seconds", default: 300, range: 30...86_400)
         settings.chargingMax = r.int("technical.charging_max_minutes", default: 180, range: 10...1_440) * 60
         settings.batteryLow = r.int("technical.battery_low_percent", default: 20, range: 1...99)
