@@ -305,16 +305,21 @@ package struct ReadingScorer {
     }
 
     /// Adds the episode id and whether the event notifies: a raise over the patient's budget for
-    /// this model is not notified (it is still stored and uploaded); escalations and clears are.
+    /// this model, or one its model marked low priority, is not notified (it is still stored and
+    /// uploaded); escalations and clears are.
     private mutating func finish(_ scored: ScoredAlert) -> ScoredAlert {
         var alert = scored
         var notify = true
-        if alert.event == .raise {
+        // A low-priority raise (a technical condition that notifies only if it lasts) is
+        // recorded and uploaded as routine, and spends none of the patient's budget.
+        let lowPriority = alert.event == .raise && alert.fields.notify == false
+        if alert.event == .raise && !lowPriority {
             notify = limiter.allowRaise(alert.patient + "/" + alert.model, at: alert.time)
         }
+        if lowPriority { notify = false }
         alert.fields.notify = notify
         alert.fields.alertID = AlertBook.id(key: alert.key, since: alert.since)
-        if !notify { alert.fields.suppressedReason = "rate_limited" }
+        if !notify && !lowPriority { alert.fields.suppressedReason = "rate_limited" }
         book.record(patient: alert.patient, key: alert.key, since: alert.since, event: alert.event.rawValue, at: alert.time,
                     notified: notify)
         if alert.event == .clear {

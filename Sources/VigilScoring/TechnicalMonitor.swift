@@ -13,6 +13,8 @@ package struct TechnicalMonitor: Sendable, Equatable, Codable {
     package struct Open: Sendable, Equatable, Codable {
         package var since: Int64
         package var escalated = false
+        /// Raised at low priority (not notified): escalating is what notifies.
+        package var quiet: Bool?
     }
 
     struct Sensor: Sendable, Equatable, Codable {
@@ -185,7 +187,8 @@ package struct TechnicalMonitor: Sendable, Equatable, Codable {
             switch entry.event.kind {
             case .raise:
                 guard current.map({ $0.since < since }) ?? true else { return false }
-                open[name] = Open(since: since)
+                // A raise recorded at low priority still escalates at the notify wait.
+                open[name] = Open(since: since, quiet: condition == .notWorn && entry.event.notify == false ? true : nil)
             case .escalate:
                 guard current.map({ $0.since < since || ($0.since == since && !$0.escalated) }) ?? true else { return false }
                 open[name] = Open(since: since, escalated: true)
@@ -280,7 +283,9 @@ package struct TechnicalMonitor: Sendable, Equatable, Codable {
         let why = issues.contains(.flatLine) ? "flat line or zero values, likely taken off"
             : sensor.chargingSince != nil ? "on its charger" : "no vital sign in its readings"
         if var open = sensor.open[key] {
-            let escalateAt = open.since + after * 3
+            // A low-priority raise notifies when it has lasted; a notified one escalates at three
+            // times its wait.
+            let escalateAt = open.since + (open.quiet == true ? Int64(settings.notWornNotifyAfter) * 1_000 : after * 3)
             guard !open.escalated, time >= escalateAt else { return [] }
             open.escalated = true
             sensor.open[key] = open
@@ -288,9 +293,14 @@ package struct TechnicalMonitor: Sendable, Equatable, Codable {
                           summary: "no usable vital sign from sensor \(device) for \(minutes(time - open.since)): \(why)")]
         }
         guard time - since >= after else { return [] }
-        sensor.open[key] = Open(since: since)
-        return [event(.raise, .notWorn, device: device, patient: sensor.patient, since: since, at: time,
-                      summary: "no usable vital sign from sensor \(device) for \(minutes(time - since)): \(why)")]
+        // Low priority while it is shorter than a shower; off the charger's allowance, or past
+        // the notify wait already, it notifies at once.
+        let quiet = !onCharger && time - since < Int64(settings.notWornNotifyAfter) * 1_000
+        sensor.open[key] = Open(since: since, quiet: quiet ? true : nil)
+        var raise = event(.raise, .notWorn, device: device, patient: sensor.patient, since: since, at: time,
+                          summary: "no usable vital sign from sensor \(device) for \(minutes(time - since)): \(why)")
+        if quiet { raise.fields.notify = false }
+        return [raise]
     }
 
     private func battery(_ sensor: inout Sensor, device: String, percent: Int, at time: Int64, settings: TechnicalSettings) -> [ScoredAlert] {

@@ -22,8 +22,13 @@ package struct TechnicalSettings: Sendable, Equatable {
         "bp-cuff": Silence(after: 26 * 3_600, escalateAfter: 50 * 3_600),
         "thermometer": Silence(after: 26 * 3_600, escalateAfter: 50 * 3_600),
     ]
-    /// Seconds of readings without a usable vital sign (detached, flat line) before `not_worn`.
+    /// Seconds of readings without a usable vital sign (detached, flat line) before `not_worn` is
+    /// raised at low priority (recorded and uploaded as routine: on the team's list, nobody paged),
+    /// and before it escalates and notifies. A shower, a bath or washing up takes a ring off for
+    /// 10–25 minutes every day; paging for each would be the noise that teaches a team to ignore
+    /// technical alerts (IEC 60601-1-8: a sensor-off condition starts at low priority).
     package var notWornAfter = 300
+    package var notWornNotifyAfter = 1_800
     /// A sensor on its charger (battery rising) is off the body on purpose: `not_worn` waits this long.
     package var chargingMax = 3 * 3_600
     /// Battery % at which `battery_low` is raised, and escalated.

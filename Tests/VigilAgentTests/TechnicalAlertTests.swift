@@ -102,14 +102,17 @@ import VigilProvisioning
         }
         for m in 0..<10 { #expect(next(Double(m), worn: true).isEmpty) }
         var raised: [AlertEntry] = []
-        for m in 10..<30 { raised += next(Double(m), worn: false) }
+        for m in 10..<45 { raised += next(Double(m), worn: false) }
         let raise = try #require(raised.first)
         #expect(raise.event.condition == "not_worn" && raise.event.kind == .raise && raise.time == minute(15))
         #expect(raise.event.summary?.contains("likely taken off") == true)
-        #expect(raised.map(\.event.kind) == [.raise, .escalate], "escalated at three times not_worn_after")
-        #expect(tick(&scorer, 29.5).isEmpty, "readings keep arriving: not silent")
-        #expect(next(30, worn: true).isEmpty, "one usable reading is not enough")
-        #expect(next(31, worn: true).map(\.event.kind) == [.clear])
+        // Low priority at 5 min (a shower is not worth a page), notified once it has lasted 30.
+        #expect(raise.event.notify == false && raise.event.suppressedReason == nil)
+        #expect(raised.map(\.event.kind) == [.raise, .escalate])
+        #expect(raised.last?.time == minute(40) && raised.last?.event.notify == true, "notified at not_worn_notify_after")
+        #expect(tick(&scorer, 44.5).isEmpty, "readings keep arriving: not silent")
+        #expect(next(45, worn: true).isEmpty, "one usable reading is not enough")
+        #expect(next(46, worn: true).map(\.event.kind) == [.clear])
     }
 
     @Test func aSensorOnItsChargerIsNotNotWornUntilChargingMax() throws {
@@ -121,6 +124,7 @@ import VigilProvisioning
         #expect(alerts.isEmpty, "charging for 100 min is on purpose")
         for m in 101...200 { alerts += score(&scorer, batch(Double(m), battery: 80, seq: UInt32(m), vitals: false)) }
         #expect(alerts.first?.event.condition == "not_worn", "full and still off the body: not worn")
+        #expect(alerts.first?.event.notify == true, "off its charger's allowance: notified at once")
     }
 
     @Test func aLowBatteryIsRaisedWithTheTimeLeftAndEscalatedWhenCritical() throws {

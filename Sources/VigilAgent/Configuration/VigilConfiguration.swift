@@ -265,6 +265,10 @@ extension VigilConfiguration {
         let spot = TechnicalSettings.Silence(after: spotAfter * 3_600, escalateAfter: spotAfter * 2 * 3_600)
         settings.silenceByKind = ["bp-cuff": spot, "thermometer": spot]
         settings.notWornAfter = r.int("technical.not_worn_after_seconds", default: 300, range: 30...86_400)
+        settings.notWornNotifyAfter = r.int("technical.not_worn_notify_after_seconds", default: 1_800, range: 30...172_800)
+        if settings.notWornNotifyAfter < settings.notWornAfter {
+            r.report("technical.not_worn_notify_after_seconds", "expected at least technical.not_worn_after_seconds")
+        }
         settings.chargingMax = r.int("technical.charging_max_minutes", default: 180, range: 10...1_440) * 60
         settings.batteryLow = r.int("technical.battery_low_percent", default: 20, range: 1...99)
         settings.batteryCritical = r.int("technical.battery_critical_percent", default: 10, range: 0...98)
