@@ -55,6 +55,7 @@ import VigilProvisioning
             in: dir, gateway: "gw-mq", brokerPort: local.port, metricsPort: metricsPort,
             sections: """
                 uplink:
+                  heartbeat_interval_seconds: 1
                   mqtt:
                     host: 127.0.0.1
                     port: \(upstream.port)
@@ -110,8 +111,27 @@ import VigilProvisioning
         #expect(await eventually { log().contains("alert acknowledged alert_id=\(alertID)") }, "\(log().suffix(2_000))")
         await hospital.shutdown()
         await sensor.shutdown()
+
+        // The gateway's liveness upstream: a retained heartbeat naming its sensor, and a retained
+        // status that is `online` while it runs and `offline` once it has stopped.
+        let latest = Mutex<[String: String]>([:])
+        let watcher = MQTTClient(configuration: .init(port: upstream.port, clientID: "hospital-watcher",
+                                                      subscriptions: [.init("up/gw-mq/heartbeat"), .init("up/gw-mq/status")]),
+                                 logger: .init(label: "t"))
+        try await watcher.start()
+        let watching = Task { [messages = watcher.messages] in
+            for await message in messages {
+                latest.withLock { $0[message.topic] = String(decoding: message.payload, as: UTF8.self) }
+            }
+        }
+        #expect(await eventually { latest.withLock { $0["up/gw-mq/status"] } == "online" })
+        #expect(await eventually { latest.withLock { $0["up/gw-mq/heartbeat"] ?? "" }.contains("sensor dev-m") },
+                "\(latest.withLock { $0 })")
         agent.terminate()
         #expect(await agent.waitAsync(timeout: .seconds(30)) == 0)
+        #expect(await eventually { latest.withLock { $0["up/gw-mq/status"] } == "offline" }, "a stopped gateway says so")
+        watching.cancel()
+        await watcher.shutdown()
         collector.task.cancel()
         await collector.client.shutdown()
     }

@@ -121,7 +121,11 @@ package final class MQTTUplinkService: Service {
                     await sleepUnlessShuttingDown(for: .milliseconds(delay))
                 }
             }
-        } onGracefulShutdown: { [client] in
+        } onGracefulShutdown: { [client, settings] in
+            // A planned stop disconnects cleanly, so the broker drops our will: say `offline`
+            // ourselves (queued publishes go out before the disconnect).
+            try? client.enqueue(topic: "\(settings.topicPrefix)/\(settings.gateway)/status", payload: Array("offline".utf8),
+                                qos: .atLeastOnce, retain: true)
             // Publishes waiting for PUBACKs from a broker that is down would wait for the
             // reconnect: stopping the client fails them (the cursor has not moved: they are sent
             // again after the restart) and ends its reconnect loop.
