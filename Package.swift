@@ -65,6 +65,7 @@ let package = Package(
             name: "VigilUplink",
             dependencies: [
                 "VigilCore",
+                "VigilModels",
                 "VigilProtocol",
                 "VigilStore",
                 "VigilMQTT",

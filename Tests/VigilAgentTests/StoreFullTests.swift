@@ -73,6 +73,9 @@ import VigilProvisioning
             case "gap":
                 #expect(object["reason"] as? String == "thinned")
                 removed += object["count"] as? Int ?? 0
+            case "coverage":
+                // The readings' days are over: their coverage is recorded too (priority lane).
+                #expect(object["patient"] as? String != nil && object["usable_minutes"] as? Int != nil)
             default: Issue.record("unexpected line \(line)")
             }
         }

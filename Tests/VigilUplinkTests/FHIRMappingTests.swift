@@ -46,11 +46,13 @@ import VigilStore
         let quantity = try #require(spo2["valueQuantity"] as? [String: Any])
         #expect((quantity["value"] as? NSNumber)?.stringValue == "87.3" && quantity["code"] as? String == "%")
         let codings = try #require((spo2["code"] as? [String: Any])?["coding"] as? [[String: Any]])
-        #expect(codings.map { $0["code"] as? String } == ["150456", "59408-5"])
+        // The R4 oxygensat profile's 2708-6, with the pulse-oximetry code beside it.
+        #expect(codings.map { $0["code"] as? String } == ["150456", "2708-6", "59408-5"])
         #expect((spo2["subject"] as? [String: Any])?["reference"] as? String == "Patient/p1")
         #expect(spo2["effectiveDateTime"] as? String == "2026-11-22T12:20:00.000Z")
-        #expect(((spo2["extension"] as? [[String: Any]])?.first?["url"] as? String)?.hasSuffix("GatewayDeviceExt") == true)
-        #expect(spo2["interpretation"] == nil)
+        #expect(((spo2["extension"] as? [[String: Any]])?.first?["url"] as? String)
+                == "http://hl7.org/fhir/StructureDefinition/observation-gatewayDevice")
+        #expect(((spo2["meta"] as? [String: Any])?["profile"] as? [String]) == ["http://hl7.org/fhir/StructureDefinition/oxygensat"])
         let bp = try object(resources[3].json)
         let components = try #require(bp["component"] as? [[String: Any]])
         #expect(components.count == 2)
@@ -84,7 +86,44 @@ import VigilStore
         let flags = StoredReading.abnormal | (2 << StoredReading.qualityShift)
         let spo2 = try object(mapper.resources(for: .readings(batch(flags: flags)))[2].json)
         let codes = (spo2["interpretation"] as? [[String: Any]] ?? []).compactMap { ($0["coding"] as? [[String: Any]])?.first?["code"] as? String }
-        #expect(codes == ["A", "measurement-status.questionable"])
+        #expect(codes == ["L", "measurement-status.questionable"])
+    }
+
+    func interpretations(_ resource: FHIRResource) throws -> [String] {
+        (try object(resource.json)["interpretation"] as? [[String: Any]] ?? [])
+            .compactMap { ($0["coding"] as? [[String: Any]])?.first?["code"] as? String }
+    }
+
+    @Test func onlyTheVitalOutsideItsBandIsInterpretedAndOnItsSide() throws {
+        // Pulse 68 /min in a reading whose SpO2 (88 %) and respiration (26 /min) score.
+        let batch = ReadingBatch(device: "dev-1", patient: "Patient/p1", boot: 3, timeQuality: .device, receivedAt: 1_795_350_001_000,
+                                 readings: [StoredReading(seq: 7, time: 1_795_350_000_000, deviceTime: 0, flags: StoredReading.abnormal,
+                                                          values: [.init(channel: .pulseRate, raw: 680), .init(channel: .spo2, raw: 880),
+                                                                   .init(channel: .respiratoryRate, raw: 260)])])
+        let byVital = Dictionary(uniqueKeysWithValues: try mapper.resources(for: .readings(batch)).dropFirst().map {
+            (String($0.identifier.split(separator: ":").last!), try interpretations($0))
+        })
+        #expect(byVital == ["pr": [], "spo2": ["L"], "rr": ["H"]])
+    }
+
+    @Test func skinTemperatureAndPerfusionIndexAreNotVitalSignsAndALonePressureClaimsNoBPProfile() throws {
+        let batch = ReadingBatch(device: "dev-1", patient: "Patient/p1", boot: 3, timeQuality: .device, receivedAt: 1_795_350_001_000,
+                                 readings: [StoredReading(seq: 7, time: 1_795_350_000_000, deviceTime: 0,
+                                                          values: [.init(channel: .skinTemperature, raw: 3_350), .init(channel: .coreTemperature, raw: 3_700),
+                                                                   .init(channel: .systolicBP, raw: 124), .init(channel: .perfusionIndex, raw: 250)])])
+        var categories: [String: [String]] = [:]
+        var profiles: [String: [String]] = [:]
+        for resource in mapper.resources(for: .readings(batch)).dropFirst() {
+            let json = try object(resource.json)
+            let vital = String(resource.identifier.split(separator: ":").last!)
+            categories[vital] = (json["category"] as? [[String: Any]] ?? []).compactMap { ($0["coding"] as? [[String: Any]])?.first?["code"] as? String }
+            profiles[vital] = (json["meta"] as? [String: Any])?["profile"] as? [String] ?? []
+        }
+        #expect(categories == ["skin_temp": [], "core_temp": ["vital-signs"], "pi": [], "bp": ["vital-signs"]])
+        #expect(profiles == ["skin_temp": [], "core_temp": ["http://hl7.org/fhir/StructureDefinition/bodytemp"], "pi": [], "bp": []])
+        // With both components the panel claims the R4 bp profile.
+        let both = try object(mapper.resources(for: .readings(self.batch()))[3].json)
+        #expect((both["meta"] as? [String: Any])?["profile"] as? [String] == ["http://hl7.org/fhir/StructureDefinition/bp"])
     }
 
     @Test func aNEWS2AlertIsACommunicationReferencingItsScoreObservation() throws {

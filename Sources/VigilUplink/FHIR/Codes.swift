@@ -7,6 +7,13 @@ struct VitalCode: Sendable {
     let mdcDisplay: String
     let loinc: String?
     let loincDisplay: String?
+    /// The FHIR R4 core vital-signs profile the code qualifies for (`nil`: not a vital sign, so
+    /// no `vital-signs` category either): `heartrate`, `oxygensat`, `resprate`, `bodytemp`, `bp`.
+    var vitalSignsProfile: String?
+    /// Whether this Observation meets that profile (a pressure panel missing a component does not).
+    var meetsProfile = true
+    /// Further LOINC codings (SpO2: 59408-5, by pulse oximetry, beside the profile's 2708-6).
+    var moreLoinc: [(code: String, display: String)] = []
 
     static let mdcSystem = "urn:iso:std:iso:11073:10101"
     static let loincSystem = "http://loinc.org"
@@ -16,12 +23,17 @@ struct VitalCode: Sendable {
     /// at all (activity is an input to signal quality, not a clinical measurement).
     static func forChannel(_ channel: Channel) -> VitalCode? {
         switch channel {
-        case .heartRate: VitalCode(mdc: "147842", mdcDisplay: "MDC_ECG_HEART_RATE", loinc: "8867-4", loincDisplay: "Heart rate")
-        case .pulseRate: VitalCode(mdc: "149530", mdcDisplay: "MDC_PULS_OXIM_PULS_RATE", loinc: "8867-4", loincDisplay: "Heart rate")
-        case .spo2: VitalCode(mdc: "150456", mdcDisplay: "MDC_PULS_OXIM_SAT_O2", loinc: "59408-5",
-                              loincDisplay: "Oxygen saturation in Arterial blood by Pulse oximetry")
-        case .respiratoryRate: VitalCode(mdc: "151562", mdcDisplay: "MDC_RESP_RATE", loinc: "9279-1", loincDisplay: "Respiratory rate")
-        case .coreTemperature: VitalCode(mdc: "150364", mdcDisplay: "MDC_TEMP_BODY", loinc: "8310-5", loincDisplay: "Body temperature")
+        case .heartRate: VitalCode(mdc: "147842", mdcDisplay: "MDC_ECG_HEART_RATE", loinc: "8867-4", loincDisplay: "Heart rate",
+                                   vitalSignsProfile: "heartrate")
+        case .pulseRate: VitalCode(mdc: "149530", mdcDisplay: "MDC_PULS_OXIM_PULS_RATE", loinc: "8867-4", loincDisplay: "Heart rate",
+                                   vitalSignsProfile: "heartrate")
+        case .spo2: VitalCode(mdc: "150456", mdcDisplay: "MDC_PULS_OXIM_SAT_O2", loinc: "2708-6",
+                              loincDisplay: "Oxygen saturation in Arterial blood", vitalSignsProfile: "oxygensat",
+                              moreLoinc: [("59408-5", "Oxygen saturation in Arterial blood by Pulse oximetry")])
+        case .respiratoryRate: VitalCode(mdc: "151562", mdcDisplay: "MDC_RESP_RATE", loinc: "9279-1", loincDisplay: "Respiratory rate",
+                                         vitalSignsProfile: "resprate")
+        case .coreTemperature: VitalCode(mdc: "150364", mdcDisplay: "MDC_TEMP_BODY", loinc: "8310-5", loincDisplay: "Body temperature",
+                                         vitalSignsProfile: "bodytemp")
         case .skinTemperature: VitalCode(mdc: "150388", mdcDisplay: "MDC_TEMP_SKIN", loinc: "39106-0", loincDisplay: "Temperature of Skin")
         case .perfusionIndex: VitalCode(mdc: "150488", mdcDisplay: "MDC_PULS_OXIM_PERF_REL", loinc: nil, loincDisplay: nil)
         case .systolicBP, .diastolicBP, .activity, .battery, .rssi: nil
@@ -29,7 +41,7 @@ struct VitalCode: Sendable {
     }
 
     static let bloodPressure = VitalCode(mdc: "150020", mdcDisplay: "MDC_PRESS_BLD_NONINV", loinc: "85354-9",
-                                         loincDisplay: "Blood pressure panel with all children optional")
+                                         loincDisplay: "Blood pressure panel with all children optional", vitalSignsProfile: "bp")
     static let systolic = VitalCode(mdc: "150021", mdcDisplay: "MDC_PRESS_BLD_NONINV_SYS", loinc: "8480-6", loincDisplay: "Systolic blood pressure")
     static let diastolic = VitalCode(mdc: "150022", mdcDisplay: "MDC_PRESS_BLD_NONINV_DIA", loinc: "8462-4", loincDisplay: "Diastolic blood pressure")
     /// MDC_ATTR_TIME_ABS: the PHD IG's coincident time stamp (the device's clock against the gateway's).
@@ -49,6 +61,11 @@ struct VitalCode: Sendable {
                         json.field("system", Self.loincSystem)
                         json.field("code", loinc)
                         if let loincDisplay { json.field("display", loincDisplay) }
+                    }
+                }
+                for (code, display) in moreLoinc {
+                    json.object { json in
+                        json.field("system", Self.loincSystem); json.field("code", code); json.field("display", display)
                     }
                 }
             }

@@ -11,14 +11,21 @@ import VigilStore
 ///   Blood pressure is one panel with systolic and diastolic components.
 /// - Each frame also gets the IG's coincident time stamp Observation (MDC_ATTR_TIME_ABS): the
 ///   device's clock against the gateway's; the vitals point to it with `derivedFrom`.
-/// - Abnormal values carry interpretation `A`; readings with poor or unusable signal quality
-///   carry the PHD measurement-status interpretation `questionable` / `invalid`.
+/// - A vital outside NEWS2's normal band carries interpretation `H` or `L` (that vital only, not
+///   its neighbours in the reading); readings with poor or unusable signal quality carry the PHD
+///   measurement-status interpretation `questionable` / `invalid`.
+/// - Vital signs (heart rate, SpO2, respiratory rate, body temperature, blood pressure with both
+///   components) carry the `vital-signs` category and declare their R4 core profile in
+///   `meta.profile`; skin temperature and perfusion index are neither.
 /// - An alert event is a Communication (see ``alert(_:)``), a NEWS2 event also an Observation
 ///   of the score, and a data gap a Flag the team sees on the patient.
 public struct FHIRMapper: Sendable {
     public let gateway: String
 
-    static let gatewayExtension = "http://hl7.org/fhir/uv/phd/StructureDefinition/GatewayDeviceExt"
+    /// The registered extension naming the gateway a measurement came through (FHIR core
+    /// extensions; the PHD IG uses it too).
+    static let gatewayExtension = "http://hl7.org/fhir/StructureDefinition/observation-gatewayDevice"
+    static let vitalSignsProfileBase = "http://hl7.org/fhir/StructureDefinition/"
     static let categorySystem = "http://terminology.hl7.org/CodeSystem/observation-category"
     static let interpretationSystem = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
     static let measurementStatusSystem = "http://hl7.org/fhir/uv/phd/CodeSystem/ASN1ToHL7"
@@ -130,15 +137,20 @@ public struct FHIRMapper: Sendable {
                     guard let code = VitalCode.forChannel(channel) else { continue }
                     let identifier = prefix + channel.key
                     resources.append(observation(batch, reading, identifier: identifier, code: code, sensor: sensor,
-                                                 gateway: gatewayRef, timeStamp: timeStamp) { json in
+                                                 gateway: gatewayRef, timeStamp: timeStamp,
+                                                 outside: NormalBand.judge(channel, value.raw)) { json in
                         json.key("valueQuantity")
                         quantity(&json, raw: value.raw, channel: channel)
                     })
                 }
             }
             if systolic != nil || diastolic != nil {
-                resources.append(observation(batch, reading, identifier: prefix + "bp", code: .bloodPressure, sensor: sensor,
-                                             gateway: gatewayRef, timeStamp: timeStamp) { json in
+                // The R4 bp profile needs both components: a lone one is a panel without it.
+                var code = VitalCode.bloodPressure
+                if systolic == nil || diastolic == nil { code.meetsProfile = false }
+                resources.append(observation(batch, reading, identifier: prefix + "bp", code: code, sensor: sensor,
+                                             gateway: gatewayRef, timeStamp: timeStamp,
+                                             outside: systolic.flatMap { NormalBand.judge(.systolicBP, $0) }) { json in
                     json.key("component")
                     json.array { json in
                         for (code, raw, channel) in [(VitalCode.systolic, systolic, Channel.systolicBP), (.diastolic, diastolic, .diastolicBP)] {
@@ -158,22 +170,28 @@ public struct FHIRMapper: Sendable {
     }
 
     private func observation(_ batch: ReadingBatch, _ reading: StoredReading, identifier: String, code: VitalCode,
-                             sensor: String, gateway: String, timeStamp: String,
+                             sensor: String, gateway: String, timeStamp: String, outside: NormalBand.Side?,
                              value: (inout JSONWriter) -> Void) -> FHIRResource {
         var json = JSONWriter(capacity: 900)
         json.object { json in
             json.field("resourceType", "Observation")
+            if let profile = code.vitalSignsProfile, code.meetsProfile {
+                json.field("meta") { json in
+                    json.key("profile")
+                    json.array { json in json.string(Self.vitalSignsProfileBase + profile) }
+                }
+            }
             gatewayExtensionField(&json, gateway)
             identifierArray(&json, identifier)
             json.field("status", "final")
-            vitalSignsCategory(&json)
+            if code.vitalSignsProfile != nil { vitalSignsCategory(&json) }
             json.key("code")
             code.write(&json)
             json.field("subject") { json in json.field("reference", batch.patient) }
             json.field("effectiveDateTime", fhirInstant(reading.time))
             json.field("issued", fhirInstant(batch.receivedAt))
             value(&json)
-            interpretation(&json, flags: reading.flags)
+            interpretation(&json, outside: outside, flags: reading.flags)
             json.field("device") { json in json.field("reference", sensor) }
             json.key("derivedFrom")
             json.array { json in
@@ -237,17 +255,17 @@ public struct FHIRMapper: Sendable {
         }
     }
 
-    private func interpretation(_ json: inout JSONWriter, flags: UInt8) {
-        let abnormal = flags & StoredReading.abnormal != 0
+    private func interpretation(_ json: inout JSONWriter, outside: NormalBand.Side?, flags: UInt8) {
         let grade = (flags >> StoredReading.qualityShift) & 0b11
-        guard abnormal || grade >= 2 else { return }
+        guard outside != nil || grade >= 2 else { return }
         json.key("interpretation")
         json.array { json in
-            if abnormal {
+            if let outside {
                 json.object { json in
                     json.key("coding")
                     json.array { json in json.object { json in
-                        json.field("system", Self.interpretationSystem); json.field("code", "A"); json.field("display", "Abnormal")
+                        json.field("system", Self.interpretationSystem)
+                        json.field("code", outside == .high ? "H" : "L"); json.field("display", outside == .high ? "High" : "Low")
                     } }
                 }
             }
