@@ -86,7 +86,19 @@ import VigilStore
         let flags = StoredReading.abnormal | (2 << StoredReading.qualityShift)
         let spo2 = try object(mapper.resources(for: .readings(batch(flags: flags)))[2].json)
         let codes = (spo2["interpretation"] as? [[String: Any]] ?? []).compactMap { ($0["coding"] as? [[String: Any]])?.first?["code"] as? String }
-        #expect(codes == ["L", "measurement-status.questionable"])
+        #expect(codes == ["L", "questionable"])
+        let systems = (spo2["interpretation"] as? [[String: Any]] ?? []).compactMap { ($0["coding"] as? [[String: Any]])?.first?["system"] as? String }
+        #expect(systems.last == "http://hl7.org/fhir/uv/pocd/CodeSystem/measurement-status", "the PHD IG's measurement-status codes")
+    }
+
+    @Test func anUnusableReadingCarriesNoValueButADataAbsentReason() throws {
+        let resources = mapper.resources(for: .readings(batch(flags: StoredReading.abnormal | (3 << StoredReading.qualityShift))))
+        let spo2 = try object(resources[2].json)
+        #expect(spo2["valueQuantity"] == nil && spo2["interpretation"] == nil)
+        let reason = try #require(spo2["dataAbsentReason"] as? [String: Any])
+        #expect((reason["coding"] as? [[String: Any]])?.first?["code"] as? String == "error")
+        let components = try #require(try object(resources[3].json)["component"] as? [[String: Any]])
+        #expect(components.allSatisfy { $0["valueQuantity"] == nil && $0["dataAbsentReason"] != nil })
     }
 
     func interpretations(_ resource: FHIRResource) throws -> [String] {

@@ -12,8 +12,9 @@ import VigilStore
 /// - Each frame also gets the IG's coincident time stamp Observation (MDC_ATTR_TIME_ABS): the
 ///   device's clock against the gateway's; the vitals point to it with `derivedFrom`.
 /// - A vital outside NEWS2's normal band carries interpretation `H` or `L` (that vital only, not
-///   its neighbours in the reading); readings with poor or unusable signal quality carry the PHD
-///   measurement-status interpretation `questionable` / `invalid`.
+///   its neighbours in the reading); a reading with poor signal quality carries the PHD
+///   measurement-status interpretation `questionable`; one the gateway judged unusable carries
+///   no value but `dataAbsentReason` `error` (as the PHD IG does for an invalid measurement).
 /// - Vital signs (heart rate, SpO2, respiratory rate, body temperature, blood pressure with both
 ///   components) carry the `vital-signs` category and declare their R4 core profile in
 ///   `meta.profile`; skin temperature and perfusion index are neither.
@@ -28,7 +29,9 @@ public struct FHIRMapper: Sendable {
     static let vitalSignsProfileBase = "http://hl7.org/fhir/StructureDefinition/"
     static let categorySystem = "http://terminology.hl7.org/CodeSystem/observation-category"
     static let interpretationSystem = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
-    static let measurementStatusSystem = "http://hl7.org/fhir/uv/phd/CodeSystem/ASN1ToHL7"
+    /// The measurement-status codes the PHD IG (STU 2) uses as interpretation (from the PoCD IG).
+    static let measurementStatusSystem = "http://hl7.org/fhir/uv/pocd/CodeSystem/measurement-status"
+    static let dataAbsentReasonSystem = "http://terminology.hl7.org/CodeSystem/data-absent-reason"
 
     let identifiers: ResourceIdentifiers
 
@@ -126,6 +129,7 @@ public struct FHIRMapper: Sendable {
         for reading in batch.readings {
             // The reading's identifiers with the vital left off (appended per Observation).
             let prefix = identifiers.reading(device: batch.device, boot: batch.boot, seq: reading.seq, vital: "")
+            let unusable = reading.qualityGrade == 3
             var systolic: Int16?
             var diastolic: Int16?
             for value in reading.values {
@@ -139,8 +143,7 @@ public struct FHIRMapper: Sendable {
                     resources.append(observation(batch, reading, identifier: identifier, code: code, sensor: sensor,
                                                  gateway: gatewayRef, timeStamp: timeStamp,
                                                  outside: NormalBand.judge(channel, value.raw)) { json in
-                        json.key("valueQuantity")
-                        quantity(&json, raw: value.raw, channel: channel)
+                        valueOrAbsence(&json, raw: value.raw, channel: channel, unusable: unusable)
                     })
                 }
             }
@@ -158,8 +161,7 @@ public struct FHIRMapper: Sendable {
                             json.object { json in
                                 json.key("code")
                                 code.write(&json)
-                                json.key("valueQuantity")
-                                quantity(&json, raw: raw, channel: channel)
+                                valueOrAbsence(&json, raw: raw, channel: channel, unusable: unusable)
                             }
                         }
                     }
@@ -255,9 +257,27 @@ public struct FHIRMapper: Sendable {
         }
     }
 
+    /// The value, or for a reading judged unusable none and why (`dataAbsentReason` `error`).
+    private func valueOrAbsence(_ json: inout JSONWriter, raw: Int16, channel: Channel, unusable: Bool) {
+        if unusable {
+            json.field("dataAbsentReason") { json in
+                json.key("coding")
+                json.array { json in json.object { json in
+                    json.field("system", Self.dataAbsentReasonSystem); json.field("code", "error"); json.field("display", "Error")
+                } }
+                json.field("text", "signal quality unusable")
+            }
+        } else {
+            json.key("valueQuantity")
+            quantity(&json, raw: raw, channel: channel)
+        }
+    }
+
     private func interpretation(_ json: inout JSONWriter, outside: NormalBand.Side?, flags: UInt8) {
         let grade = (flags >> StoredReading.qualityShift) & 0b11
-        guard outside != nil || grade >= 2 else { return }
+        // No value, nothing to interpret: the data absent reason says why.
+        guard grade < 3 else { return }
+        guard outside != nil || grade == 2 else { return }
         json.key("interpretation")
         json.array { json in
             if let outside {
@@ -269,14 +289,14 @@ public struct FHIRMapper: Sendable {
                     } }
                 }
             }
-            if grade >= 2 {
+            if grade == 2 {
                 json.object { json in
                     json.key("coding")
                     json.array { json in json.object { json in
                         json.field("system", Self.measurementStatusSystem)
-                        json.field("code", grade == 3 ? "measurement-status.invalid" : "measurement-status.questionable")
+                        json.field("code", "questionable"); json.field("display", "Questionable")
                     } }
-                    json.field("text", grade == 3 ? "signal quality unusable" : "signal quality poor")
+                    json.field("text", "signal quality poor")
                 }
             }
         }
