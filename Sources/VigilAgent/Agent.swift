@@ -108,7 +108,7 @@ public struct Agent: Sendable {
             uplinkSettings.heartbeatInterval = heartbeatInterval
             let deadLetters = try DeadLetters(directory: configuration.gateway.stateDirectory + "/uplink", keyring: keyring)
             uplink.append(.init(service: UplinkService(
-                store: store, mapper: FHIRMapper(gateway: configuration.gateway.id), transport: transport, deadLetters: deadLetters,
+                store: store, mapper: FHIRMapper(gateway: configuration.gateway.id, kindOf: { devices.summaries[$0]?.kind }), transport: transport, deadLetters: deadLetters,
                 settings: uplinkSettings, logger: logger,
                 metrics: metrics.factory, sensors: sensors, status: uplinkStatus, heartbeat: heartbeat, storeIO: storeIO)))
         }
@@ -120,7 +120,7 @@ public struct Agent: Sendable {
                                                           backoff: Backoff(initialMilliseconds: 500, maximumMilliseconds: 60_000, jitter: .full))
             mqttSettings.heartbeatInterval = heartbeatInterval
             uplink.append(.init(service: MQTTUplinkService(
-                store: store, mapper: FHIRMapper(gateway: configuration.gateway.id),
+                store: store, mapper: FHIRMapper(gateway: configuration.gateway.id, kindOf: { devices.summaries[$0]?.kind }),
                 client: MQTTClient(configuration: upstream.broker, logger: logger),
                 settings: mqttSettings,
                 logger: logger, metrics: metrics.factory, status: uplinkStatus, heartbeat: heartbeat,

@@ -106,6 +106,20 @@ import VigilStore
             .compactMap { ($0["coding"] as? [[String: Any]])?.first?["code"] as? String }
     }
 
+    @Test(arguments: [("bp-cuff", "149546"), ("spo2-ring", "149530"), (nil, "149530")] as [(String?, String)])
+    func aPulseIsCodedByWhatMeasuredItAndAHeartRateAlwaysAsECG(kind: String?, pulseCode: String) throws {
+        let mapper = FHIRMapper(gateway: "gw-1", kindOf: { _ in kind })
+        let batch = ReadingBatch(device: "dev-1", patient: "Patient/p1", boot: 3, timeQuality: .device, receivedAt: 1_795_350_001_000,
+                                 readings: [StoredReading(seq: 7, time: 1_795_350_000_000, deviceTime: 0,
+                                                          values: [.init(channel: .heartRate, raw: 700), .init(channel: .pulseRate, raw: 710)])])
+        var codes: [String: String] = [:]
+        for resource in mapper.resources(for: .readings(batch)).dropFirst() {
+            let coding = ((try object(resource.json)["code"] as? [String: Any])?["coding"] as? [[String: Any]])?.first
+            codes[String(resource.identifier.split(separator: ":").last!)] = coding?["code"] as? String
+        }
+        #expect(codes == ["hr": "147842", "pr": pulseCode])
+    }
+
     @Test func onlyTheVitalOutsideItsBandIsInterpretedAndOnItsSide() throws {
         // Pulse 68 /min in a reading whose SpO2 (88 %) and respiration (26 /min) score.
         let batch = ReadingBatch(device: "dev-1", patient: "Patient/p1", boot: 3, timeQuality: .device, receivedAt: 1_795_350_001_000,

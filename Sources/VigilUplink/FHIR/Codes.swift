@@ -20,9 +20,14 @@ struct VitalCode: Sendable {
     static let ucumSystem = "http://unitsofmeasure.org"
 
     /// Codes per channel; `nil` for channels uploaded only as device facts (battery, RSSI) or not
-    /// at all (activity is an input to signal quality, not a clinical measurement).
-    static func forChannel(_ channel: Channel) -> VitalCode? {
+    /// at all (activity is an input to signal quality, not a clinical measurement). The MDC code
+    /// of a pulse rate follows what measured it: a cuff's is MDC_PULS_RATE_NON_INV, an oximeter's
+    /// MDC_PULS_OXIM_PULS_RATE; a heart rate is MDC_ECG_HEART_RATE whatever measured it.
+    static func forChannel(_ channel: Channel, kind: String? = nil) -> VitalCode? {
         switch channel {
+        case .pulseRate where kind == "bp-cuff":
+            VitalCode(mdc: "149546", mdcDisplay: "MDC_PULS_RATE_NON_INV", loinc: "8867-4", loincDisplay: "Heart rate",
+                      vitalSignsProfile: "heartrate")
         case .heartRate: VitalCode(mdc: "147842", mdcDisplay: "MDC_ECG_HEART_RATE", loinc: "8867-4", loincDisplay: "Heart rate",
                                    vitalSignsProfile: "heartrate")
         case .pulseRate: VitalCode(mdc: "149530", mdcDisplay: "MDC_PULS_OXIM_PULS_RATE", loinc: "8867-4", loincDisplay: "Heart rate",

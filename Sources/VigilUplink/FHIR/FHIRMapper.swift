@@ -35,8 +35,12 @@ public struct FHIRMapper: Sendable {
 
     let identifiers: ResourceIdentifiers
 
-    public init(gateway: String) {
+    /// A sensor's kind (`vigil sensor add --kind`), which decides what its pulse rate is coded as.
+    let kindOf: @Sendable (String) -> String?
+
+    public init(gateway: String, kindOf: @escaping @Sendable (String) -> String? = { _ in nil }) {
         self.gateway = gateway
+        self.kindOf = kindOf
         identifiers = ResourceIdentifiers(gateway: gateway)
     }
 
@@ -125,6 +129,7 @@ public struct FHIRMapper: Sendable {
         let sensor = deviceReference(deviceIdentifier(batch.device))
         let gatewayRef = deviceReference(gatewayIdentifier)
         let timeStamp = identifiers.timeStamp(device: batch.device, boot: batch.boot, firstSeq: first.seq)
+        let kind = kindOf(batch.device)
         resources.append(coincidentTimeStamp(batch, first: first, identifier: timeStamp, sensor: sensor, gateway: gatewayRef))
         for reading in batch.readings {
             // The reading's identifiers with the vital left off (appended per Observation).
@@ -138,7 +143,7 @@ public struct FHIRMapper: Sendable {
                 case .systolicBP: systolic = value.raw
                 case .diastolicBP: diastolic = value.raw
                 default:
-                    guard let code = VitalCode.forChannel(channel) else { continue }
+                    guard let code = VitalCode.forChannel(channel, kind: kind) else { continue }
                     let identifier = prefix + channel.key
                     resources.append(observation(batch, reading, identifier: identifier, code: code, sensor: sensor,
                                                  gateway: gatewayRef, timeStamp: timeStamp,
