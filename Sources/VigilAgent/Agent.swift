@@ -108,7 +108,8 @@ public struct Agent: Sendable {
             uplinkSettings.heartbeatInterval = heartbeatInterval
             let deadLetters = try DeadLetters(directory: configuration.gateway.stateDirectory + "/uplink", keyring: keyring)
             uplink.append(.init(service: UplinkService(
-                store: store, mapper: FHIRMapper(gateway: configuration.gateway.id, kindOf: { devices.summaries[$0]?.kind }), transport: transport, deadLetters: deadLetters,
+                store: store, mapper: FHIRMapper(gateway: configuration.gateway.id, patientIdentifierSystem: settings.patientIdentifierSystem,
+                                                 kindOf: { devices.summaries[$0]?.kind }), transport: transport, deadLetters: deadLetters,
                 settings: uplinkSettings, logger: logger,
                 metrics: metrics.factory, sensors: sensors, status: uplinkStatus, heartbeat: heartbeat, storeIO: storeIO)))
         }

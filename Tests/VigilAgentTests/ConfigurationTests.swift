@@ -50,6 +50,17 @@ import VigilTestSupport
         #expect("\(error)".contains("broker.device_port: expected an integer from 1 to 65535"))
     }
 
+    @Test func thePatientIdentifierSystemIsReadAndMustBeAURI() throws {
+        let base = "uplink:\n  fhir:\n    base_url: https://fhir.hospital.example/r4\n"
+        let set = try VigilConfiguration.parse(yaml: base + "    patient_identifier_system: https://hospital.example/mrn\n", path: "p.yaml")
+        #expect(set.uplink?.patientIdentifierSystem == "https://hospital.example/mrn")
+        #expect(try VigilConfiguration.parse(yaml: base, path: "p.yaml").uplink?.patientIdentifierSystem == nil)
+        let error = try #require(throws: ConfigurationError.self) {
+            try VigilConfiguration.parse(yaml: base + "    patient_identifier_system: mrn|x\n", path: "p.yaml")
+        }
+        #expect("\(error)".contains("uplink.fhir.patient_identifier_system: expected a URI"))
+    }
+
     @Test func everyProblemIsReportedWithFileLineKeyAndExpectation() throws {
         let yaml = """
             gateway:

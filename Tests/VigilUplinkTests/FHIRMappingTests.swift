@@ -120,6 +120,23 @@ import VigilStore
         #expect(codes == ["hr": "147842", "pr": pulseCode])
     }
 
+    @Test func patientsAreConditionalReferencesByTheHospitalsIdentifierWhenItsSystemIsConfigured() throws {
+        let mapper = FHIRMapper(gateway: "gw-1", patientIdentifierSystem: "https://hospital.example/mrn")
+        let expected = "Patient?identifier=https://hospital.example/mrn|p1"
+        var references: [String] = []
+        let gap = DataGap(device: "dev-1", patient: "Patient/p1", reason: .evicted, from: 1, to: 2, count: 3)
+        let fields = #"{"event":"raise","model":"news2","risk":"high","score":8,"alert_id":"news2@1795350000000","notify":true}"#
+        let alert = AlertEntry(device: "dev-1", patient: "Patient/p1", time: 1_795_350_000_000, event: try AlertEvent(jsonBytes: Array(fields.utf8)))
+        for resource in mapper.resources(for: .readings(batch())).dropFirst() + mapper.resources(for: .gap(gap)) + mapper.resources(for: .alert(alert)) {
+            references.append(((try object(resource.json)["subject"] as? [String: Any])?["reference"] as? String) ?? "")
+        }
+        #expect(!references.isEmpty && references.allSatisfy { $0 == expected }, "\(references)")
+        let sensor = try object(mapper.sensor("dev-1", patient: "Patient/p1").json)
+        #expect((sensor["patient"] as? [String: Any])?["reference"] as? String == expected)
+        // Without a system, the registry's reference stands (it must then be the server's id).
+        #expect(((try object(self.mapper.resources(for: .gap(gap))[0].json)["subject"] as? [String: Any])?["reference"] as? String) == "Patient/p1")
+    }
+
     @Test func onlyTheVitalOutsideItsBandIsInterpretedAndOnItsSide() throws {
         // Pulse 68 /min in a reading whose SpO2 (88 %) and respiration (26 /min) score.
         let batch = ReadingBatch(device: "dev-1", patient: "Patient/p1", boot: 3, timeQuality: .device, receivedAt: 1_795_350_001_000,

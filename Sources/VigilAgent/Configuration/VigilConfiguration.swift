@@ -51,6 +51,8 @@ public struct VigilConfiguration: Sendable, Equatable {
         public var gzip: Bool
         /// Routine readings wait up to this long to share a request (alerts never wait).
         public var routineBatchMilliseconds: Int
+        /// The hospital's patient identifier system: patients become conditional references.
+        public var patientIdentifierSystem: String? = nil
     }
 
     /// The upstream broker for the MQTT uplink (`uplink.mqtt.*`).
@@ -390,10 +392,14 @@ extension VigilConfiguration {
         if (certificate == nil) != (key == nil) {
             r.report("uplink.fhir.client_certificate_file", "expected both client_certificate_file and client_key_file, or neither")
         }
+        let patientSystem = r.string("uplink.fhir.patient_identifier_system")
+        if let patientSystem, !patientSystem.contains(":") || patientSystem.contains("|") || patientSystem.contains(" ") {
+            r.report("uplink.fhir.patient_identifier_system", "expected a URI (e.g. https://hospital.example/mrn), got \"\(patientSystem)\"")
+        }
         return Uplink(baseURL: url, auth: auth, caFile: caFile, clientCertificateFile: certificate, clientKeyFile: key,
                       maxEntries: maxEntries, maxBytes: maxKiB * 1_024, connectTimeoutSeconds: connect, requestTimeoutSeconds: request,
                       backoff: Backoff(initialMilliseconds: Int64(initial), maximumMilliseconds: Int64(max(initial, maximum)), jitter: .full),
-                      gzip: gzip, routineBatchMilliseconds: routineBatch)
+                      gzip: gzip, routineBatchMilliseconds: routineBatch, patientIdentifierSystem: patientSystem)
     }
 
     private static func parseListen(_ text: String, _ r: inout ConfigurationReader) -> MetricsListen {

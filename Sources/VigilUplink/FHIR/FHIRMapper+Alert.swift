@@ -63,7 +63,7 @@ extension FHIRMapper {
             }
             json.field("priority", priority)
             json.field("topic") { json in json.field("text", fields.condition.map { "technical alert: \($0)" } ?? "\(model) alert") }
-            if !alert.patient.isEmpty { json.field("subject") { json in json.field("reference", alert.patient) } }
+            if !alert.patient.isEmpty { json.field("subject") { json in json.field("reference", patientReference(alert.patient)) } }
             if technical, !alert.device.isEmpty {
                 // The sensor it is about (reasonReference may not name a Device).
                 json.key("about")
@@ -115,7 +115,7 @@ extension FHIRMapper {
                 } }
                 json.field("text", "NEWS2")
             }
-            json.field("subject") { json in json.field("reference", alert.patient) }
+            json.field("subject") { json in json.field("reference", patientReference(alert.patient)) }
             json.field("effectiveDateTime", fhirInstant(alert.time))
             json.key("valueInteger")
             json.raw(String(score))

@@ -18,7 +18,7 @@ extension FHIRMapper {
             identifierArray(&json, identifier)
             json.field("status", day.revision == 0 ? "final" : "amended")
             coverageCode(&json, "coverage-day", "Remote monitoring coverage for a day")
-            json.field("subject") { json in json.field("reference", day.patient) }
+            json.field("subject") { json in json.field("reference", patientReference(day.patient)) }
             json.field("effectivePeriod") { json in
                 json.field("start", fhirInstant(day.start))
                 json.field("end", fhirInstant(day.end))

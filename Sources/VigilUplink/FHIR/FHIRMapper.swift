@@ -37,11 +37,24 @@ public struct FHIRMapper: Sendable {
 
     /// A sensor's kind (`vigil sensor add --kind`), which decides what its pulse rate is coded as.
     let kindOf: @Sendable (String) -> String?
+    /// The system of the hospital's patient identifiers (`uplink.fhir.patient_identifier_system`):
+    /// with it, patients are conditional references the server resolves (`Patient?identifier=
+    /// <system>|<id>`); without it, the registry's reference must be the server's own id.
+    let patientIdentifierSystem: String?
 
-    public init(gateway: String, kindOf: @escaping @Sendable (String) -> String? = { _ in nil }) {
+    public init(gateway: String, patientIdentifierSystem: String? = nil,
+                kindOf: @escaping @Sendable (String) -> String? = { _ in nil }) {
         self.gateway = gateway
         self.kindOf = kindOf
+        self.patientIdentifierSystem = patientIdentifierSystem
         identifiers = ResourceIdentifiers(gateway: gateway)
+    }
+
+    /// How resources refer to the registry's patient (`Patient/p-0001`, or just `p-0001`).
+    func patientReference(_ patient: String) -> String {
+        guard let system = patientIdentifierSystem else { return patient }
+        let id = patient.hasPrefix("Patient/") ? String(patient.dropFirst("Patient/".count)) : patient
+        return "Patient?identifier=\(system)|\(id)"
     }
 
     public func deviceIdentifier(_ device: String) -> String { identifiers.device(device) }
@@ -102,7 +115,7 @@ public struct FHIRMapper: Sendable {
                     } }
                 } }
             }
-            if let patient { json.field("patient") { json in json.field("reference", patient) } }
+            if let patient { json.field("patient") { json in json.field("reference", patientReference(patient)) } }
         }
         // Replaced only with everything known (a PUT would erase the firmware and battery the
         // server holds); without facts, a conditional create that leaves an existing one alone.
@@ -194,7 +207,7 @@ public struct FHIRMapper: Sendable {
             if code.vitalSignsProfile != nil { vitalSignsCategory(&json) }
             json.key("code")
             code.write(&json)
-            json.field("subject") { json in json.field("reference", batch.patient) }
+            json.field("subject") { json in json.field("reference", patientReference(batch.patient)) }
             json.field("effectiveDateTime", fhirInstant(reading.time))
             json.field("issued", fhirInstant(batch.receivedAt))
             value(&json)
@@ -325,7 +338,7 @@ public struct FHIRMapper: Sendable {
             json.field("status", "active")
             category(&json, system: "http://terminology.hl7.org/CodeSystem/flag-category", code: "admin")
             json.field("code") { json in json.field("text", "Remote monitoring data missing: \(gap.count) readings from \(gap.device) \(why)") }
-            json.field("subject") { json in json.field("reference", gap.patient) }
+            json.field("subject") { json in json.field("reference", patientReference(gap.patient)) }
             json.field("period") { json in
                 json.field("start", fhirInstant(gap.from))
                 json.field("end", fhirInstant(max(gap.to, gap.from)))
