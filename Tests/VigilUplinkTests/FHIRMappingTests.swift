@@ -137,6 +137,20 @@ import VigilStore
         #expect(((try object(self.mapper.resources(for: .gap(gap))[0].json)["subject"] as? [String: Any])?["reference"] as? String) == "Patient/p1")
     }
 
+    @Test func devicesCarryTheirPHDTypeTheSensorsSpecializationAndNoIdAsAModelName() throws {
+        let mapper = FHIRMapper(gateway: "gw-1", kindOf: { $0 == "cuff-1" ? "bp-cuff" : "vitals-patch" })
+        func type(_ json: [String: Any]) -> String? { ((json["type"] as? [String: Any])?["coding"] as? [[String: Any]])?.first?["code"] as? String }
+        let cuff = try object(mapper.sensor("cuff-1", patient: "Patient/p1").json)
+        #expect(type(cuff) == "65573")
+        let specialization = (cuff["specialization"] as? [[String: Any]])?.first?["systemType"] as? [String: Any]
+        #expect((specialization?["coding"] as? [[String: Any]])?.first?["code"] as? String == "528391")
+        #expect((cuff["deviceName"] as? [[String: Any]])?.first?["type"] as? String == "user-friendly-name")
+        #expect(try object(mapper.sensor("patch-1", patient: "Patient/p1").json)["specialization"] == nil, "no single profile")
+        #expect(type(try object(mapper.gatewayDevice().json)) == "531981")
+        let beat = mapper.gatewayHeartbeat(GatewayHeartbeat(time: 0, sensors: [], openAlerts: 0))
+        #expect(type(try object(beat.json)) == "531981", "the heartbeat replaces the gateway Device with its type kept")
+    }
+
     @Test func onlyTheVitalOutsideItsBandIsInterpretedAndOnItsSide() throws {
         // Pulse 68 /min in a reading whose SpO2 (88 %) and respiration (26 /min) score.
         let batch = ReadingBatch(device: "dev-1", patient: "Patient/p1", boot: 3, timeQuality: .device, receivedAt: 1_795_350_001_000,

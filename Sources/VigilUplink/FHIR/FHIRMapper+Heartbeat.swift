@@ -10,14 +10,7 @@ extension FHIRMapper {
     public func gatewayHeartbeat(_ beat: GatewayHeartbeat) -> FHIRResource {
         var json = JSONWriter(capacity: 512 + beat.sensors.count * 256)
         json.object { json in
-            json.field("resourceType", "Device")
-            identifierArray(&json, gatewayIdentifier)
-            json.field("status", "active")
-            json.field("serialNumber", gateway)
-            json.key("deviceName")
-            json.array { json in json.object { json in
-                json.field("name", "Vigil gateway \(gateway)"); json.field("type", "user-friendly-name")
-            } }
+            deviceHeader(&json, identifier: gatewayIdentifier, serial: gateway, name: "Vigil gateway \(gateway)", type: Self.gatewayType)
             if !beat.sensors.isEmpty {
                 json.key("property")
                 json.array { json in

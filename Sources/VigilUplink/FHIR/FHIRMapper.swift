@@ -77,25 +77,59 @@ public struct FHIRMapper: Sendable {
     /// The sensor's Device (conditional create: the first upload creates it).
     /// `firmware` and `battery` (%) as the device last reported them (STATUS), when known.
     public func sensor(_ device: String, patient: String, firmware: String? = nil, battery: Int? = nil) -> FHIRResource {
-        self.device(identifier: deviceIdentifier(device), serial: device, name: device, nameType: "model-name", patient: patient,
-                    firmware: firmware, battery: battery)
+        self.device(identifier: deviceIdentifier(device), serial: device, name: device, type: Self.sensorType,
+                    specialization: Self.specialization(kind: kindOf(device)), patient: patient, firmware: firmware, battery: battery)
     }
 
     /// The gateway's own Device.
     public func gatewayDevice() -> FHIRResource {
-        device(identifier: gatewayIdentifier, serial: gateway, name: "Vigil gateway \(gateway)", nameType: "user-friendly-name", patient: nil)
+        device(identifier: gatewayIdentifier, serial: gateway, name: "Vigil gateway \(gateway)", type: Self.gatewayType, patient: nil)
     }
 
-    private func device(identifier: String, serial: String, name: String, nameType: String, patient: String?,
+    /// PHD: a sensor is a simple MDS (MDC_MOC_VMS_MDS_SIMP), the gateway an application
+    /// hosting device (MDC_MOC_VMS_MDS_AHD, what the IG calls a PHG).
+    static let sensorType = (code: "65573", display: "MDC_MOC_VMS_MDS_SIMP")
+    static let gatewayType = (code: "531981", display: "MDC_MOC_VMS_MDS_AHD")
+
+    /// The device specialization (IEEE 11073-104xx profile) of a provisioned kind, when it has one.
+    static func specialization(kind: String?) -> (code: String, display: String)? {
+        switch kind {
+        case "spo2-ring": ("528388", "MDC_DEV_SPEC_PROFILE_PULS_OXIM")
+        case "bp-cuff": ("528391", "MDC_DEV_SPEC_PROFILE_BPM")
+        case "thermometer": ("528392", "MDC_DEV_SPEC_PROFILE_TEMP")
+        default: nil
+        }
+    }
+
+    /// What every Device Vigil sends starts with: identifier, status, serial, name and type.
+    func deviceHeader(_ json: inout JSONWriter, identifier: String, serial: String, name: String, type: (code: String, display: String)) {
+        json.field("resourceType", "Device")
+        identifierArray(&json, identifier)
+        json.field("status", "active")
+        json.field("serialNumber", serial)
+        json.key("deviceName")
+        json.array { json in json.object { json in json.field("name", name); json.field("type", "user-friendly-name") } }
+        mdcType(&json, code: type.code, display: type.display)
+    }
+
+    private func device(identifier: String, serial: String, name: String, type: (code: String, display: String),
+                        specialization: (code: String, display: String)? = nil, patient: String?,
                         firmware: String? = nil, battery: Int? = nil) -> FHIRResource {
-        var json = JSONWriter(capacity: 384)
+        var json = JSONWriter(capacity: 512)
         json.object { json in
-            json.field("resourceType", "Device")
-            identifierArray(&json, identifier)
-            json.field("status", "active")
-            json.field("serialNumber", serial)
-            json.key("deviceName")
-            json.array { json in json.object { json in json.field("name", name); json.field("type", nameType) } }
+            deviceHeader(&json, identifier: identifier, serial: serial, name: name, type: type)
+            if let specialization {
+                json.key("specialization")
+                json.array { json in json.object { json in
+                    json.field("systemType") { json in
+                        json.key("coding")
+                        json.array { json in json.object { json in
+                            json.field("system", VitalCode.mdcSystem); json.field("code", specialization.code)
+                            json.field("display", specialization.display)
+                        } }
+                    }
+                } }
+            }
             if let firmware {
                 // PHD: the firmware revision as a Device version typed MDC_ID_PROD_SPEC_FW.
                 json.key("version")
@@ -124,7 +158,7 @@ public struct FHIRMapper: Sendable {
     }
 
     /// `"type": {"coding": [{MDC system, code, display}]}` for Device version and property.
-    private func mdcType(_ json: inout JSONWriter, code: String, display: String) {
+    func mdcType(_ json: inout JSONWriter, code: String, display: String) {
         json.field("type") { json in
             json.key("coding")
             json.array { json in json.object { json in
