@@ -16,10 +16,6 @@ package struct CoverageLedger: Codable, Equatable, Sendable {
 
         mutating func insert(_ minute: Int) { words[minute >> 6] |= 1 << UInt64(minute & 63) }
 
-        var count: Int { words.reduce(0) { $0 + $1.nonzeroBitCount } }
-
-        func count(without other: Minutes) -> Int { zip(words, other.words).reduce(0) { $0 + ($1.0 & ~$1.1).nonzeroBitCount } }
-
         func contains(_ minute: Int) -> Bool { words[minute >> 6] & (1 << UInt64(minute & 63)) != 0 }
 
         func count(through minute: Int) -> Int {
@@ -80,9 +76,11 @@ package struct CoverageLedger: Codable, Equatable, Sendable {
 
     // MARK: - Inputs
 
-    /// A stored batch, with whether each reading had a usable vital sign.
+    /// A stored batch, with whether each reading had a usable vital sign. On the per-reading
+    /// path: days past the window are pruned at the clock tick, not here.
     package mutating func record(_ batch: ReadingBatch, usable: [Bool]) {
         let today = dayIndex(batch.receivedAt)
+        let key = "\(batch.device)/\(batch.boot)"
         var patient = patients[batch.patient] ?? Patient(since: batch.receivedAt)
         for (index, reading) in batch.readings.enumerated() {
             let day = dayIndex(reading.time)
@@ -103,13 +101,11 @@ package struct CoverageLedger: Codable, Equatable, Sendable {
             if index < usable.count, usable[index] { entry.usable.insert(minute) }
             entry.received += 1
             entry.changedAt = max(entry.changedAt, batch.receivedAt)
-            let key = "\(batch.device)/\(batch.boot)"
             let span = entry.spans[key].map { Span(first: min($0.first, reading.seq), last: max($0.last, reading.seq)) }
                 ?? Span(first: reading.seq, last: reading.seq)
             entry.spans[key] = span
             patient.days[day] = entry
         }
-        prune(&patient, today: today)
         patients[batch.patient] = patient
     }
 
