@@ -171,7 +171,7 @@ let package = Package(
         .testTarget(name: "VigilProtocolTests", dependencies: ["VigilProtocol"]),
         .testTarget(name: "VigilModelsTests", dependencies: ["VigilModels", "VigilCore"]),
         .testTarget(name: "VigilStoreTests", dependencies: ["VigilStore", "VigilCore", "VigilTestSupport"]),
-        .testTarget(name: "VigilUplinkTests", dependencies: ["VigilUplink", "VigilStore", .product(name: "Crypto", package: "swift-crypto")]),
+        .testTarget(name: "VigilUplinkTests", dependencies: ["VigilUplink", "VigilStore", "VigilTestSupport", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "VigilValidationTests", dependencies: ["VigilValidation", "VigilProtocol", "VigilCore"]),
         // The MicroPython reference firmware and codec, run under the real MicroPython unix port.
         .testTarget(name: "FirmwareTests", dependencies: ["VigilProtocol", "VigilCore", "VigilAgent", "VigilProvisioning", "VigilTestSupport", "vigil", "VigilBench"]),

@@ -48,6 +48,7 @@ public struct Agent: Sendable {
         let devices = DeviceRegistry(
             directory: URL(fileURLWithPath: configuration.gateway.stateDirectory).appendingPathComponent("devices"), logger: logger)
         let alertBoard = AlertBoard()
+        let clockBoard = ClockBoard()
         let coverageBoard = CoverageBoard()
         let patients = PatientSettingsStore(stateDirectory: configuration.gateway.stateDirectory, logger: logger)
         let uplinkStatus = configuration.uplink.map { UplinkStatus(kind: "fhir", target: $0.baseURL) }
@@ -59,10 +60,22 @@ public struct Agent: Sendable {
         watched.brokerConnected = { client.connectionState.isConnected }
         watched.uplinkFailingSince = { uplinkStatus.failingSince }
         watched.uplinkKnown = { uplinkStatus.hasReported }
-        watched.clockSynchronized = { HostFacts.clock().synchronized }
+        let testClock = TestClock(environment: ProcessInfo.processInfo.environment)
+        if let testClock {
+            logger.warning("the wall clock is a test's (\(TestClock.variable)): never set this on a gateway")
+            watched.clockSynchronized = { testClock.synchronized }
+        } else if configuration.clockTrusted {
+            // gateway.clock: rtc: nothing is held for a sync; jumps are still detected and logged.
+            watched.clockSynchronized = { true }
+        } else {
+            watched.clockSynchronized = { HostFacts.clock().synchronized }
+        }
+        let wallClock: @Sendable () -> Int64 = { testClock?.wall ?? Int64(Date().timeIntervalSince1970 * 1_000) }
         watched.evictedReadings = { store.evictedReadings }
         watched.diskFreeMiB = { HostFacts.disk(stateDirectory).map { Int((($0.free - reserve) >> 20)) } }
         let gatewayWatch = GatewayWatch(watched, startedAt: GatewayInspector.now())
+        let timeline = GatewayTimeline(.init(wallClock: wallClock, synchronized: watched.clockSynchronized),
+                                       stateDirectory: stateDirectory, board: clockBoard, logger: logger)
         let pipeline = PipelineService(.init(
             messages: client.messages, topics: Topics(prefix: configuration.topicPrefix), registry: devices, metrics: metrics,
             logger: logger, summaryInterval: .seconds(configuration.pipeline.summaryIntervalSeconds),
@@ -85,10 +98,10 @@ public struct Agent: Sendable {
             alertAckTopic: Topics(prefix: configuration.topicPrefix).gatewayAlertAck(configuration.gateway.id),
             patients: patients,
             patientSettingsTopic: Topics(prefix: configuration.topicPrefix).gatewayPatientSettings(configuration.gateway.id),
-            sensors: sensors, alertBoard: alertBoard, coverageBoard: coverageBoard, gatewayWatch: gatewayWatch,
+            sensors: sensors, alertBoard: alertBoard, coverageBoard: coverageBoard, clockBoard: clockBoard, gatewayWatch: gatewayWatch,
             models: loadModels(), storeIO: storeIO, restored: restored.state, keeper: keeper,
             checkpointInterval: .seconds(configuration.store.checkpointIntervalSeconds),
-            tickInterval: .seconds(configuration.technicalTickSeconds)))
+            tickInterval: .seconds(configuration.technicalTickSeconds), wallClock: wallClock, timeline: timeline))
 
         logger.notice("starting", metadata: [
             "gateway": "\(configuration.gateway.id)", "config": "\(configuration.sourcePath)",
@@ -97,6 +110,14 @@ public struct Agent: Sendable {
         var uplink: [ServiceGroupConfiguration.ServiceConfiguration] = []
         let heartbeat = HeartbeatFacts(sensors: sensors, registry: devices, alerts: alertBoard, technical: configuration.technical)
         let heartbeatInterval: Duration? = configuration.heartbeatIntervalSeconds > 0 ? .seconds(configuration.heartbeatIntervalSeconds) : nil
+        let gatewayID = configuration.gateway.id
+        let mapper = { (options: FHIRMapper.Options) in
+            var options = options
+            options.softwareVersion = VigilVersion.current
+            return FHIRMapper(gateway: gatewayID, options: options) { device in
+                devices.summaries[device].map { .init(kind: $0.kind, manufacturer: $0.manufacturer, model: $0.model) }
+            }
+        }
         if let settings = configuration.uplink {
             let transport = try FHIRTransport(.init(
                 baseURL: settings.baseURL, auth: settings.auth, caFile: settings.caFile,
@@ -106,12 +127,12 @@ public struct Agent: Sendable {
             var uplinkSettings = UplinkService.Settings(maxEntries: settings.maxEntries, maxBytes: settings.maxBytes, backoff: settings.backoff,
                                                         routineBatch: .milliseconds(settings.routineBatchMilliseconds))
             uplinkSettings.heartbeatInterval = heartbeatInterval
+            uplinkSettings.holdUnsynchronised = .seconds(configuration.holdUnsynchronisedSeconds)
             let deadLetters = try DeadLetters(directory: configuration.gateway.stateDirectory + "/uplink", keyring: keyring)
             uplink.append(.init(service: UplinkService(
-                store: store, mapper: FHIRMapper(gateway: configuration.gateway.id, patientIdentifierSystem: settings.patientIdentifierSystem,
-                                                 kindOf: { devices.summaries[$0]?.kind }), transport: transport, deadLetters: deadLetters,
+                store: store, mapper: mapper(settings.fhirOptions), transport: transport, deadLetters: deadLetters,
                 settings: uplinkSettings, logger: logger,
-                metrics: metrics.factory, sensors: sensors, status: uplinkStatus, heartbeat: heartbeat, storeIO: storeIO)))
+                metrics: metrics.factory, sensors: sensors, status: uplinkStatus, heartbeat: heartbeat, time: timeline, storeIO: storeIO)))
         }
         if let upstream = configuration.upstreamMQTT {
             let local = Topics(prefix: configuration.topicPrefix)
@@ -120,11 +141,12 @@ public struct Agent: Sendable {
             var mqttSettings = MQTTUplinkService.Settings(topicPrefix: upstream.topicPrefix, gateway: configuration.gateway.id,
                                                           backoff: Backoff(initialMilliseconds: 500, maximumMilliseconds: 60_000, jitter: .full))
             mqttSettings.heartbeatInterval = heartbeatInterval
+            mqttSettings.holdUnsynchronised = .seconds(configuration.holdUnsynchronisedSeconds)
             uplink.append(.init(service: MQTTUplinkService(
-                store: store, mapper: FHIRMapper(gateway: configuration.gateway.id, kindOf: { devices.summaries[$0]?.kind }),
+                store: store, mapper: mapper(upstream.fhirOptions),
                 client: MQTTClient(configuration: upstream.broker, logger: logger),
                 settings: mqttSettings,
-                logger: logger, metrics: metrics.factory, status: uplinkStatus, heartbeat: heartbeat,
+                logger: logger, metrics: metrics.factory, status: uplinkStatus, heartbeat: heartbeat, time: timeline,
                 forwardUpstream: { topic, payload in
                     // Into the pipeline through the local broker, like a message published there.
                     let settings = topic.hasSuffix("/patient-settings")
@@ -142,7 +164,7 @@ public struct Agent: Sendable {
             uplink: uplinkStatus, alerts: alertBoard, currentKey: keyring.currentID,
             keyFile: Keyring.locate(keyFile: configuration.store.keyFile, environment: ProcessInfo.processInfo.environment)
                 == configuration.store.keyFile ? configuration.store.keyFile : nil,
-            startedAt: GatewayInspector.now(), patients: patients, coverage: coverageBoard)
+            startedAt: GatewayInspector.now(), patients: patients, coverage: coverageBoard, clock: clockBoard)
         let statusMetrics = StatusMetrics(registry: registry, inspector: inspector)
         let control: [ServiceGroupConfiguration.ServiceConfiguration] = configuration.controlSocket.map {
             [.init(service: ControlServer(path: $0, inspector: inspector, logger: logger))]

@@ -38,6 +38,7 @@ final class AgentUnderTest {
             gateway:
               id: gw-bench
               state_directory: \(state)
+              clock: rtc
             store:
               key_file: \(root)/store.keys
             mqtt:

@@ -78,18 +78,23 @@ extension MQTTClientCore {
         var random = SystemRandomNumberGenerator()
         var attempt = 0
         var everAttempted = false
+        let endpoints = configuration.endpoints
+        var current = 0
         while !isStopping {
             states.publish(.connecting(attempt: attempt))
             var rc: Int32
-            if everAttempted {
+            let endpoint = endpoints[current]
+            if everAttempted && endpoints.count == 1 {
                 rc = mosquitto_reconnect(handle)
             } else {
-                rc = mosquitto_connect(handle, configuration.host, Int32(configuration.port), Int32(configuration.keepaliveSeconds))
+                // Another node: libmosquitto keeps its queue of unacknowledged QoS 1 messages on
+                // the handle and sends them again once this connection is up.
+                rc = mosquitto_connect(handle, endpoint.host, Int32(endpoint.port), Int32(configuration.keepaliveSeconds))
                 everAttempted = true
             }
             let reason: MQTTError
             if rc != success {
-                reason = MQTTError.library(rc, "connect to \(configuration.host):\(configuration.port)")
+                reason = MQTTError.library(rc, "connect to \(endpoint.host):\(endpoint.port)")
             } else {
                 while !isStopping {
                     rc = pump(handle, timeoutMilliseconds: 100)
@@ -109,8 +114,17 @@ extension MQTTClientCore {
                 reason = refusedFilter.map(MQTTError.subscriptionRefused)
                     ?? refusal.map(MQTTError.refused) ?? MQTTError.library(rc, "connection lost")
             }
-            let delay = configuration.reconnect.delayMilliseconds(attempt: attempt, using: &random)
+            // With several nodes, the next one is tried almost at once (a dead node refuses at
+            // once, and the cluster's others may be fine); the backoff grows per round of them.
+            // Never less than 50 ms, so a flapping cluster is not a busy loop.
+            let round = attempt / endpoints.count
+            let delay = endpoints.count > 1 && (attempt + 1) % endpoints.count != 0
+                ? Int64(50) : configuration.reconnect.delayMilliseconds(attempt: round, using: &random)
             attempt += 1
+            if endpoints.count > 1 {
+                current = (current + 1) % endpoints.count
+                logger.debug("MQTT failing over", metadata: ["to": "\(endpoints[current].host):\(endpoints[current].port)"])
+            }
             states.publish(.disconnected(reason: reason, retryInMilliseconds: delay))
             // The caller sees this as a state (``MQTTClient/connectionStates()``) and says what it
             // means to its users; here it is a library detail.

@@ -39,6 +39,19 @@ public struct MQTTConfiguration: Sendable, Equatable {
         }
     }
 
+    public struct Endpoint: Sendable, Equatable {
+        public var host: String
+        public var port: Int
+
+        public init(host: String, port: Int) {
+            self.host = host
+            self.port = port
+        }
+    }
+
+    /// The broker first, then the alternates.
+    public var endpoints: [Endpoint] { [Endpoint(host: host, port: port)] + alternates }
+
     public struct Subscription: Sendable, Equatable {
         public var filter: String
         public var qos: MQTTQoS
@@ -51,6 +64,9 @@ public struct MQTTConfiguration: Sendable, Equatable {
 
     public var host: String
     public var port: Int
+    /// Further brokers (nodes of a cluster) to fail over to: each failed attempt or lost
+    /// connection moves on to the next, round-robin, after the usual backoff.
+    public var alternates: [Endpoint] = []
     public var clientID: String
     public var username: String?
     public var password: String?

@@ -14,6 +14,9 @@ public struct DeviceRecord: Codable, Sendable, Equatable {
     /// JSON keys of the channels it may send (`hr`, `spo2`, …); absent: all.
     public var channels: [String]?
     public var jsonDebug: Bool?
+    /// Who made it and which model it is, as the technician provisioned it (on its FHIR Device).
+    public var manufacturer: String?
+    public var model: String?
     /// Settings pushed to the device as a signed, retained CONFIG frame.
     public var config: Settings?
 
@@ -46,13 +49,15 @@ public struct DeviceRecord: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case device, patient, kind, key, channels, config
+        case device, patient, kind, key, channels, config, manufacturer, model
         case jsonDebug = "json_debug"
     }
 
     public init(device: String, patient: String, kind: String, key: String, channels: [String]? = nil, jsonDebug: Bool? = nil,
-                config: Settings? = nil) {
+                config: Settings? = nil, manufacturer: String? = nil, model: String? = nil) {
         self.device = device
+        self.manufacturer = manufacturer
+        self.model = model
         self.patient = patient
         self.kind = kind
         self.key = key

@@ -28,11 +28,15 @@ public final class DeviceRegistry: Sendable {
         package var patient: String
         package var kind: String
         package var configVersion: UInt32?
+        package var manufacturer: String?
+        package var model: String?
 
-        package init(patient: String, kind: String, configVersion: UInt32?) {
+        package init(patient: String, kind: String, configVersion: UInt32?, manufacturer: String? = nil, model: String? = nil) {
             self.patient = patient
             self.kind = kind
             self.configVersion = configVersion
+            self.manufacturer = manufacturer
+            self.model = model
         }
     }
 
@@ -111,7 +115,8 @@ public final class DeviceRegistry: Sendable {
                     configs[profile.device] = PendingConfig(version: settings.version, entries: try settings.entries(device: record.device))
                 }
                 profiles[profile.device] = profile
-                summaries[record.device] = Summary(patient: record.patient, kind: record.kind, configVersion: record.config?.version)
+                summaries[record.device] = Summary(patient: record.patient, kind: record.kind, configVersion: record.config?.version,
+                                                 manufacturer: record.manufacturer, model: record.model)
             } catch {
                 logger.error("skipping an unusable device registry file", metadata: ["file": "\(name)", "error": "\(error)"])
             }

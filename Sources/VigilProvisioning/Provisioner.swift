@@ -38,8 +38,13 @@ public struct Provisioner: Sendable {
         public var settings: [String: Int64]
         /// Where the firmware keeps its state (boot counter, ring buffer) on its own flash.
         public var deviceStateDirectory: String
+        public var manufacturer: String?
+        public var model: String?
 
-        public init(device: String, patient: String, kind: String, channels: [String]?, settings: [String: Int64], deviceStateDirectory: String) {
+        public init(device: String, patient: String, kind: String, channels: [String]?, settings: [String: Int64], deviceStateDirectory: String,
+                    manufacturer: String? = nil, model: String? = nil) {
+            self.manufacturer = manufacturer
+            self.model = model
             self.device = device
             self.patient = patient
             self.kind = kind
@@ -80,7 +85,7 @@ public struct Provisioner: Sendable {
         var settings: DeviceRecord.Settings?
         if !sensor.settings.isEmpty { settings = .init(version: 1, settings: sensor.settings) }
         let record = DeviceRecord(device: sensor.device, patient: sensor.patient, kind: sensor.kind, key: hexEncoded(key),
-                                  channels: channels, config: settings)
+                                  channels: channels, config: settings, manufacturer: sensor.manufacturer, model: sensor.model)
         do {
             _ = try record.profile()
             _ = try settings?.entries(device: sensor.device)

@@ -46,6 +46,8 @@ package struct ReadingScorer {
     private var technical = TechnicalMonitor()
     /// Monitoring coverage per patient and day.
     private var coverage: CoverageLedger
+    /// Minute rollups (only with ``ScoringSettings/minuteRollups``).
+    private var rollups: MinuteRollups?
     private let settings: ScoringSettings
 
     package struct ClosedEpisode: Codable, Equatable, Sendable {
@@ -72,13 +74,14 @@ package struct ReadingScorer {
         var lastActive: [String: Int64]?
         var technical: TechnicalMonitor?
         var coverage: CoverageLedger?
+        var rollups: MinuteRollups?
     }
 
     package var state: State {
         get {
             State(quality: quality, news2: news2.patients, drift: drift?.patients, models: models.patients, limiter: limiter,
                   book: book, explanations: explanations, recentlyClosed: recentlyClosed, clinical: clinical,
-                  lastActive: lastActive, technical: technical, coverage: coverage)
+                  lastActive: lastActive, technical: technical, coverage: coverage, rollups: rollups)
         }
         set {
             quality = newValue.quality
@@ -97,6 +100,8 @@ package struct ReadingScorer {
             lastActive = newValue.lastActive ?? [:]
             technical = newValue.technical ?? TechnicalMonitor()
             coverage = newValue.coverage ?? CoverageLedger()
+            // Rollups follow this run's granularity: readings after a switch are rolled up afresh.
+            rollups = settings.minuteRollups ? newValue.rollups ?? MinuteRollups() : nil
             // Days follow this run's time zone.
             coverage.utcOffset = Int64(settings.utcOffsetMinutes) * 60_000
         }
@@ -109,6 +114,17 @@ package struct ReadingScorer {
         self.models = ModelScorer(models: models, settings: settings)
         book = AlertBook(reminderMilliseconds: Int64(settings.reminderMinutes) * 60_000)
         coverage = CoverageLedger(utcOffset: Int64(settings.utcOffsetMinutes) * 60_000)
+        rollups = settings.minuteRollups ? MinuteRollups() : nil
+    }
+
+    /// Minute rollups finished since the last call (by readings that moved past their minute,
+    /// or by ``closeRollups(now:)``), to be stored in the routine lane.
+    package mutating func takeRollups() -> [MinuteRollup] { rollups?.take() ?? [] }
+
+    /// Finishes the rollups whose minute is over (the pipeline's tick).
+    package mutating func closeRollups(now: Int64) -> [MinuteRollup] {
+        rollups?.close(now: now)
+        return takeRollups()
     }
 
     /// The patient's clinical settings in force (`nil`: none entered).
@@ -192,6 +208,8 @@ package struct ReadingScorer {
         if let latest = batch.readings.map(\.time).max() {
             alerts += reminders(patient: batch.patient, device: batch.device, at: latest)
         }
+        // Last: the rollup decision reads the quality grades just set.
+        rollups?.add(&batch)
         return alerts.map { ($0.model, $0.alert) }
     }
 

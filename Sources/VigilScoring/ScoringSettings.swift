@@ -22,6 +22,8 @@ package struct ScoringSettings: Sendable, Equatable {
     package var utcOffsetMinutes = 0
     /// When technical alerts (no data, not worn, battery, …) are raised (config `technical.*`).
     package var technical = TechnicalSettings()
+    /// Collect ordinary readings into minute rollups (the uplink's minute granularity).
+    package var minuteRollups = false
 
     package init() {}
 

@@ -19,11 +19,21 @@ public struct ClockMapper: Sendable, Equatable, Codable {
         if offsets.count > SequenceTracker.bootsKept, let oldest = offsets.keys.min() { offsets.removeValue(forKey: oldest) }
     }
 
-    public func map(boot: UInt32, deviceTime: UInt64, synced: Bool, receivedAt: Int64) -> (time: Int64, quality: TimeQuality) {
+    /// The gateway's wall clock jumped by `delta` ms: every uptime offset moves with it, so a
+    /// sensor that keeps running is mapped onto the clock's new time line at once (keeping the
+    /// old minimum would leave it on the old one until the sensor or the agent restarts).
+    public mutating func shift(by delta: Int64) {
+        for boot in offsets.keys { offsets[boot]! += delta }
+    }
+
+    /// - Parameter gatewayTrusted: whether the gateway's own clock is synchronised. A synced
+    ///   device is judged against it only then; otherwise the device's clock is the better one.
+    public func map(boot: UInt32, deviceTime: UInt64, synced: Bool, receivedAt: Int64,
+                    gatewayTrusted: Bool = true) -> (time: Int64, quality: TimeQuality) {
         let device = Int64(clamping: deviceTime)
         if synced {
             let skew = device - receivedAt
-            return (device, abs(skew) > Self.tolerance ? .suspect : .device)
+            return (device, gatewayTrusted && abs(skew) > Self.tolerance ? .suspect : .device)
         }
         guard let offset = offsets[boot] else { return (receivedAt, .unknown) }
         return (device + offset, .estimated)

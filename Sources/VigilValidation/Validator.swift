@@ -62,8 +62,10 @@ public struct Validator: Sendable {
     /// - Parameters:
     ///   - now: monotonic time, for rate limiting.
     ///   - receivedAt: Unix milliseconds when the message arrived, for clock mapping.
+    ///   - gatewayClockTrusted: whether the gateway's clock is synchronised (``ClockMapper/map(boot:deviceTime:synced:receivedAt:gatewayTrusted:)``).
     public mutating func validate(
-        _ payload: [UInt8], from device: DeviceID, profile: DeviceProfile?, now: Duration, receivedAt: Int64
+        _ payload: [UInt8], from device: DeviceID, profile: DeviceProfile?, now: Duration, receivedAt: Int64,
+        gatewayClockTrusted: Bool = true
     ) -> Outcome {
         guard let profile else { return .rejected(.unprovisioned) }
         guard case .emit = rateLimiter.check(device, now: now) else { return .rejected(.rateLimited) }
@@ -101,7 +103,8 @@ public struct Validator: Sendable {
         let synced = frame.flags.contains(.clockSynced)
         state.clock.observe(boot: frame.boot, deviceTime: frame.t0, synced: synced,
                             replay: frame.flags.contains(.replay), receivedAt: receivedAt)
-        let (mapped, quality) = state.clock.map(boot: frame.boot, deviceTime: frame.t0, synced: synced, receivedAt: receivedAt)
+        let (mapped, quality) = state.clock.map(boot: frame.boot, deviceTime: frame.t0, synced: synced, receivedAt: receivedAt,
+                                                gatewayTrusted: gatewayClockTrusted)
         devices[device] = state
         return .accepted(Accepted(device: device, patient: profile.patient, frame: frame, fresh: fresh,
                                   timeQuality: quality, mappedT0: mapped))
@@ -136,6 +139,12 @@ public struct Validator: Sendable {
     public mutating func abandon(device: DeviceID, boot: UInt32, range: ClosedRange<UInt32>) -> UInt32? {
         devices[device]?.sequences.skip(boot: boot, through: range.upperBound)
         return devices[device]?.sequences.state(boot: boot)?.contiguousThrough
+    }
+
+    /// The gateway's wall clock jumped by `delta` ms (``GatewayClock``): every device's uptime
+    /// mapping follows it.
+    public mutating func gatewayClockJumped(by delta: Int64) {
+        for device in devices.keys { devices[device]!.clock.shift(by: delta) }
     }
 
     /// The state to checkpoint: every device's sequences and clock offsets.

@@ -90,8 +90,8 @@ struct StatusCommand: AsyncParsableCommand {
                 + report.openAlerts.map { "\($0.alertID) (\($0.patient))" }.joined(separator: ", ")),
             ("disk", "\(Terminal.bytes(disk.freeBytes)) free of \(Terminal.bytes(disk.totalBytes)) on \(disk.path); log \(Terminal.bytes(Int64(disk.storeBytes))) of \(Terminal.bytes(disk.quotaBytes)) quota"),
             ("keys", "store key \(report.keys.currentKey)" + (report.keys.ageSeconds.map { ", \($0 / 86_400) days old" } ?? " (systemd credential)")),
-            ("clock", report.clock.synchronized.map { $0 ? "synchronized" + (report.clock.maxErrorMicroseconds.map { " (max error \($0 / 1_000) ms)" } ?? "")
-                : Terminal.paint("not synchronized", .yellow) } ?? "unknown"),
+            ("clock", (report.clock.synchronized.map { $0 ? "synchronized" + (report.clock.maxErrorMicroseconds.map { " (max error \($0 / 1_000) ms)" } ?? "")
+                : Terminal.paint("not synchronized", .yellow) } ?? "unknown") + Self.jumpText(report.clock) + Self.retimingText(report.clock)),
             ("sensors", "\(report.sensors.filter(\.provisioned).count) provisioned, \(report.sensors.filter { $0.provisioned && $0.online == true }.count) online"),
         ]
         let width = lines.map(\.0.count).max() ?? 0
@@ -100,5 +100,24 @@ struct StatusCommand: AsyncParsableCommand {
             text += "\n\n" + Terminal.table(SensorText.header, report.sensors.filter(\.provisioned).map { SensorText.row($0, now: now) })
         }
         return text
+    }
+
+    /// "; 3,600 readings re-timed after the sync, 12 sent of uncertain time, 40 waiting for the
+    /// sync", or nothing when the clock was never unsynchronised.
+    static func retimingText(_ clock: StatusReport.Clock) -> String {
+        var parts: [String] = []
+        if let retimed = clock.retimedReadings, retimed > 0 { parts.append("\(retimed) readings re-timed after the sync") }
+        if let uncertain = clock.uncertainReadings, uncertain > 0 { parts.append(Terminal.paint("\(uncertain) sent of uncertain time", .yellow)) }
+        if let held = clock.heldReadings, held > 0 { parts.append(Terminal.paint("\(held) waiting for the sync", .yellow)) }
+        return parts.isEmpty ? "" : "; " + parts.joined(separator: ", ")
+    }
+
+    /// "; jumped +730 days at 2026-12-02T08:00:00Z (1 jump since start)", or nothing.
+    static func jumpText(_ clock: StatusReport.Clock) -> String {
+        guard let jumps = clock.jumps, jumps > 0, let at = clock.lastJumpAt, let by = clock.lastJumpMilliseconds else { return "" }
+        let magnitude = abs(by) / 1_000
+        let amount = magnitude >= 86_400 * 2 ? "\(magnitude / 86_400) days" : magnitude >= 7_200 ? "\(magnitude / 3_600) h" : "\(magnitude) s"
+        let when = Date(timeIntervalSince1970: Double(at) / 1_000).formatted(.iso8601)
+        return Terminal.paint("; jumped \(by < 0 ? "-" : "+")\(amount) at \(when) (\(jumps) jump\(jumps == 1 ? "" : "s") since start)", .yellow)
     }
 }

@@ -3,10 +3,11 @@ import VigilCore
 import VigilUplink
 @testable import VigilScoring
 
-/// An alert upstream points at the coincident time stamp Observation of the frame that caused it,
-/// and that identifier is one the same frame's upload creates (one helper names both).
+/// An alert upstream references only what travels in its own Bundle (the NEWS2 score), never a
+/// reading's time stamp (sent later, and for a reading mid-frame never), and names the reading
+/// that caused it in its attachment.
 @Suite struct AlertReferenceTests {
-    @Test func anAlertCausedMidBatchReferencesItsBatchsTimeStamp() throws {
+    @Test func anAlertCausedMidBatchReferencesOnlyWhatItsBundleCarries() throws {
         let start: Int64 = 1_795_350_000_000
         // Three readings of one stored batch (seq 41–43); only the last is abnormal.
         func reading(_ i: Int, pulse: Int16, spo2: Int16) -> StoredReading {
@@ -20,11 +21,12 @@ import VigilUplink
         #expect(alert.event.seq == 43 && alert.event.frameSeq == 41)
 
         let mapper = FHIRMapper(gateway: "gw-1")
-        let uploaded = Set(mapper.resources(for: .readings(batch)).map(\.identifier))
-        let communication = try #require(mapper.resources(for: .alert(alert)).first { $0.type == "Communication" })
+        let resources = mapper.resources(for: .alert(alert))
+        let communication = try #require(resources.first { $0.type == "Communication" })
         let text = String(decoding: communication.json, as: UTF8.self)
-        #expect(uploaded.contains("urn:vigil:gw-1:obs:dev-1:3:41:cts"))
-        #expect(text.contains(#""value":"urn:vigil:gw-1:obs:dev-1:3:41:cts""#), "the reason names the uploaded time stamp: \(text)")
-        #expect(!text.contains("obs:dev-1:3:43:cts"), "not a time stamp no upload creates")
+        #expect(!text.contains(":cts"), "no time stamp: \(text)")
+        #expect(communication.links.map(\.identifier) == resources.filter { $0.type == "Observation" }.map(\.identifier),
+                "the reason is the score Observation beside it")
+        #expect(alert.event.boot == 3, "the attachment names the reading: boot 3, seq 43")
     }
 }

@@ -61,6 +61,44 @@ import VigilTestSupport
         #expect("\(error)".contains("uplink.fhir.patient_identifier_system: expected a URI"))
     }
 
+    @Test func alertRecipientsAreAListOfReferences() throws {
+        let base = "uplink:\n  fhir:\n    base_url: https://fhir.hospital.example/r4\n"
+        let set = try VigilConfiguration.parse(yaml: base + "    alert_recipients: [CareTeam/rpm-north, \"Organization?identifier=https://h.example|rpm\"]\n", path: "p.yaml")
+        #expect(set.uplink?.alertRecipients == ["CareTeam/rpm-north", "Organization?identifier=https://h.example|rpm"])
+        let environment = try VigilConfiguration.parse(yaml: base, path: "p.yaml", environment: ["VIGIL_UPLINK_FHIR_ALERT_RECIPIENTS": "CareTeam/a, CareTeam/b"])
+        #expect(environment.uplink?.alertRecipients == ["CareTeam/a", "CareTeam/b"])
+        #expect(try VigilConfiguration.parse(yaml: base, path: "p.yaml").uplink?.alertRecipients == [])
+        let error = try #require(throws: ConfigurationError.self) {
+            try VigilConfiguration.parse(yaml: base + "    alert_recipients: [nurses]\n", path: "p.yaml")
+        }
+        #expect("\(error)".contains("uplink.fhir.alert_recipients: expected references such as CareTeam/"))
+    }
+
+    @Test func theUpstreamMQTTTakesTheNodesOfACluster() throws {
+        let base = "uplink:\n  mqtt:\n    topic_prefix: up\n"
+        let cluster = try VigilConfiguration.parse(yaml: base + "    brokers: [\"127.0.0.1:1884\", \"localhost:1885\", \"127.0.0.1:1886\"]\n", path: "p.yaml")
+        let broker = try #require(cluster.upstreamMQTT?.broker)
+        #expect(broker.endpoints.map { "\($0.host):\($0.port)" } == ["127.0.0.1:1884", "localhost:1885", "127.0.0.1:1886"])
+        for (yaml, problem) in [("    brokers: [\"127.0.0.1\"]\n", "expected host:port items"),
+                                ("    host: 127.0.0.1\n    brokers: [\"127.0.0.1:1\"]\n", "either host (and port) or brokers"),
+                                ("    brokers: [\"iot.hospital.example:8883\"]\n", "expected uplink.mqtt.tls")] {
+            let error = try #require(throws: ConfigurationError.self) { try VigilConfiguration.parse(yaml: base + yaml, path: "p.yaml") }
+            #expect("\(error)".contains(problem), "\(error)")
+        }
+    }
+
+    @Test func minuteGranularityTurnsOnRollups() throws {
+        let base = "uplink:\n  fhir:\n    base_url: https://fhir.hospital.example/r4\n"
+        let minute = try VigilConfiguration.parse(yaml: base + "    granularity: minute\n", path: "p.yaml")
+        #expect(minute.uplink?.fhirOptions.granularity == .minute && minute.scoring.minuteRollups)
+        let reading = try VigilConfiguration.parse(yaml: base, path: "p.yaml")
+        #expect(reading.uplink?.granularity == .reading && !reading.scoring.minuteRollups)
+        let error = try #require(throws: ConfigurationError.self) {
+            try VigilConfiguration.parse(yaml: base + "    granularity: hourly\n", path: "p.yaml")
+        }
+        #expect("\(error)".contains("uplink.fhir.granularity: expected one of reading, minute"))
+    }
+
     @Test func everyProblemIsReportedWithFileLineKeyAndExpectation() throws {
         let yaml = """
             gateway:

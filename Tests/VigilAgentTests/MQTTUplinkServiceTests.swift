@@ -22,7 +22,23 @@ import VigilUplink
 
     final class Forwarded: Sendable { let payloads = Mutex<[[UInt8]]>([]) }
 
-    func harness(backoff: Backoff = Backoff(initialMilliseconds: 10, maximumMilliseconds: 50)) throws -> (Harness, Forwarded) {
+    /// The gateway's clock as a test sets it: unsynchronised until `synchronized` is set.
+    final class TimeSource: GatewayTimeSource {
+        let synchronized = Atomic<Bool>(false)
+        static let wrongOffset: Int64 = 1_000_000_000
+        static let rightOffset: Int64 = 1_795_000_000_000
+
+        func timeBase() -> GatewayTimeBase {
+            let synced = synchronized.load(ordering: .relaxed)
+            return GatewayTimeBase(boot: 1, bootTime: 70_000, wallOffset: synced ? Self.rightOffset : Self.wrongOffset, synchronized: synced)
+        }
+
+        func confirmed(retimed: Int, uncertain: Int) {}
+        func holding(_ readings: Int) {}
+    }
+
+    func harness(backoff: Backoff = Backoff(initialMilliseconds: 10, maximumMilliseconds: 50),
+                 time: (any GatewayTimeSource)? = nil) throws -> (Harness, Forwarded) {
         let directory = try TemporaryDirectory("mqtt-uplink-service")
         let (store, _) = try Store.open(directory: directory.path + "/log", keyring: .generate(), logger: Logger(label: "t"))
         let upstream = InMemoryMQTTConnection()
@@ -30,7 +46,8 @@ import VigilUplink
         let service = MQTTUplinkService(
             store: store, mapper: FHIRMapper(gateway: "gw-m"), client: upstream,
             settings: .init(topicPrefix: "up", gateway: "gw-m", backoff: backoff), logger: Logger(label: "t"),
-            metrics: NOOPMetricsHandler.instance, forwardUpstream: { _, payload in forwarded.payloads.withLock { $0.append(payload) } })
+            metrics: NOOPMetricsHandler.instance, time: time,
+            forwardUpstream: { _, payload in forwarded.payloads.withLock { $0.append(payload) } })
         return (Harness(service: service, store: store, upstream: upstream, directory: directory), forwarded)
     }
 
@@ -62,6 +79,33 @@ import VigilUplink
 
         harness.upstream.source.yield(MQTTMessage(topic: "up/gw-m/alert-ack", payload: Array("ack".utf8), qos: .atLeastOnce, retain: false))
         #expect(await eventually { forwarded.payloads.withLock { $0 } == [Array("ack".utf8)] })
+        task.cancel()
+        _ = await task.result
+    }
+
+    /// Readings stored while the gateway's clock was unsynchronised wait for the sync (an alert
+    /// behind them does not), then go with their times corrected.
+    @Test func readingsOfAnUnsynchronisedClockWaitForTheSyncAndGoCorrected() async throws {
+        let time = TimeSource()
+        let (harness, _) = try harness(time: time)
+        defer { harness.directory.remove() }
+        guard case .readings(var batch) = readings(seq: 0, count: 1) else { return }
+        batch.timeQuality = .estimated
+        batch.readings[0].flags |= StoredReading.gatewayUnsynced
+        batch.readings[0].time = TimeSource.wrongOffset + 60_000
+        batch.receivedAt = TimeSource.wrongOffset + 60_000
+        batch.receipt = ClockReceipt(gatewayBoot: 1, wallOffset: TimeSource.wrongOffset)
+        harness.store.append(.readings(batch))
+        harness.store.append(alert())
+        _ = try harness.store.commit()
+        let task = Task { try await harness.service.run() }
+        #expect(await eventually { harness.store.unsentCount(.priority) == 0 }, "the alert goes at once")
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(harness.store.unsentCount(.routine) == 1, "the reading waits")
+        time.synchronized.store(true, ordering: .relaxed)
+        #expect(await eventually { harness.store.unsentCount(.routine) == 0 })
+        let corrected = ISOTime.milliseconds(TimeSource.rightOffset + 60_000)
+        #expect(harness.upstream.published.contains { String(decoding: $0.payload, as: UTF8.self).contains(corrected) && String(decoding: $0.payload, as: UTF8.self).contains("gateway-clock-corrected") })
         task.cancel()
         _ = await task.result
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Logging
 import VigilAgent
 import VigilTestSupport
 import VigilProvisioning
@@ -124,5 +125,14 @@ import VigilProvisioning
         #expect { try provisioner.set("d1", changes: ["batch_max": 99]) } throws: { "\($0)".contains("batch_max must be within 1...32") }
         #expect(try provisioner.set("d1", changes: ["batch_max": 4]).version == 1)
         #expect(try provisioner.set("d1", changes: ["sample_interval_ms": 2_000]) == .init(version: 2, settings: ["batch_max": 4, "sample_interval_ms": 2_000]))
+        // Maker and model are kept for the sensor's FHIR Device; a record without them still loads.
+        var made = sensor("d3")
+        made.manufacturer = "Acme Medical"
+        made.model = "RingOx 2"
+        #expect(try provisioner.add(made).record.model == "RingOx 2")
+        let registry = DeviceRegistry(directory: URL(fileURLWithPath: dir.file("state") + "/devices"), logger: Logger(label: "t"))
+        registry.reload()
+        #expect(registry.summaries["d3"]?.manufacturer == "Acme Medical" && registry.summaries["d3"]?.model == "RingOx 2")
+        #expect(registry.summaries["d1"] != nil && registry.summaries["d1"]?.model == nil)
     }
 }

@@ -44,8 +44,7 @@ import VigilTestSupport
     /// was away reaches it, because its session (subscriptions and QoS 1 queue) persisted.
     @Test func persistentSessionSurvivesABrokerRestart() async throws {
         let broker = try MosquittoBroker()
-        // A slow, fixed reconnect for the subscriber, so the publisher is done before it returns.
-        // (4–8 s: on a loaded 2-core machine the restart and 300 publishes took over 1.5 s.)
+        // A slow reconnect for the subscriber (4–8 s), so most publishes happen while it is away.
         let slow = Backoff(initialMilliseconds: 8_000, maximumMilliseconds: 8_000, jitter: .equal)
         let subscriber = try await startedClient(.test(broker, id: "persistent-sub", subscriptions: ["vitals/#"], reconnect: slow))
         let publisher = try await startedClient(.test(broker, id: "pub"))
@@ -62,11 +61,15 @@ import VigilTestSupport
         #expect(await eventually { !subscriber.connectionState.isConnected })
         try broker.start()
         #expect(await waitUntilConnected(publisher))
+        // Messages acknowledged by the broker while the subscriber was still away can reach it
+        // only through its persisted session; under load it may come back midway, so the test
+        // counts those rather than assuming all 300 were published before it returned.
+        var whileAway = 0
         for index in 0..<300 {
             try await publisher.publish(topic: "vitals/a", payload: Array("during-\(index)".utf8))
+            if !subscriber.connectionState.isConnected { whileAway += 1 }
         }
-        // If the subscriber were already back, this test would not prove the session persisted.
-        #expect(!subscriber.connectionState.isConnected)
+        #expect(whileAway > 0, "the subscriber was back before the first publish: the test proves nothing")
 
         // QoS 1 is at-least-once: the last few "before" messages whose PUBACK was still in flight
         // when the broker stopped may come again (the protocol layer makes that idempotent).

@@ -6,7 +6,9 @@ public func writeAgentConfig(
     store: [String] = [], mqtt: [String] = [], sections: String = ""
 ) throws -> String {
     var lines = [
-        "gateway:", "  id: \(gateway)", "  state_directory: \(directory.path)/state",
+        // These agents run wherever the tests do, often in containers whose kernel never reports
+        // an NTP sync: the clock is trusted (tests about the clock use VIGIL_TEST_CLOCK).
+        "gateway:", "  id: \(gateway)", "  state_directory: \(directory.path)/state", "  clock: rtc",
         "store:", "  key_file: \(directory.path)/store.keys",
     ] + store.map { "  " + $0 }
     if let brokerPort { lines += ["mqtt:", "  port: \(brokerPort)"] + mqtt.map { "  " + $0 } }

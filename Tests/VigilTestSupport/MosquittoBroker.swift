@@ -17,6 +17,8 @@ public final class MosquittoBroker: @unchecked Sendable {
     public let configPath: String
     private let lock = NSLock()
     private var process: ChildProcess?
+    /// A broker that did not start leaves the caller's directory alone, so the caller can retry in it.
+    private var removesDirectory = true
 
     public static var executable: String {
         ["/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto", "/usr/bin/mosquitto"]
@@ -29,7 +31,10 @@ public final class MosquittoBroker: @unchecked Sendable {
         self.directory = directory
         self.port = port
         self.configPath = configPath
-        try start()
+        do { try start() } catch {
+            removesDirectory = false
+            throw error
+        }
     }
 
     public convenience init(options: Options = Options()) throws {
@@ -80,7 +85,7 @@ public final class MosquittoBroker: @unchecked Sendable {
     deinit {
         process?.terminate()
         process?.wait()
-        directory.remove()
+        if removesDirectory { directory.remove() }
     }
 
 

@@ -17,8 +17,6 @@ public struct ShippedBroker: Sendable {
     public init(in directory: TemporaryDirectory, users: [String: String]) async throws {
         let root = repositoryRoot()
         certificates = try await TestCertificates(in: directory)
-        plainPort = try freeLoopbackPort()
-        tlsPort = try freeLoopbackPort()
         let passwd = try directory.write("passwd", "")
         for (user, password) in users.sorted(by: { $0.key < $1.key }) {
             try MosquittoBroker.run("/usr/bin/mosquitto_passwd", ["-b", passwd, user, password])
@@ -38,7 +36,28 @@ public struct ShippedBroker: Sendable {
         aclFile = try directory.write("acl", acl)
         passwordFile = passwd
         pidFile = directory.file("mosquitto.pid")
-        var config = try String(contentsOf: root.appendingPathComponent("config/mosquitto/vigil.conf"), encoding: .utf8)
+        let shippedConfig = try String(contentsOf: root.appendingPathComponent("config/mosquitto/vigil.conf"), encoding: .utf8)
+        // The free ports can be taken between asking and binding (another test's listener or an
+        // outgoing connection's ephemeral port): try others.
+        for attempt in 1... {
+            let plain = try freeLoopbackPort(), tls = try freeLoopbackPort()
+            try? FileManager.default.removeItem(atPath: directory.file("mosquitto.log"))
+            do {
+                broker = try Self.start(shippedConfig, plainPort: plain, tlsPort: tls, passwd: passwd,
+                                        aclFile: aclFile, pidFile: pidFile, certificates: certificates, in: directory)
+                plainPort = plain
+                tlsPort = tls
+                return
+            } catch MosquittoBroker.BrokerError.didNotStart(let log) where log.contains("Address already in use") && attempt < 5 {
+                continue
+            }
+        }
+        fatalError("unreachable")
+    }
+
+    private static func start(_ shipped: String, plainPort: Int, tlsPort: Int, passwd: String, aclFile: String,
+                              pidFile: String, certificates: TestCertificates, in directory: TemporaryDirectory) throws -> MosquittoBroker {
+        var config = shipped
         let replacements = [
             "persistence_location /var/lib/mosquitto/": "persistence_location \(directory.path)/",
             "pid_file /run/mosquitto/vigil.pid": "pid_file \(pidFile)",
@@ -56,6 +75,6 @@ public struct ShippedBroker: Sendable {
             config = config.replacingOccurrences(of: shipped, with: local)
         }
         if getuid() == 0 { config = "user root\n" + config }
-        broker = try MosquittoBroker(configPath: try directory.write("vigil.conf", config), port: plainPort, directory: directory)
+        return try MosquittoBroker(configPath: try directory.write("vigil.conf", config), port: plainPort, directory: directory)
     }
 }

@@ -55,10 +55,30 @@ import VigilStore
         #expect(((spo2["meta"] as? [String: Any])?["profile"] as? [String]) == ["http://hl7.org/fhir/StructureDefinition/oxygensat"])
         let bp = try object(resources[3].json)
         let components = try #require(bp["component"] as? [[String: Any]])
-        #expect(components.count == 2)
-        #expect(((components[0]["code"] as? [String: Any])?["coding"] as? [[String: Any]])?.last?["code"] as? String == "8480-6")
+        let componentCodes = components.map { ((($0["code"] as? [String: Any])?["coding"] as? [[String: Any]])?.last?["code"] as? String) }
+        #expect(componentCodes == ["8480-6", "8462-4", "8478-0"], "systolic, diastolic and the mean arterial pressure")
+        // (124 + 2·82) / 3 = 96
+        #expect(((components[2]["valueQuantity"] as? [String: Any])?["value"] as? NSNumber)?.intValue == 96)
+        // The coincident time stamp: the device's clock against the gateway's when the frame arrived.
         let timeStamp = try object(resources[0].json)
         #expect(timeStamp["valueDateTime"] as? String == "2026-11-22T12:19:59.500Z")
+        #expect(timeStamp["effectiveDateTime"] as? String == "2026-11-22T12:20:01.000Z", "the gateway's clock at receipt")
+        #expect(((timeStamp["code"] as? [String: Any])?["coding"] as? [[String: Any]])?.first?["code"] as? String == "67975")
+        #expect(((timeStamp["meta"] as? [String: Any])?["profile"] as? [String])
+                == ["http://hl7.org/fhir/uv/phd/StructureDefinition/PhdCoincidentTimeStampObservation"])
+    }
+
+    @Test(arguments: [(Int16(120), Int16(80), 93), (121, 80, 94), (300, 200, 233), (40, 20, 27)])
+    func theMeanArterialPressureIsRoundedToWholeMillimetres(systolic: Int16, diastolic: Int16, mean: Int) {
+        #expect(Int(FHIRMapper.meanArterialPressure(systolic: systolic, diastolic: diastolic)) == mean)
+    }
+
+    @Test func theTimeStampCarriesTheNewestReadingsDeviceTime() throws {
+        var batch = batch(timeQuality: .estimated)
+        batch.readings.append(StoredReading(seq: 42, time: 1_795_350_000_900, deviceTime: 81_000, values: [.init(channel: .spo2, raw: 970)]))
+        batch.readings[0].deviceTime = 80_100
+        let stamp = try object(try #require(mapper.resources(for: .readings(batch)).first).json)
+        #expect((stamp["valueQuantity"] as? [String: Any])?["value"] as? Int == 81_000_000, "µs of uptime, of the newest reading")
     }
 
     /// A synced device clock flagged suspect is still the device's Unix time, not an uptime
@@ -73,13 +93,34 @@ import VigilStore
         #expect(notes.contains { $0.contains("suspect") } == (quality == .suspect))
     }
 
-    @Test(arguments: [(TimeQuality.estimated, "time estimated by the gateway"), (.unknown, "time unknown")])
+    /// An uptime is a tick counter: the IG's relative time code, in µs (not absolute time in ms).
+    @Test(arguments: [(TimeQuality.estimated, "times estimated by the gateway"), (.unknown, "times unknown")])
     func anUptimeIsAQuantityWithHowItWasMapped(quality: TimeQuality, note: String) throws {
         let stamp = try object(try #require(mapper.resources(for: .readings(batch(timeQuality: quality))).first).json)
         #expect(stamp["valueDateTime"] == nil)
-        #expect((stamp["valueQuantity"] as? [String: Any])?["code"] as? String == "ms")
+        #expect((stamp["valueQuantity"] as? [String: Any])?["code"] as? String == "us")
+        #expect(((stamp["code"] as? [String: Any])?["coding"] as? [[String: Any]])?.first?["display"] as? String == "MDC_ATTR_TIME_REL_HI_RES")
         let notes = (stamp["note"] as? [[String: Any]] ?? []).compactMap { $0["text"] as? String }
         #expect(notes.contains { $0.contains(note) })
+    }
+
+    /// Readings of uncertain time say so where a server can filter on it (`_tag`): how the time
+    /// was found unless it is the device's synchronised clock, and a gateway clock unsynchronised.
+    /// A time corrected after the sync, or of a boot that never synchronised, says that too.
+    @Test(arguments: [(TimeQuality.device, UInt8(0), [String]()), (.estimated, 0, ["estimated"]),
+                      (.unknown, StoredReading.gatewayUnsynced, ["unknown", "gateway-clock-unsynchronised"]),
+                      (.device, StoredReading.gatewayUnsynced, ["gateway-clock-unsynchronised"]),
+                      (.estimated, StoredReading.retimed, ["estimated", "gateway-clock-corrected"]),
+                      (.estimated, StoredReading.gatewayUnsynced | StoredReading.neverSynchronised,
+                       ["estimated", "gateway-clock-unsynchronised", "gateway-clock-never-synchronised"])])
+    func uncertainTimesAreTagged(quality: TimeQuality, flags: UInt8, tags: [String]) throws {
+        let resources = mapper.resources(for: .readings(batch(flags: flags, timeQuality: quality)))
+        for resource in [resources[0], resources[2]] {
+            let meta = try object(resource.json)["meta"] as? [String: Any]
+            let found = (meta?["tag"] as? [[String: Any]] ?? []).compactMap { $0["code"] as? String }
+            #expect(found == tags, "\(resource.identifier)")
+            #expect((meta?["tag"] as? [[String: Any]] ?? []).allSatisfy { $0["system"] as? String == "urn:vigil:time-quality" })
+        }
     }
 
     @Test func abnormalValuesAndPoorSignalAreInterpreted() throws {
@@ -190,8 +231,15 @@ import VigilStore
         #expect(resources.map(\.type) == ["Observation", "Communication"])
         let communication = try object(resources[1].json)
         #expect(communication["priority"] as? String == "stat")
+        // Only what travels with it: the score, not the reading's time stamp (sent later, or never
+        // when the reading was not the first of its frame).
         let reasons = (communication["reasonReference"] as? [[String: Any]] ?? []).compactMap { ($0["identifier"] as? [String: Any])?["value"] as? String }
-        #expect(reasons == [resources[0].identifier, "urn:vigil:gw-1:obs:dev-1:3:41:cts"])
+        #expect(reasons == [resources[0].identifier])
+        var bundle = TransactionBundle()
+        bundle.append(contentsOf: resources)
+        let entries = try #require(try object(bundle.encoded())["entry"] as? [[String: Any]])
+        let sent = try #require(((entries[1]["resource"] as? [String: Any])?["reasonReference"] as? [[String: Any]])?.first?["reference"] as? String)
+        #expect(sent == entries[0]["fullUrl"] as? String, "resolved inside the Bundle")
         let text = ((communication["payload"] as? [[String: Any]])?.first?["contentString"] as? String) ?? ""
         #expect(text.contains("NEWS2 8 (high)") && text.contains("hr 3, spo2 3"))
         #expect((try object(resources[0].json))["valueInteger"] as? Int == 8)
@@ -299,5 +347,91 @@ import Crypto
         let signature = try P384.Signing.ECDSASignature(rawRepresentation: decode(parts[2]))
         #expect(key.publicKey.isValidSignature(signature, for: Data((parts[0] + "." + parts[1]).utf8)))
         #expect(!key.publicKey.isValidSignature(signature, for: Data((parts[0] + "." + parts[0]).utf8)))
+    }
+}
+
+/// References a server can resolve: inside the Bundle by `fullUrl`, otherwise conditional; the
+/// Devices' maker, model and versions; alert recipients.
+@Suite struct FHIRReferenceTests {
+    func object(_ bytes: [UInt8]) throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any])
+    }
+
+    let batch = ReadingBatch(device: "dev-1", patient: "Patient/p1", boot: 3, timeQuality: .device, receivedAt: 1_795_350_001_000, readings: [
+        StoredReading(seq: 41, time: 1_795_350_000_000, deviceTime: 1_795_349_999_500, values: [.init(channel: .spo2, raw: 973)]),
+    ])
+
+    @Test func derivedFromPointsAtTheTimeStampInTheBundleOrByIdentifierWhenSentEarlier() throws {
+        let resources = FHIRMapper(gateway: "gw-1").resources(for: .readings(batch))
+        var together = TransactionBundle()
+        together.append(contentsOf: resources)
+        let entries = try #require(try object(together.encoded())["entry"] as? [[String: Any]])
+        let fullURL = try #require(entries[0]["fullUrl"] as? String)
+        #expect(fullURL.hasPrefix("urn:uuid:") && fullURL.count == 45)
+        // A vital sign names it with the precondition extension (R4 vitals restrict derivedFrom).
+        func derived(_ entry: [String: Any]) -> String? {
+            let resource = entry["resource"] as? [String: Any]
+            #expect(resource?["derivedFrom"] == nil)
+            let precondition = (resource?["extension"] as? [[String: Any]] ?? []).first {
+                $0["url"] as? String == "http://hl7.org/fhir/StructureDefinition/observation-precondition"
+            }
+            return (precondition?["valueReference"] as? [String: Any])?["reference"] as? String
+        }
+        #expect(derived(entries[1]) == fullURL)
+        // The time stamp went in an earlier Bundle: a conditional reference the server resolves.
+        var apart = TransactionBundle()
+        apart.append(resources[1])
+        let alone = try #require(try object(apart.encoded())["entry"] as? [[String: Any]])
+        #expect(derived(alone[0]) == "Observation?identifier=urn:ietf:rfc:3986|urn:vigil:gw-1:obs:dev-1:3:41:cts")
+        // The same resource always has the same fullUrl (a retried Bundle is the same Bundle).
+        #expect(together.encoded() == { var again = TransactionBundle(); again.append(contentsOf: resources); return again.encoded() }())
+    }
+
+    @Test func devicesNameTheirMakerModelAndVersions() throws {
+        let mapper = FHIRMapper(gateway: "gw-1", options: .init(softwareVersion: "0.9.0")) { _ in
+            .init(kind: "spo2-ring", manufacturer: "Acme Medical", model: "RingOx 2")
+        }
+        let sensor = try object(mapper.sensor("dev-1", patient: "Patient/p1", firmware: "ref-1.4").json)
+        #expect(sensor["manufacturer"] as? String == "Acme Medical")
+        #expect(sensor["modelNumber"] as? String == "RingOx 2")
+        let names = (sensor["deviceName"] as? [[String: Any]] ?? []).map { "\($0["type"] ?? ""):\($0["name"] ?? "")" }
+        #expect(names == ["user-friendly-name:dev-1", "model-name:RingOx 2"])
+        let gateway = try object(mapper.gatewayDevice().json)
+        #expect(gateway["manufacturer"] as? String == "Vigil project")
+        let versions = (gateway["version"] as? [[String: Any]] ?? []).map {
+            "\((($0["type"] as? [String: Any])?["coding"] as? [[String: Any]])?.first?["code"] ?? ""):\($0["value"] ?? "")"
+        }
+        #expect(versions == ["531976:0.9.0"], "MDC_ID_PROD_SPEC_SW")
+        // The heartbeat replaces the gateway Device: it must not erase them.
+        let beat = try object(mapper.gatewayHeartbeat(GatewayHeartbeat(time: 1_795_350_000_000, sensors: [], openAlerts: 0)).json)
+        #expect(beat["manufacturer"] as? String == "Vigil project" && (beat["version"] as? [[String: Any]])?.count == 1)
+    }
+
+    @Test func alertsNameTheConfiguredRecipients() throws {
+        let mapper = FHIRMapper(gateway: "gw-1", options: .init(alertRecipients: ["CareTeam/rpm-north", "Organization?identifier=https://h.example/org|rpm"]))
+        let fields = #"{"event":"raise","model":"drift","alert_id":"drift@1","notify":true}"#
+        let alert = AlertEntry(device: "dev-1", patient: "Patient/p1", time: 1_795_350_000_000, event: try AlertEvent(jsonBytes: Array(fields.utf8)))
+        let communication = try object(try #require(mapper.resources(for: .alert(alert)).last).json)
+        let recipients = (communication["recipient"] as? [[String: Any]] ?? []).compactMap { $0["reference"] as? String }
+        #expect(recipients == ["CareTeam/rpm-north", "Organization?identifier=https://h.example/org|rpm"])
+        #expect(communication["reasonReference"] == nil, "a drift alert has nothing in its Bundle to point at")
+    }
+}
+
+/// The store's optional receipt trailer (docs/STORE.md): kept exactly, and absent when the clock
+/// was trusted (the record as before).
+@Suite struct ReceiptTrailerTests {
+    @Test func aReceiptIsStoredExactlyAndARecordWithoutOneIsSixteenBytesShorter() throws {
+        var batch = ReadingBatch(device: "d", patient: "p", boot: 1, timeQuality: .estimated, receivedAt: 1_000, readings: [
+            StoredReading(seq: 1, time: 900, deviceTime: 5, flags: StoredReading.gatewayUnsynced, values: [.init(channel: .spo2, raw: 970)]),
+        ])
+        let without = Entry.readings(batch).encoded
+        batch.receipt = ClockReceipt(gatewayBoot: 0xDEAD_BEEF_0123_4567, wallOffset: -42)
+        let with = Entry.readings(batch).encoded
+        #expect(with.count == without.count + 16)
+        #expect(try Entry.decode(type: .readings, with) == .readings(batch))
+        #expect(throws: Entry.DecodingError.self, "a trailer of any other length is damage") {
+            try Entry.decode(type: .readings, Array(with.dropLast(3)))
+        }
     }
 }

@@ -2,7 +2,12 @@
 """A receiving FHIR endpoint for Vigil's tests and demo (not a FHIR server).
 
 It accepts transaction (and batch) Bundles of conditional creates and updates at POST /fhir,
-validates every resource with an independent library (fhir.resources, its R4B models), stores
+validates every resource with an independent library (fhir.resources, its R4B models), checks
+the profiles each claims against the official FHIR R4 StructureDefinitions (profiles.py; an
+Observation whose LOINC code has an R4 vital-signs profile must claim it), refuses references
+it cannot resolve (urn:uuid to another entry, Type?identifier= of a resource it holds or that
+the Bundle carries; Patient, CareTeam and other hospital-side references are counted, not
+resolved: this endpoint holds none), stores
 each resource by its identifier (a second create with the same identifier is counted as a
 duplicate, not created; a conditional update replaces), and injects faults on demand. Control and inspection over HTTP:
 
@@ -38,6 +43,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from fhir.resources.R4B import get_fhir_model_class
 
+import profiles
+
+CHECKER = profiles.Checker()
+# LOINC codes whose R4 core vital-signs profile an Observation carrying them must claim.
+VITAL_PROFILES = {"2708-6": "oxygensat", "8867-4": "heartrate", "9279-1": "resprate", "8310-5": "bodytemp", "85354-9": "bp"}
+# Resources on the hospital's side: references to them are the hospital's to resolve.
+EXTERNAL = {"Patient", "CareTeam", "Organization", "Practitioner", "PractitionerRole", "RelatedPerson", "Group"}
+
 LOCK = threading.Lock()
 STATE = {
     "resources": {},        # identifier -> resourceType
@@ -52,6 +65,8 @@ STATE = {
     "token_refusals": 0,
     "faults": {"fail_500": 0, "throttle_429": 0, "timeout": 0, "reset": 0, "reject": 0, "reject_unattributed": 0},
     "rejected": [],
+    "profiles": {},         # profile -> resources that claimed and met it
+    "references": {"in_bundle": 0, "by_identifier": 0, "external": 0},
 }
 FAULTS = {"fail_500": 0, "throttle_429": 0, "retry_after": 1, "timeout": 0, "reset": 0, "reject_identifiers": set(),
           "reject_unattributed": set()}
@@ -102,7 +117,8 @@ class Handler(BaseHTTPRequestHandler):
                         "invalid": len(STATE["invalid"]), "invalid_samples": STATE["invalid"][:5],
                         "requests": STATE["requests"], "gzip_requests": STATE["gzip_requests"], "updates": STATE["updates"],
                         "token_requests": STATE["token_requests"], "token_refusals": STATE["token_refusals"], "faults": dict(STATE["faults"]),
-                        "rejected": list(STATE["rejected"])}
+                        "rejected": list(STATE["rejected"]), "profiles": dict(STATE["profiles"]),
+                        "references": dict(STATE["references"])}
             return self.reply(200, body)
         if self.path.startswith("/_control/device?identifier="):
             with LOCK:
@@ -235,13 +251,17 @@ class Handler(BaseHTTPRequestHandler):
             return 400, outcome("structure", "expected a transaction or batch Bundle")
         entries = bundle.get("entry", [])
         answers, problems = [], []
+        full_urls = {e.get("fullUrl"): e.get("resource", {}).get("resourceType") for e in entries if e.get("fullUrl")}
+        carried = {(e.get("resource", {}).get("resourceType"), identifier_of(e)) for e in entries}
         for index, entry in enumerate(entries):
             resource = entry.get("resource", {})
             identifier = identifier_of(entry)
             try:
                 get_fhir_model_class(resource.get("resourceType", "")).model_validate(resource)
+                reason = check_profiles(resource) + check_references(resource, full_urls, carried)
             except Exception as error:  # noqa: BLE001 - any validation failure is reported
                 reason = str(error).splitlines()[:3]
+            if reason:
                 with LOCK:
                     STATE["invalid"].append([identifier or index, " ".join(reason)])
                 problems.append((index, 422, outcome("invalid", "invalid resource: %s" % " ".join(reason), "Bundle.entry[%d]" % index)))
@@ -296,6 +316,65 @@ class Handler(BaseHTTPRequestHandler):
                 if body["issue"][0]["code"] == "business-rule":
                     STATE["rejected"].append(identifier_of(entries[index]))
         return 200, {"resourceType": "Bundle", "type": kind + "-response", "entry": responses}
+
+
+def check_profiles(resource):
+    """Problems with the profiles the resource claims, or should claim."""
+    claimed = resource.get("meta", {}).get("profile", [])
+    problems = CHECKER.check(resource)
+    if resource.get("resourceType") == "Observation":
+        for coding in resource.get("code", {}).get("coding", []):
+            profile = VITAL_PROFILES.get(coding.get("code")) if coding.get("system") == "http://loinc.org" else None
+            if profile and profiles.CORE + profile not in claimed:
+                problems.append("LOINC %s without the R4 %s profile in meta.profile" % (coding["code"], profile))
+    if not problems:
+        with LOCK:
+            for profile in claimed:
+                STATE["profiles"][profile] = STATE["profiles"].get(profile, 0) + 1
+    return problems
+
+
+def references(value):
+    if isinstance(value, dict):
+        if isinstance(value.get("reference"), str):
+            yield value["reference"]
+        for child in value.values():
+            yield from references(child)
+    elif isinstance(value, list):
+        for child in value:
+            yield from references(child)
+
+
+def check_references(resource, full_urls, carried):
+    """References a server enforcing referential integrity could not resolve."""
+    problems = []
+    for reference in references(resource):
+        if reference.startswith("urn:uuid:"):
+            if reference in full_urls:
+                count = "in_bundle"
+            else:
+                problems.append("reference %s names no entry of the Bundle" % reference)
+                continue
+        elif "?identifier=" in reference:
+            kind, query = reference.split("?identifier=", 1)
+            system, _, value = query.partition("|")
+            if kind in EXTERNAL:
+                count = "external"
+            else:
+                with LOCK:
+                    held = STATE["resources"].get(value) == kind
+                if system != "urn:ietf:rfc:3986" or not (held or (kind, value) in carried):
+                    problems.append("reference %s matches no resource" % reference)
+                    continue
+                count = "by_identifier"
+        elif reference.split("/", 1)[0] in EXTERNAL:
+            count = "external"
+        else:
+            problems.append("reference %s cannot be resolved" % reference)
+            continue
+        with LOCK:
+            STATE["references"][count] += 1
+    return problems
 
 
 def main():

@@ -1,3 +1,4 @@
+import Foundation
 import Yams
 
 /// Reads typed values from a parsed YAML document, with `VIGIL_*` environment overrides, and
@@ -49,6 +50,44 @@ struct ConfigurationReader {
             return fallback
         }
         return value
+    }
+
+    /// A list: a YAML sequence of strings, or (from the environment, or as one string) the items
+    /// separated by commas. Empty items are reported.
+    mutating func stringList(_ key: String) -> [String] {
+        readKeys.insert(key)
+        let variable = Self.variable(for: key)
+        let items: [String]
+        let source: ConfigurationIssue.Source
+        if let value = environment[variable] {
+            items = value.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            source = .environment(variable: variable)
+        } else if let node = node(at: key), node.null == nil {
+            source = .file(path: path, line: node.mark?.line)
+            if let sequence = node.sequence {
+                var scalars: [String] = []
+                for item in sequence {
+                    guard let scalar = item.scalar else {
+                        issues.append(.init(source: source, key: key, problem: "expected a list of strings"))
+                        return []
+                    }
+                    scalars.append(scalar.string)
+                }
+                items = scalars
+            } else if let scalar = node.scalar {
+                items = scalar.string.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            } else {
+                issues.append(.init(source: source, key: key, problem: "expected a list of strings"))
+                return []
+            }
+        } else {
+            return []
+        }
+        if items.contains(where: \.isEmpty) {
+            issues.append(.init(source: source, key: key, problem: "expected no empty items in the list"))
+            return items.filter { !$0.isEmpty }
+        }
+        return items
     }
 
     mutating func int(_ key: String, default fallback: Int, range: ClosedRange<Int>) -> Int {

@@ -53,12 +53,25 @@ public struct VigilConfiguration: Sendable, Equatable {
         public var routineBatchMilliseconds: Int
         /// The hospital's patient identifier system: patients become conditional references.
         public var patientIdentifierSystem: String? = nil
+        /// Whom alert Communications name as recipients (`uplink.fhir.alert_recipients`).
+        public var alertRecipients: [String] = []
+        /// One Observation per reading and vital, or per minute and vital (`uplink.fhir.granularity`).
+        public var granularity: FHIRMapper.Granularity = .reading
+
+        public var fhirOptions: FHIRMapper.Options {
+            FHIRMapper.Options(patientIdentifierSystem: patientIdentifierSystem, alertRecipients: alertRecipients, granularity: granularity)
+        }
     }
 
     /// The upstream broker for the MQTT uplink (`uplink.mqtt.*`).
     public struct UpstreamMQTT: Sendable, Equatable {
         public var broker: MQTTConfiguration
         public var topicPrefix: String
+        /// Whom alert Communications name as recipients (`uplink.mqtt.alert_recipients`).
+        public var alertRecipients: [String] = []
+        public var granularity: FHIRMapper.Granularity = .reading
+
+        public var fhirOptions: FHIRMapper.Options { FHIRMapper.Options(alertRecipients: alertRecipients, granularity: granularity) }
     }
 
     public struct Pipeline: Sendable, Equatable {
@@ -126,6 +139,12 @@ public struct VigilConfiguration: Sendable, Equatable {
     public var technicalTickSeconds = 10
     /// How often either uplink sends the gateway's heartbeat (`uplink.heartbeat_interval_seconds`; 0: never).
     public var heartbeatIntervalSeconds = 300
+    /// How long readings stored while the gateway's clock is unsynchronised wait for the sync
+    /// before either uplink sends them as of uncertain time (`uplink.hold_unsynchronised_seconds`).
+    public var holdUnsynchronisedSeconds = 900
+    /// `gateway.clock: rtc`: the wall clock is right from boot (a battery-backed real-time
+    /// clock), whatever the kernel's NTP state says; `ntp` (the default) believes the kernel.
+    public var clockTrusted = false
 }
 
 extension VigilConfiguration {
@@ -250,6 +269,12 @@ extension VigilConfiguration {
         configuration.technical = technical
         configuration.technicalTickSeconds = r.int("technical.tick_seconds", default: 10, range: 1...300)
         configuration.heartbeatIntervalSeconds = r.int("uplink.heartbeat_interval_seconds", default: 300, range: 0...86_400)
+        switch r.requiredString("gateway.clock", default: "ntp") {
+        case "ntp": break
+        case "rtc": configuration.clockTrusted = true
+        case let other: r.report("gateway.clock", "expected ntp or rtc, got \"\(other)\"")
+        }
+        configuration.holdUnsynchronisedSeconds = r.int("uplink.hold_unsynchronised_seconds", default: 900, range: 0...86_400)
         return configuration
     }
 
@@ -313,9 +338,29 @@ extension VigilConfiguration {
     /// The upstream broker (`uplink.mqtt.*`); `nil` without `uplink.mqtt.host`.
     private static func upstreamMQTT(gateway: String, _ r: inout ConfigurationReader) -> UpstreamMQTT? {
         guard r.hasSection("uplink.mqtt") else { return nil }
-        let host = r.requiredString("uplink.mqtt.host", default: "")
-        if host.isEmpty { r.report("uplink.mqtt.host", "expected the upstream broker's host name when uplink.mqtt is present") }
-        let port = r.int("uplink.mqtt.port", default: 8883, range: 1...65_535)
+        // One broker (host, port), or the nodes of a cluster to fail over between (brokers).
+        let brokers = r.stringList("uplink.mqtt.brokers")
+        var endpoints: [MQTTConfiguration.Endpoint] = []
+        for broker in brokers {
+            let parts = broker.split(separator: ":", omittingEmptySubsequences: false)
+            guard parts.count == 2, !parts[0].isEmpty, let port = Int(parts[1]), (1...65_535).contains(port) else {
+                r.report("uplink.mqtt.brokers", "expected host:port items, got \"\(broker)\"")
+                continue
+            }
+            endpoints.append(.init(host: String(parts[0]), port: port))
+        }
+        var host = r.requiredString("uplink.mqtt.host", default: "")
+        var port = r.int("uplink.mqtt.port", default: 8883, range: 1...65_535)
+        if !brokers.isEmpty, !host.isEmpty {
+            r.report("uplink.mqtt.brokers", "expected either host (and port) or brokers, not both")
+        }
+        if let first = endpoints.first, host.isEmpty {
+            host = first.host
+            port = first.port
+        }
+        if host.isEmpty && brokers.isEmpty {
+            r.report("uplink.mqtt.host", "expected the upstream broker's host name (or brokers) when uplink.mqtt is present")
+        }
         let prefix = r.requiredString("uplink.mqtt.topic_prefix", default: "vigil-upstream")
         if prefix.contains("+") || prefix.contains("#") || prefix.hasPrefix("/") || prefix.hasSuffix("/") {
             r.report("uplink.mqtt.topic_prefix", "expected topic levels without wildcards or leading/trailing '/', got \"\(prefix)\"")
@@ -323,19 +368,22 @@ extension VigilConfiguration {
         let clientID = r.requiredString("uplink.mqtt.client_id", default: "vigil-uplink-\(gateway)")
         let username = r.string("uplink.mqtt.username")
         let (password, tls) = brokerSecurity("uplink.mqtt", &r)
-        if tls == nil && !["127.0.0.1", "localhost", "::1"].contains(host) {
+        if tls == nil && !([host] + endpoints.map(\.host)).allSatisfy({ ["127.0.0.1", "localhost", "::1"].contains($0) }) {
             r.report("uplink.mqtt.tls", "expected uplink.mqtt.tls (ca_file) for a broker that is not on this machine")
         }
         let ackTopic = Topics.upstreamAlertAck(prefix: prefix, gateway: gateway)
-        return UpstreamMQTT(
-            broker: MQTTConfiguration(host: host, port: port, clientID: clientID, username: username, password: password, tls: tls,
+        var broker = MQTTConfiguration(host: host, port: port, clientID: clientID, username: username, password: password, tls: tls,
                                       cleanSession: false,
                                       // The upstream sees the gateway drop at once, not only when heartbeats stop.
                                       will: .init(topic: "\(prefix)/\(gateway)/status", payload: Array("offline".utf8)),
                                       birth: .init(topic: "\(prefix)/\(gateway)/status", payload: Array("online".utf8)),
                                       subscriptions: [.init(ackTopic), .init(Topics.upstreamPatientSettings(prefix: prefix, gateway: gateway))],
-                                      reconnect: Backoff(initialMilliseconds: 500, maximumMilliseconds: 60_000)),
-            topicPrefix: prefix)
+                                      reconnect: Backoff(initialMilliseconds: 500, maximumMilliseconds: 60_000))
+        broker.alternates = Array(endpoints.dropFirst())
+        return UpstreamMQTT(
+            broker: broker,
+            topicPrefix: prefix, alertRecipients: alertRecipients(&r, "uplink.mqtt.alert_recipients"),
+            granularity: r.choice("uplink.mqtt.granularity", default: FHIRMapper.Granularity.reading))
     }
 
     /// `uplink.fhir.token_file`, `uplink.fhir.oauth2.*` or `uplink.fhir.smart.*`: at most one.
@@ -399,7 +447,24 @@ extension VigilConfiguration {
         return Uplink(baseURL: url, auth: auth, caFile: caFile, clientCertificateFile: certificate, clientKeyFile: key,
                       maxEntries: maxEntries, maxBytes: maxKiB * 1_024, connectTimeoutSeconds: connect, requestTimeoutSeconds: request,
                       backoff: Backoff(initialMilliseconds: Int64(initial), maximumMilliseconds: Int64(max(initial, maximum)), jitter: .full),
-                      gzip: gzip, routineBatchMilliseconds: routineBatch, patientIdentifierSystem: patientSystem)
+                      gzip: gzip, routineBatchMilliseconds: routineBatch, patientIdentifierSystem: patientSystem,
+                      alertRecipients: alertRecipients(&r, "uplink.fhir.alert_recipients"),
+                      granularity: r.choice("uplink.fhir.granularity", default: FHIRMapper.Granularity.reading))
+    }
+
+    /// References to the hospital's resources that receive alerts (`CareTeam/…`, or a conditional
+    /// `CareTeam?identifier=…`): checked for shape only, the server resolves them.
+    private static func alertRecipients(_ r: inout ConfigurationReader, _ key: String) -> [String] {
+        let recipients = r.stringList(key)
+        for recipient in recipients {
+            let type = recipient.split(whereSeparator: { $0 == "/" || $0 == "?" }).first.map(String.init) ?? ""
+            guard ["CareTeam", "Group", "Organization", "Practitioner", "PractitionerRole", "RelatedPerson", "Patient"].contains(type),
+                  recipient.count > type.count + 1, !recipient.contains(" ") else {
+                r.report(key, "expected references such as CareTeam/rpm-team or Organization?identifier=system|value, got \"\(recipient)\"")
+                continue
+            }
+        }
+        return recipients
     }
 
     private static func parseListen(_ text: String, _ r: inout ConfigurationReader) -> MetricsListen {
@@ -452,6 +517,7 @@ extension VigilConfiguration {
         var lines: [(String, String)] = [
             ("gateway.id", gateway.id),
             ("gateway.state_directory", gateway.stateDirectory),
+            ("gateway.clock", clockTrusted ? "rtc (trusted from boot)" : "ntp (trusted once the kernel says synchronised)"),
             ("store.key_file", store.keyFile),
             ("store.quota", "\(store.quotaBytes >> 20) MiB, reserve \(store.reserveBytes >> 20) MiB, segments of \(store.segmentBytes >> 10) KiB"),
             ("store.commit_window_ms", "\(store.commitWindowMilliseconds)"),
@@ -498,6 +564,7 @@ extension VigilConfiguration {
         var settings = models.scoring
         settings.technical = technical
         settings.utcOffsetMinutes = TimeZone.current.secondsFromGMT() / 60
+        settings.minuteRollups = uplink?.granularity == .minute || upstreamMQTT?.granularity == .minute
         return settings
     }
 }

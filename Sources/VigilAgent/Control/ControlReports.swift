@@ -110,6 +110,15 @@ public struct StatusReport: Codable, Sendable, Equatable {
         /// when the agent may not ask (its sandbox) and nothing else tells.
         public var synchronized: Bool?
         public var maxErrorMicroseconds: Int64?
+        /// Jumps of the wall clock the agent saw since it started, and the last one.
+        public var jumps: Int?
+        public var lastJumpAt: Int64?
+        public var lastJumpMilliseconds: Int64?
+        /// Readings stored while the clock was unsynchronised, as the uplink sent them since
+        /// start: with corrected times, as of uncertain time; and those waiting for the sync now.
+        public var retimedReadings: Int?
+        public var uncertainReadings: Int?
+        public var heldReadings: Int?
 
         public init(synchronized: Bool?, maxErrorMicroseconds: Int64?) {
             self.synchronized = synchronized

@@ -20,6 +20,7 @@ package struct GatewayInspector: Sendable {
     package let startedAt: Int64
     package var patients: PatientSettingsStore?
     package var coverage = CoverageBoard()
+    package var clock = ClockBoard()
 
     package static func now() -> Int64 { Int64(Date().timeIntervalSince1970 * 1_000) }
 
@@ -53,7 +54,7 @@ package struct GatewayInspector: Sendable {
             disk: .init(path: configuration.gateway.stateDirectory, freeBytes: disk?.free ?? -1, totalBytes: disk?.total ?? -1,
                         storeBytes: storeBytes, quotaBytes: configuration.store.quotaBytes, reserveBytes: configuration.store.reserveBytes),
             keys: .init(currentKey: currentKey, ageSeconds: keyFile.flatMap { HostFacts.age(of: $0) }),
-            clock: HostFacts.clock(),
+            clock: HostFacts.clock().with(clock),
             sensors: sensorReports(at: time))
     }
 

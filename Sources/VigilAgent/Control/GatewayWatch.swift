@@ -35,6 +35,9 @@ package final class GatewayWatch: Sendable {
         state = Mutex(State(listeningSince: startedAt))
     }
 
+    /// Whether the clock is synchronised now (`nil`: the system cannot tell), without sampling.
+    package var clockSynchronized: Bool? { sources.clockSynchronized() }
+
     /// The facts at `now`, and since when the gateway has been listening to the sensors' broker.
     package func sample(at now: Int64) -> (facts: GatewayFacts, listeningSince: Int64) {
         let connected = sources.brokerConnected()

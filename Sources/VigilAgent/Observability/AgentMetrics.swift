@@ -17,6 +17,7 @@ public struct AgentMetrics: Sendable {
     public let acksSent: Counter
     public let alertsRecorded: Counter
     public let jsonFrames: Counter
+    public let gatewayClockJumps: Counter
 
     public init(factory: any MetricsFactory) {
         self.factory = factory
@@ -32,6 +33,7 @@ public struct AgentMetrics: Sendable {
         acksSent = Counter(label: "vigil_acks_sent_total", factory: factory)
         alertsRecorded = Counter(label: "vigil_alerts_total", factory: factory)
         jsonFrames = Counter(label: "vigil_frames_json_accepted_total", factory: factory)
+        gatewayClockJumps = Counter(label: "vigil_gateway_clock_jumps_total", factory: factory)
     }
 
     /// Per provisioned device only (ids from the registry), so labels stay bounded.

@@ -32,6 +32,11 @@ struct MessageHandler {
     private let storeFull: Counter
     private let acksSent: Counter
     private let clock = ContinuousClock()
+    /// The gateway's wall clock against its monotonic one: jumps move every uptime mapping.
+    private var gatewayClock = GatewayClock()
+    /// Whether the gateway's clock is synchronised (from the tick's facts; trusted until known).
+    private var gatewayClockTrusted = true
+    private let gatewayClockJumps: Counter
     private var storeLog = RateLimiter<String>(burst: 3, interval: .seconds(60))
 
     private struct Pending {
@@ -81,6 +86,9 @@ struct MessageHandler {
         scorer = ReadingScorer(models: dependencies.models, settings: dependencies.scoring)
         alertsRecorded = dependencies.metrics.alertsRecorded
         jsonFrames = dependencies.metrics.jsonFrames
+        gatewayClockJumps = dependencies.metrics.gatewayClockJumps
+        // Known from the first message on, not only from the first tick.
+        gatewayClockTrusted = dependencies.gatewayWatch?.clockSynchronized != false
         storeFull = dependencies.metrics.storeFull
         acksSent = dependencies.metrics.acksSent
         gapsAbandoned = dependencies.metrics.gapsAbandoned
@@ -109,6 +117,9 @@ struct MessageHandler {
                 lastAcknowledgement = max(lastAcknowledgement, alert.time)
             }
         }
+        // Rollups the replay finished may be in the log already (a crash after storing them):
+        // stored again, they name the same resources, which the server creates once.
+        for rollup in scorer.takeRollups() { dependencies.store.append(.rollup(rollup)) }
         dependencies.alertBoard?.replace(with: scorer.openEpisodes)
         dependencies.coverageBoard?.replace(with: scorer.coverageLedger)
         handOver()
@@ -153,10 +164,28 @@ struct MessageHandler {
         }
     }
 
+    /// Samples the gateway's clocks; a jump moves every device's uptime mapping with it, is
+    /// counted and logged (once per jump: a jump is rare). Returns wall minus boot-time now.
+    @discardableResult
+    private mutating func watchGatewayClock(wall: Int64) -> Int64 {
+        let monotonic = dependencies.bootClock()
+        if let jump = gatewayClock.observe(wall: wall, monotonic: monotonic) {
+            validator.gatewayClockJumped(by: jump.by)
+            gatewayClockJumps.increment()
+            dependencies.clockBoard?.update(gatewayClock)
+            logger.notice("gateway clock jumped", metadata: [
+                "by_seconds": "\(jump.by / 1_000)", "synchronized": "\(gatewayClockTrusted)", "jumps": "\(gatewayClock.jumps)",
+            ])
+        }
+        return wall - monotonic
+    }
+
     private mutating func handleReadings(_ payload: [UInt8], from device: DeviceID) {
         let receivedAt = dependencies.wallClock()
+        let wallOffset = watchGatewayClock(wall: receivedAt)
         let profile = dependencies.registry.profile(for: device)
-        switch validator.validate(payload, from: device, profile: profile, now: now, receivedAt: receivedAt) {
+        switch validator.validate(payload, from: device, profile: profile, now: now, receivedAt: receivedAt,
+                                  gatewayClockTrusted: gatewayClockTrusted) {
         case .accepted(let accepted):
             if JSONFrame.isJSON(payload) { jsonFrames.increment() }
             let fresh = accepted.fresh.filter { !pendingSequences.contains(SequenceKey(device: device, boot: accepted.frame.boot, seq: $0)) }
@@ -168,8 +197,14 @@ struct MessageHandler {
                 return
             }
             var batch = StoredReadings.entry(accepted, fresh: Set(fresh), receivedAt: receivedAt)
+            if !gatewayClockTrusted {
+                // Stored with what corrects them once the clock syncs (the uplink's ``Retimer``).
+                for index in batch.readings.indices { batch.readings[index].flags |= StoredReading.gatewayUnsynced }
+                batch.receipt = ClockReceipt(gatewayBoot: dependencies.gatewayBoot, wallOffset: wallOffset)
+            }
             let alerts = scorer.score(&batch)
             dependencies.store.append(.readings(batch))
+            for rollup in scorer.takeRollups() { dependencies.store.append(.rollup(rollup)) }
             if !alerts.isEmpty { alertsChanged = true }
             for (model, alert) in alerts {
                 // Alerts go to the priority lane and are synced at once, not after the window.
@@ -215,8 +250,17 @@ struct MessageHandler {
         let now = dependencies.wallClock()
         var assigned: [String: (patient: String, kind: String?)] = [:]
         for (device, summary) in dependencies.registry.summaries { assigned[device] = (summary.patient, summary.kind) }
+        watchGatewayClock(wall: now)
         let (facts, listeningSince) = dependencies.gatewayWatch?.sample(at: now) ?? (GatewayFacts(), startedAt)
+        gatewayClockTrusted = facts.clockUnsyncedSince == nil
+        _ = dependencies.timeline?.timeBase()
         record(scorer.tick(now: now, assigned: assigned, facts: facts, listeningSince: listeningSince))
+        let rollups = scorer.closeRollups(now: now)
+        for rollup in rollups { dependencies.store.append(.rollup(rollup)) }
+        if !rollups.isEmpty {
+            unsynced = true
+            if pendingSince == nil { pendingSince = clock.now }
+        }
         let days = scorer.closeCoverageDays(now: now, assigned: Set(assigned.values.map(\.patient)))
         for day in days { dependencies.store.append(.coverage(day)) }
         if !days.isEmpty {

@@ -49,6 +49,8 @@ public final class PipelineService: Service {
         package var alertBoard: AlertBoard?
         /// Each patient's coverage per day, for reports.
         package var coverageBoard: CoverageBoard?
+        /// The gateway clock's jumps, for status.
+        package var clockBoard: ClockBoard?
         /// The gateway's own facts for its technical conditions (`nil`: only the sensors' are judged,
         /// from the start of the run).
         package var gatewayWatch: GatewayWatch?
@@ -70,6 +72,14 @@ public final class PipelineService: Service {
         public var uptime: @Sendable () -> Duration = Self.processUptime
         /// The gateway's wall clock in Unix ms, for receive times and clock mapping (a twin in tests).
         public var wallClock: @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1_000) }
+
+        /// The gateway's boot-time clock (ms, does not jump) and its boot, for receipts while the
+        /// wall clock is unsynchronised (``ClockReceipt``; twins in tests).
+        package var bootClock: @Sendable () -> Int64 = BootClock.milliseconds
+        package var gatewayBoot: UInt64 = BootClock.gatewayBoot
+        /// Looked at every tick, so this boot's synchronised offset is remembered even while the
+        /// uplink sends nothing (it corrects this boot's readings after a reboot).
+        package var timeline: GatewayTimeline?
 
         public static let processUptime: @Sendable () -> Duration = {
             let start = ContinuousClock.now

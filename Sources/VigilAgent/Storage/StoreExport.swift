@@ -82,6 +82,9 @@ public struct StoreExport {
             guard filter.device == nil || filter.device == gap.device, gap.to >= (filter.since ?? .min) else { return [] }
             return ["{\"type\":\"gap\",\(identity(gap.device, gap.patient)),\"reason\":\"\(gap.reason.rawValue)\""
                     + ",\"from\":\"\(time(gap.from, gap.patient))\",\"to\":\"\(time(gap.to, gap.patient))\",\"count\":\(gap.count)}"]
+        case .rollup:
+            // Its readings are exported one by one from their own entries.
+            return []
         case .coverage(let day):
             guard filter.device == nil, day.end >= (filter.since ?? .min) else { return [] }
             let patient = deidentifier.map { "\"\($0.pseudonym(day.patient, prefix: "pt-"))\"" } ?? "\"\(JSONText.escaped(day.patient))\""

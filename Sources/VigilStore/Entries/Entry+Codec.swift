@@ -8,10 +8,11 @@ extension Entry {
         case .alert: .alert
         case .gap: .gap
         case .coverage: .coverage
+        case .rollup: .rollup
         }
     }
 
-    public var lane: Lane { self.type == .readings ? .routine : .priority }
+    public var lane: Lane { self.type == .readings || self.type == .rollup ? .routine : .priority }
 }
 
 /// The plaintext encoding of entries inside records (little-endian; `docs/STORE.md`).
@@ -37,6 +38,7 @@ extension Entry {
                     writer.i16(value.raw)
                 }
             }
+            writer.receipt(batch.receipt)
         case .alert(let alert):
             writer.shortString(alert.device)
             writer.shortString(alert.patient)
@@ -52,6 +54,28 @@ extension Entry {
         case .coverage(let day):
             writer.shortString(day.patient)
             writer.longBytes(day.jsonBytes)
+        case .rollup(let rollup):
+            writer.shortString(rollup.device)
+            writer.shortString(rollup.patient)
+            writer.u32(rollup.boot)
+            writer.u8(rollup.timeQuality.storeCode)
+            writer.i64(rollup.start)
+            writer.u32(rollup.firstSeq)
+            writer.u32(rollup.lastSeq)
+            writer.i64(rollup.receivedAt)
+            writer.u64(rollup.deviceTime)
+            writer.u8(rollup.gatewayUnsynced ? 1 : 0)
+            writer.u8(UInt8(rollup.series.count))
+            for series in rollup.series {
+                writer.u8(series.channel.rawValue)
+                writer.u16(UInt16(series.samples.count))
+                for sample in series.samples {
+                    writer.u16(sample.offset)
+                    writer.i16(sample.raw)
+                    writer.u8(sample.grade)
+                }
+            }
+            writer.receipt(rollup.receipt)
         }
         return writer.bytes
     }
@@ -87,7 +111,7 @@ extension Entry {
                     readings.append(StoredReading(seq: seq, time: time, deviceTime: deviceTime, flags: flags, values: values))
                 }
                 entry = .readings(ReadingBatch(device: device, patient: patient, boot: boot, timeQuality: quality,
-                                               receivedAt: receivedAt, readings: readings))
+                                               receivedAt: receivedAt, readings: readings, receipt: try reader.receipt()))
             case .alert:
                 entry = .alert(AlertEntry(device: try reader.shortString(), patient: try reader.shortString(),
                                           time: try reader.i64(), event: try AlertEvent(jsonBytes: try reader.longBytes())))
@@ -102,6 +126,32 @@ extension Entry {
                 guard var day = CoverageDay(jsonBytes: try reader.longBytes()) else { throw DecodingError() }
                 day.patient = patient
                 entry = .coverage(day)
+            case .rollup:
+                let device = try reader.shortString()
+                let patient = try reader.shortString()
+                let boot = try reader.u32()
+                guard let quality = TimeQuality(storeCode: try reader.u8()) else { throw DecodingError() }
+                let start = try reader.i64()
+                let firstSeq = try reader.u32()
+                let lastSeq = try reader.u32()
+                let receivedAt = try reader.i64()
+                let deviceTime = try reader.u64()
+                let unsynced = try reader.u8()
+                guard unsynced <= 1 else { throw DecodingError() }
+                var series: [MinuteRollup.Series] = []
+                for _ in 0..<Int(try reader.u8()) {
+                    guard let channel = Channel(rawValue: try reader.u8()) else { throw DecodingError() }
+                    let count = Int(try reader.u16())
+                    var samples: [MinuteRollup.Sample] = []
+                    samples.reserveCapacity(count)
+                    for _ in 0..<count {
+                        samples.append(.init(offset: try reader.u16(), raw: try reader.i16(), grade: try reader.u8()))
+                    }
+                    series.append(.init(channel: channel, samples: samples))
+                }
+                entry = .rollup(MinuteRollup(device: device, patient: patient, boot: boot, timeQuality: quality, start: start,
+                                             firstSeq: firstSeq, lastSeq: lastSeq, receivedAt: receivedAt, deviceTime: deviceTime,
+                                             gatewayUnsynced: unsynced == 1, receipt: try reader.receipt(), series: series))
             case .seal:
                 throw DecodingError()
             }
@@ -110,6 +160,23 @@ extension Entry {
         } catch {
             throw DecodingError()
         }
+    }
+}
+
+/// The optional receipt trailer of readings and rollup records (docs/STORE.md): written only
+/// while the gateway's clock is unsynchronised, so a record without one is as before.
+extension ByteWriter {
+    fileprivate mutating func receipt(_ receipt: ClockReceipt?) {
+        guard let receipt else { return }
+        u64(receipt.gatewayBoot)
+        i64(receipt.wallOffset)
+    }
+}
+
+extension ByteReader {
+    fileprivate mutating func receipt() throws -> ClockReceipt? {
+        guard remaining == 16 else { return nil }
+        return ClockReceipt(gatewayBoot: try u64(), wallOffset: try i64())
     }
 }
 

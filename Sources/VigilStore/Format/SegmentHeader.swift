@@ -82,6 +82,7 @@ public enum RecordType: UInt8, Sendable {
     case alert = 2
     case gap = 3
     case coverage = 4
+    case rollup = 5
     /// The last record of a rotated segment: the record count and a digest of every record.
     case seal = 0x7F
 }

@@ -44,6 +44,11 @@ public struct StoredRecord: Sendable {
     /// The cursor value that marks this record as sent.
     public let next: Position
     public let entry: Entry
+
+    /// The same record with its entry as the uplink sends it (``Retimer``).
+    public func with(_ entry: Entry) -> StoredRecord {
+        StoredRecord(lane: lane, position: position, next: next, entry: entry)
+    }
 }
 
 public enum StoreError: Error, Sendable, CustomStringConvertible {

@@ -49,8 +49,11 @@ struct VitalCode: Sendable {
                                          loincDisplay: "Blood pressure panel with all children optional", vitalSignsProfile: "bp")
     static let systolic = VitalCode(mdc: "150021", mdcDisplay: "MDC_PRESS_BLD_NONINV_SYS", loinc: "8480-6", loincDisplay: "Systolic blood pressure")
     static let diastolic = VitalCode(mdc: "150022", mdcDisplay: "MDC_PRESS_BLD_NONINV_DIA", loinc: "8462-4", loincDisplay: "Diastolic blood pressure")
-    /// MDC_ATTR_TIME_ABS: the PHD IG's coincident time stamp (the device's clock against the gateway's).
-    static let coincidentTime = VitalCode(mdc: "67975", mdcDisplay: "MDC_ATTR_TIME_ABS", loinc: nil, loincDisplay: nil)
+    static let meanPressure = VitalCode(mdc: "150023", mdcDisplay: "MDC_PRESS_BLD_NONINV_MEAN", loinc: "8478-0", loincDisplay: "Mean blood pressure")
+    /// The PHD IG's coincident time stamp codes (MDC clock types): a device with a wall clock
+    /// reports absolute time, one with only a tick counter relative time (1 µs resolution).
+    static let absoluteTime = VitalCode(mdc: "67975", mdcDisplay: "MDC_ATTR_TIME_ABS", loinc: nil, loincDisplay: nil)
+    static let relativeTime = VitalCode(mdc: "68072", mdcDisplay: "MDC_ATTR_TIME_REL_HI_RES", loinc: nil, loincDisplay: nil)
 
     func write(_ json: inout JSONWriter) {
         json.object { json in

@@ -7,8 +7,10 @@ extension FHIRMapper {
     /// (`stat` for NEWS2 high, `asap` for medium, `urgent` for other raises and reminders,
     /// `routine` for clears, acknowledgements and rate-limited raises), category `alert`, the
     /// patient, the gateway as sender, a readable explanation plus the full machine-readable
-    /// alert as a JSON attachment, and `reasonReference` to the Observations that triggered it
-    /// (by identifier, so it holds even before the readings themselves are uploaded). Flag would
+    /// alert as a JSON attachment (naming the triggering reading: device, boot, sequence), and for
+    /// NEWS2 `reasonReference` to the score Observation sent in the same Bundle. Alerts travel
+    /// ahead of the readings, so a reference to a reading's Observation could not be resolved
+    /// when the alert arrives; the recipients are the configured care team. Flag would
     /// lose the message semantics and DetectedIssue is meant for order checks. A NEWS2 event is
     /// also an Observation of the score, which the Communication references.
     func alert(_ alert: AlertEntry) -> [FHIRResource] {
@@ -18,15 +20,11 @@ extension FHIRMapper {
         let alertID = fields.alertID ?? "\(model)@\(alert.time)"
         let identifier = identifiers.alert(patient: alert.patient, alertID: alertID, event: event, time: alert.time)
         var resources: [FHIRResource] = []
-        var reasons: [String] = []
-        if let boot = fields.boot, let seq = fields.seq {
-            // Alerts stored before `frame_seq` existed name the reading's own sequence.
-            reasons.append(identifiers.timeStamp(device: alert.device, boot: boot, firstSeq: fields.frameSeq ?? seq))
-        }
+        var reasons: [FHIRResource.Link] = []
         if model == "news2", let score = fields.score, fields.kind != .acknowledge {
             let news2 = news2Observation(alert, score: score, fields: fields)
             resources.append(news2)
-            reasons.insert(news2.identifier, at: 0)
+            reasons.append(FHIRResource.Link(type: "Observation", identifier: news2.identifier))
         }
         let notify = fields.notify ?? true
         let technical = fields.condition != nil
@@ -70,18 +68,17 @@ extension FHIRMapper {
                 json.array { json in json.object { json in json.field("reference", deviceReference(identifiers.device(alert.device))) } }
             }
             json.field("sent", fhirInstant(alert.time))
+            if !alertRecipients.isEmpty {
+                json.key("recipient")
+                json.array { json in
+                    for recipient in alertRecipients { json.object { json in json.field("reference", recipient) } }
+                }
+            }
             json.field("sender") { json in json.field("reference", deviceReference(gatewayIdentifier)) }
             if !reasons.isEmpty {
                 json.key("reasonReference")
                 json.array { json in
-                    for reason in reasons {
-                        json.object { json in
-                            json.field("identifier") { json in
-                                json.field("system", FHIRResource.identifierSystem)
-                                json.field("value", reason)
-                            }
-                        }
-                    }
+                    for reason in reasons { json.object { json in linkReference(&json, reason) } }
                 }
             }
             json.key("payload")
@@ -95,7 +92,7 @@ extension FHIRMapper {
                 }
             }
         }
-        resources.append(FHIRResource(type: "Communication", identifier: identifier, json: json.bytes))
+        resources.append(FHIRResource(type: "Communication", identifier: identifier, json: json.bytes, links: reasons))
         return resources
     }
 

@@ -10,7 +10,9 @@ extension FHIRMapper {
     public func gatewayHeartbeat(_ beat: GatewayHeartbeat) -> FHIRResource {
         var json = JSONWriter(capacity: 512 + beat.sensors.count * 256)
         json.object { json in
-            deviceHeader(&json, identifier: gatewayIdentifier, serial: gateway, name: "Vigil gateway \(gateway)", type: Self.gatewayType)
+            deviceHeader(&json, identifier: gatewayIdentifier, serial: gateway, name: "Vigil gateway \(gateway)", type: Self.gatewayType,
+                         manufacturer: Self.gatewayManufacturer, model: Self.gatewayModel)
+            versions(&json, firmware: nil, software: options.softwareVersion)
             if !beat.sensors.isEmpty {
                 json.key("property")
                 json.array { json in
@@ -24,7 +26,7 @@ extension FHIRMapper {
                                     json.field("system", Self.sensorStateSystem)
                                     json.field("code", sensor.state.rawValue)
                                 } }
-                                json.field("text", Self.describe(sensor))
+                                json.field("text", Self.stateText(sensor))
                             } }
                         }
                     }
@@ -39,7 +41,7 @@ extension FHIRMapper {
         return FHIRResource(type: "Device", identifier: gatewayIdentifier, json: json.bytes, replaces: true)
     }
 
-    private static func describe(_ sensor: GatewayHeartbeat.Sensor) -> String {
+    private static func stateText(_ sensor: GatewayHeartbeat.Sensor) -> String {
         var text = sensor.state == .never ? "never seen" : sensor.state.rawValue
         if let lastSeen = sensor.lastSeen { text += ", last seen \(fhirInstant(lastSeen))" }
         if let battery = sensor.battery { text += ", battery \(battery) %" }

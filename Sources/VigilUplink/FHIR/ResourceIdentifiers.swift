@@ -31,6 +31,13 @@ struct ResourceIdentifiers: Sendable {
         "urn:vigil:\(gateway):gap:\(gap.device):\(gap.reason.rawValue):\(gap.from):\(gap.to):\(gap.count)"
     }
 
+    /// A minute rollup's Observation of one vital (or its time stamp, `cts`), named by the
+    /// minute as stored and its first reading (a late reading for the same minute is a rollup of
+    /// its own; a corrected time does not make it a new resource).
+    func rollup(_ rollup: MinuteRollup, vital: String) -> String {
+        "urn:vigil:\(gateway):min:\(rollup.device):\(rollup.boot):\(rollup.storedStart):\(rollup.firstSeq):\(vital)"
+    }
+
     /// A patient's coverage Observation for one day (the gateway's day, `YYYY-MM-DD`).
     func coverage(patient: String, day: String) -> String { "urn:vigil:\(gateway):coverage:\(patient):\(day)" }
 }

@@ -2,6 +2,8 @@
 /// `ifNoneExist: identifier=<system>|<value>`, so a retried upload creates nothing twice; Devices
 /// are conditional updates (`PUT Device?identifier=…`), so new firmware or battery replace the
 /// old. Devices the entries reference come first (conditional references are resolved after).
+/// Every entry has a `fullUrl` (``FHIRResource/fullURL``); a reference to a resource in the same
+/// Bundle points at it, one to a resource sent earlier stays a conditional reference.
 public struct TransactionBundle: Sendable {
     public private(set) var entries: [FHIRResource] = []
     public private(set) var byteCount = 0
@@ -26,10 +28,13 @@ public struct TransactionBundle: Sendable {
             json.field("type", type)
             json.key("entry")
             json.array { json in
+                let present = Set(entries.map(\.identifier))
                 for entry in entries {
                     json.object { json in
+                        json.field("fullUrl", entry.fullURL)
                         json.key("resource")
-                        json.raw(entry.json)
+                        let local = entry.links.filter { present.contains($0.identifier) }
+                        json.raw(local.isEmpty ? entry.json : Self.pointing(entry.json, at: local))
                         json.field("request") { json in
                             if entry.replaces {
                                 json.field("method", "PUT")
@@ -45,5 +50,28 @@ public struct TransactionBundle: Sendable {
             }
         }
         return json.bytes
+    }
+
+    /// The resource with each conditional reference to a Bundle member replaced by its `fullUrl`.
+    static func pointing(_ json: [UInt8], at links: [FHIRResource.Link]) -> [UInt8] {
+        var json = json
+        for link in links {
+            let needle = Array("\"\(link.reference)\"".utf8)
+            let replacement = Array("\"\(FHIRResource.fullURL(link.identifier))\"".utf8)
+            var index = 0
+            var result: [UInt8] = []
+            result.reserveCapacity(json.count)
+            while index < json.count {
+                if json[index] == needle[0], index + needle.count <= json.count, json[index..<(index + needle.count)].elementsEqual(needle) {
+                    result.append(contentsOf: replacement)
+                    index += needle.count
+                } else {
+                    result.append(json[index])
+                    index += 1
+                }
+            }
+            json = result
+        }
+        return json
     }
 }

@@ -25,6 +25,8 @@ package final class MQTTUplinkService: Service {
         package var pollInterval: Duration = .milliseconds(20)
         /// How often the heartbeat is published (retained, on `<prefix>/<gateway>/heartbeat`); nil: never.
         package var heartbeatInterval: Duration?
+        /// As for FHIR (``UplinkService/Settings/holdUnsynchronised``).
+        package var holdUnsynchronised: Duration = .seconds(900)
 
         package init(topicPrefix: String, gateway: String, backoff: Backoff) {
             self.topicPrefix = topicPrefix
@@ -41,13 +43,16 @@ package final class MQTTUplinkService: Service {
     private let forwardUpstream: @Sendable (String, [UInt8]) -> Void
     private let status: any UplinkObserver
     private let heartbeat: (any HeartbeatSource)?
+    private let retiming: UplinkRetiming
     private let published: Counter
     private let failures: Counter
     private let lastSuccess: Gauge
 
     package init(store: Store, mapper: FHIRMapper, client: any MQTTConnection, settings: Settings, logger: Logger, metrics factory: any MetricsFactory,
-         status: any UplinkObserver = NoUplinkObserver(), heartbeat: (any HeartbeatSource)? = nil, forwardUpstream: @escaping @Sendable (String, [UInt8]) -> Void) {
+         status: any UplinkObserver = NoUplinkObserver(), heartbeat: (any HeartbeatSource)? = nil, time: (any GatewayTimeSource)? = nil,
+         forwardUpstream: @escaping @Sendable (String, [UInt8]) -> Void) {
         self.status = status
+        retiming = UplinkRetiming(source: time, holdLimit: settings.holdUnsynchronised, factory: factory)
         self.heartbeat = heartbeat
         published = Counter(label: "vigil_uplink_entries_total", dimensions: [("outcome", "published")], factory: factory)
         failures = Counter(label: "vigil_uplink_request_failures_total", factory: factory)
@@ -94,6 +99,8 @@ package final class MQTTUplinkService: Service {
         var attempt = 0
         var random = SystemRandomNumberGenerator()
         var nextBeat = ContinuousClock.now
+        // The routine lane waits for the gateway's clock to synchronise until then.
+        var routineHeldUntil = ContinuousClock.now
         await withGracefulShutdownHandler {
             while !Task.isCancelled && !Task.isShuttingDownGracefully {
                 if let interval = settings.heartbeatInterval, let source = heartbeat, ContinuousClock.now >= nextBeat {
@@ -103,12 +110,12 @@ package final class MQTTUplinkService: Service {
                     let sent = (try? client.enqueue(topic: topic, payload: beat.json, qos: .atLeastOnce, retain: true)) != nil
                     nextBeat = .now + (sent ? interval : min(interval, .seconds(60)))
                 }
-                guard let lane = store.nextLaneToUpload else {
+                guard let lane = store.nextLaneToUpload, lane == .priority || ContinuousClock.now >= routineHeldUntil else {
                     await sleepUnlessShuttingDown(for: settings.pollInterval)
                     continue
                 }
                 do {
-                    try await sendOnce(lane, devices: &devices)
+                    if try await sendOnce(lane, devices: &devices) { routineHeldUntil = .now + UplinkService.holdRecheck }
                     attempt = 0
                 } catch {
                     failures.increment()
@@ -136,9 +143,11 @@ package final class MQTTUplinkService: Service {
         await client.shutdown()
     }
 
-    private func sendOnce(_ lane: Lane, devices: inout Set<String>) async throws {
-        let records = try store.read(lane, limit: 256)
-        guard let last = records.last else { return }
+    /// One window of records; `true` when a record must wait for the gateway's clock to sync.
+    private func sendOnce(_ lane: Lane, devices: inout Set<String>) async throws -> Bool {
+        let prepared = retiming.prepare(try store.read(lane, limit: 256))
+        let records = prepared.records
+        guard let last = records.last else { return prepared.held }
         var resources: [FHIRResource] = []
         if devices.isEmpty { resources.append(mapper.gatewayDevice()) }
         var newDevices: Set<String> = []
@@ -164,7 +173,9 @@ package final class MQTTUplinkService: Service {
         published.increment(by: resources.count)
         lastSuccess.record(Date().timeIntervalSince1970)
         try store.advance(lane, to: last.next)
+        retiming.confirmed(prepared, through: records.count)
         status.succeeded(records: records.count, at: Int64(Date().timeIntervalSince1970 * 1_000))
+        return prepared.held
     }
 
 }

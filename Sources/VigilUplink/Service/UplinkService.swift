@@ -29,6 +29,9 @@ package final class UplinkService: Service {
         package var liveThreshold = 4_096
         /// How often the gateway's heartbeat (``GatewayHeartbeat``) is sent; nil: never.
         package var heartbeatInterval: Duration?
+        /// How long readings stored while the gateway's clock is unsynchronised wait for it to
+        /// synchronise (then corrected) before they are sent as of uncertain time.
+        package var holdUnsynchronised: Duration = .seconds(900)
 
         package init(maxEntries: Int, maxBytes: Int, backoff: Backoff, routineBatch: Duration = .zero) {
             self.maxEntries = maxEntries
@@ -58,13 +61,16 @@ package final class UplinkService: Service {
 
     private let sensors: any SensorFactsSource
     private let status: any UplinkObserver
+    private let retiming: UplinkRetiming
     private let heartbeat: (any HeartbeatSource)?
 
     package init(store: Store, mapper: FHIRMapper, transport: any FHIRPosting, deadLetters: DeadLetters, settings: Settings, logger: Logger,
          metrics factory: any MetricsFactory, sensors: any SensorFactsSource = NoSensorFacts(),
          status: any UplinkObserver = NoUplinkObserver(), heartbeat: (any HeartbeatSource)? = nil,
+         time: (any GatewayTimeSource)? = nil,
          sleep: @escaping @Sendable (Duration) async -> Void = sleepUnlessShuttingDown, storeIO: BlockingIO = BlockingIO()) {
         self.sleep = sleep
+        retiming = UplinkRetiming(source: time, holdLimit: settings.holdUnsynchronised, factory: factory)
         self.storeIO = storeIO
         self.sensors = sensors
         self.status = status
@@ -97,7 +103,8 @@ package final class UplinkService: Service {
                 }
                 guard let lane = store.nextLaneToUpload,
                       lane == .priority || ContinuousClock.now - lastRoutine >= settings.routineBatch
-                          || store.unsentCount(.routine) >= UInt64(Self.recordsPerRead) else {
+                          || store.unsentCount(.routine) >= UInt64(Self.recordsPerRead),
+                      lane == .priority || state.routineHeldUntil.map({ ContinuousClock.now >= $0 }) ?? true else {
                     await sleep(settings.pollInterval)
                     continue
                 }
@@ -132,11 +139,17 @@ package final class UplinkService: Service {
         var devices: [String: Int] = [:]
         var gatewaySent = false
         var random = SystemRandomNumberGenerator()
+        /// The routine lane waits for the gateway's clock to synchronise until then (the
+        /// priority lane does not).
+        var routineHeldUntil: ContinuousClock.Instant?
     }
+
+    /// How often held records are looked at again while the clock is unsynchronised.
+    static let holdRecheck: Duration = .seconds(1)
 
     /// One request; returns how long to wait before the next (nil: go on at once).
     private func sendOnce(_ lane: Lane, _ state: inout SendState) async -> Duration? {
-        let records: [StoredRecord]
+        let stored: [StoredRecord]
         var fromLive = false
         do {
             let limit = max(1, min(state.limit, Self.recordsPerRead))
@@ -146,11 +159,11 @@ package final class UplinkService: Service {
                 state.preferLive.toggle()
                 let fresh = state.preferLive ? try await read(.routine, from: live.next, limit: limit) : []
                 if !fresh.isEmpty {
-                    records = fresh
+                    stored = fresh
                     fromLive = true
                 } else {
-                    records = try await read(.routine, limit: limit).filter { $0.position < live.start }
-                    if records.isEmpty {
+                    stored = try await read(.routine, limit: limit).filter { $0.position < live.start }
+                    if stored.isEmpty {
                         // The backlog has caught up with where the live readings began: all of it
                         // up to the newest live reading sent is confirmed.
                         advance(.routine, to: live.next, &state)
@@ -160,13 +173,16 @@ package final class UplinkService: Service {
                     }
                 }
             } else {
-                records = try await read(lane, limit: limit)
+                stored = try await read(lane, limit: limit)
             }
         } catch {
             logger.error("uplink could not read the log", metadata: ["lane": "\(lane)", "error": "\(error)"])
             return .seconds(5)
         }
-        guard !records.isEmpty else { return settings.pollInterval }
+        let prepared = retiming.prepare(stored)
+        if prepared.held { state.routineHeldUntil = .now + Self.holdRecheck }
+        let records = prepared.records
+        guard !records.isEmpty else { return prepared.held ? nil : settings.pollInterval }
         // Devices first (conditional updates): once per run, and again when one reports new
         // firmware or battery.
         var devices = TransactionBundle()
@@ -214,10 +230,12 @@ package final class UplinkService: Service {
         }
         if bundle.isEmpty {
             confirm(&state)
+            retiming.confirmed(prepared, through: completeCount)
             return nil
         }
         let sent = bundle
-        let delay = await send(bundle, state: &state, records: completeCount) { state in
+        let delay = await send(bundle, state: &state, records: completeCount) { [retiming] state in
+            retiming.confirmed(prepared, through: completeCount)
             // Only a record sent in part needs its confirmed resources remembered.
             if partial || completeThrough == nil {
                 for entry in sent.entries { state.done.insert(entry.identifier) }
@@ -367,6 +385,7 @@ extension Entry {
         case .readings(let batch): (batch.device, batch.patient)
         case .alert(let alert): alert.device.isEmpty ? nil : (alert.device, alert.patient)
         case .gap(let gap): (gap.device, gap.patient)
+        case .rollup(let rollup): (rollup.device, rollup.patient)
         case .coverage: nil
         }
     }

@@ -64,6 +64,10 @@ struct SensorCommand: ParsableCommand {
         var output: String?
         @Option(help: ArgumentHelp("The directory on the device's flash for its state (boot counter, buffer).", valueName: "dir"))
         var deviceStateDir = "vigil"
+        @Option(help: ArgumentHelp("Who made the sensor (goes on its FHIR Device).", valueName: "name"))
+        var manufacturer: String?
+        @Option(help: ArgumentHelp("The sensor's model (goes on its FHIR Device).", valueName: "name"))
+        var model: String?
 
         func run() throws {
             let configuration = try SensorCommand.load(options)
@@ -82,7 +86,7 @@ struct SensorCommand: ParsableCommand {
             let outcome: Provisioner.Outcome
             do {
                 outcome = try provisioner.add(.init(device: device, patient: patient, kind: kind, channels: channelList, settings: parsed,
-                                                    deviceStateDirectory: deviceStateDir))
+                                                    deviceStateDirectory: deviceStateDir, manufacturer: manufacturer, model: model))
             } catch {
                 throw SensorCommand.fail(error)
             }

@@ -1,13 +1,12 @@
 import VigilCore
-import VigilModels
 
 /// Whether a vital is outside NEWS2's normal band (a subscore of 1 or more on its own), and on
-/// which side: the per-vital interpretation `H` / `L`. SpO2 is judged on scale 1 (the mapper
-/// does not know a patient's prescribed target).
-enum NormalBand {
-    enum Side: Sendable { case low, high }
+/// which side: the per-vital interpretation `H` / `L`, and what keeps a reading out of a minute
+/// rollup. SpO2 is judged on scale 1 (the uplink does not know a patient's prescribed target).
+public enum NormalBand {
+    public enum Side: Sendable { case low, high }
 
-    static func judge(_ channel: Channel, _ raw: Int16) -> Side? {
+    public static func judge(_ channel: Channel, _ raw: Int16) -> Side? {
         var observation = NEWS2.Observation()
         let value = Int(raw)
         let middle: Int
