@@ -86,7 +86,10 @@ import VigilProvisioning
         var faults = try #require(stats["faults"] as? [String: Int])
         // Halving a Bundle of 150 down to the one bad entry takes several rejected requests.
         #expect((faults.removeValue(forKey: "reject_unattributed") ?? 0) >= 2, "\(faults)")
-        #expect(faults == ["fail_500": 3, "throttle_429": 2, "reset": 2, "timeout": 1, "reject": 1], "every fault was hit: \(faults)")
+        // The bad entry is refused at least once; again if a request holding it timed out on the
+        // agent's side after the server had answered (a loaded machine), which is a retry, not a loss.
+        #expect((faults.removeValue(forKey: "reject") ?? 0) >= 1, "\(faults)")
+        #expect(faults == ["fail_500": 3, "throttle_429": 2, "reset": 2, "timeout": 1], "every fault was hit: \(faults)")
         let observations = try endpoint.identifiers(type: "Observation")
         #expect(Set(observations).count == observations.count)
         #expect(!observations.contains(rejected) && !observations.contains(unattributed))
