@@ -33,6 +33,8 @@ public struct Agent: Sendable {
     }
 
     public func run() async throws {
+        // Before anything reads or writes the state directory: never misread a newer version's.
+        try StateFormat.prepare(stateDirectory: configuration.gateway.stateDirectory, version: VigilVersion.current, logger: logger)
         let metrics = AgentMetrics(factory: PrometheusMetricsFactory(registry: registry))
         let client = MQTTClient(configuration: configuration.mqtt, logger: logger)
         let readiness = Readiness(required: [.ingest, .metrics])

@@ -14,7 +14,7 @@ struct Vigil: AsyncParsableCommand {
             """,
         version: VigilVersion.current,
         subcommands: [Run.self, StatusCommand.self, DoctorCommand.self, SensorCommand.self, Config.self, Score.self, StoreCommand.self,
-                      KeysCommand.self, AuditCommand.self, PatientCommand.self, ReportCommand.self]
+                      KeysCommand.self, AuditCommand.self, PatientCommand.self, ReportCommand.self, SetupCommand.self]
     )
 }
 

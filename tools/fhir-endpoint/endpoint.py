@@ -111,6 +111,12 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def do_GET(self):
+        if self.path.rstrip("/") == "/fhir/metadata":
+            # What `vigil setup` reads first; public, as on most servers (the write needs the token).
+            return self.reply(200, {"resourceType": "CapabilityStatement", "status": "active", "date": "2026-01-01",
+                                    "kind": "instance", "fhirVersion": "4.0.1", "format": ["json"],
+                                    "software": {"name": "vigil test endpoint"},
+                                    "rest": [{"mode": "server", "interaction": [{"code": "transaction"}]}]})
         if self.path.startswith("/_control/stats"):
             with LOCK:
                 body = {"by_type": dict(STATE["by_type"]), "duplicates": STATE["duplicates"],

@@ -57,8 +57,8 @@ public final class FHIRTransport: FHIRPosting {
     }
 
     let configuration: Configuration
-    private let client: HTTPClient
-    private let tokens: TokenProvider
+    let client: HTTPClient
+    let tokens: TokenProvider
 
     public init(_ configuration: Configuration) throws {
         self.configuration = configuration
