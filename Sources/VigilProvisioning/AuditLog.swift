@@ -31,6 +31,7 @@ public enum AuditLog {
         try fileSystem.writeAll(handle, Array(line.utf8), path: path)
         try fileSystem.dataSync(handle, path: path)
         try fileSystem.syncDirectory(directory)
+        StateOwner.adopt([directory, path], like: (directory as NSString).deletingLastPathComponent)
     }
 
     public enum Verification: Equatable, Sendable {

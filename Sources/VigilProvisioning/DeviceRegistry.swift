@@ -137,6 +137,8 @@ public final class DeviceRegistry: Sendable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         let data = try encoder.encode(record)
-        try fileSystem.replaceDurably(directory.appendingPathComponent("\(record.device).json").path, with: Array(data))
+        let file = directory.appendingPathComponent("\(record.device).json").path
+        try fileSystem.replaceDurably(file, with: Array(data))
+        StateOwner.adopt([directory.path, file], like: directory.deletingLastPathComponent().path)
     }
 }

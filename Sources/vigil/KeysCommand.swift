@@ -73,7 +73,7 @@ struct KeysCommand: ParsableCommand {
                 used = (try? inspector.keyIDsInUse()) ?? used
             }
             let rotated = current.rotated().pruned(keeping: used)
-            try PosixFileSystem().replaceDurably(path, with: Array(rotated.fileContents.utf8))
+            try StateOwner.keeping(ownerOf: path) { try PosixFileSystem().replaceDurably(path, with: Array(rotated.fileContents.utf8)) }
             try KeysCommand.audit(configuration, action: "keys.rotate", details: [
                 ("key_file", path), ("current_key", "\(rotated.currentID)"),
                 ("dropped_keys", Set(current.keys.keys).subtracting(rotated.keys.keys).sorted().map(String.init).joined(separator: " ")),

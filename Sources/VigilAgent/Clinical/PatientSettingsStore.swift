@@ -101,6 +101,7 @@ package final class PatientSettingsStore: Sendable {
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             try fileSystem.makeDirectory(directory)
             try fileSystem.replaceDurably(directory + "/" + Self.fileName(patient), with: Array(encoder.encode(next)))
+            StateOwner.adopt([directory, directory + "/" + Self.fileName(patient)], like: (directory as NSString).deletingLastPathComponent)
             try AuditLog.append(directory: auditDirectory, action: "patient.settings", details: [
                 ("patient", patient), ("version", "\(next.version)"), ("by", next.updatedBy), ("settings", next.summary),
             ])
