@@ -166,7 +166,7 @@ let package = Package(
             ]
         ),
         // libFuzzer target for the decoder and validator (scripts/fuzz); a corpus replayer otherwise.
-        .executableTarget(name: "VigilFuzz", dependencies: ["VigilCore", "VigilProtocol", "VigilValidation"]),
+        .executableTarget(name: "VigilFuzz", dependencies: ["VigilCore", "VigilProtocol", "VigilValidation", "VigilAgent", "VigilUplink"]),
         .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore"]),
         .testTarget(name: "VigilProtocolTests", dependencies: ["VigilProtocol"]),
         .testTarget(name: "VigilModelsTests", dependencies: ["VigilModels", "VigilCore"]),
@@ -180,7 +180,7 @@ let package = Package(
             name: "VigilAgentTests",
             dependencies: [
                 "VigilAgent", "VigilCore", "VigilMQTT", "VigilModels", "VigilScoring", "VigilProvisioning", "VigilProtocol", "VigilStore", "VigilValidation", "VigilTestSupport", "vigil",
-                "VigilBench",
+                "VigilBench", .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         // Real-process helpers for integration tests: a private mosquitto, free ports, subprocesses.

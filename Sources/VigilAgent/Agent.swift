@@ -45,14 +45,14 @@ public struct Agent: Sendable {
         store.guardRemovals { lane, end in keeper.mayRemove(lane, through: end) }
         // Stopped once the group has finished (the store is closed on this thread of ours).
         let storeIO = BlockingIO()
-        ConfigurationAudit.record(configurationPath: configuration.sourcePath,
-                                  auditDirectory: configuration.gateway.stateDirectory + "/audit", logger: logger)
+        let audit = AuditLog(directory: configuration.gateway.stateDirectory + "/audit", keys: AuditKeys(keyring: keyring))
+        ConfigurationAudit.record(configurationPath: configuration.sourcePath, audit: audit, logger: logger)
         let devices = DeviceRegistry(
             directory: URL(fileURLWithPath: configuration.gateway.stateDirectory).appendingPathComponent("devices"), logger: logger)
         let alertBoard = AlertBoard()
         let clockBoard = ClockBoard()
         let coverageBoard = CoverageBoard()
-        let patients = PatientSettingsStore(stateDirectory: configuration.gateway.stateDirectory, logger: logger)
+        let patients = PatientSettingsStore(stateDirectory: configuration.gateway.stateDirectory, auditKeys: audit.keys, logger: logger)
         let uplinkStatus = configuration.uplink.map { UplinkStatus(kind: "fhir", target: $0.baseURL) }
             ?? configuration.upstreamMQTT.map { UplinkStatus(kind: "mqtt", target: "\($0.broker.host):\($0.broker.port)") }
             ?? UplinkStatus(kind: "none", target: nil)
@@ -169,7 +169,9 @@ public struct Agent: Sendable {
             startedAt: GatewayInspector.now(), patients: patients, coverage: coverageBoard, clock: clockBoard)
         let statusMetrics = StatusMetrics(registry: registry, inspector: inspector)
         let control: [ServiceGroupConfiguration.ServiceConfiguration] = configuration.controlSocket.map {
-            [.init(service: ControlServer(path: $0, inspector: inspector, logger: logger))]
+            [.init(service: ControlServer(
+                path: $0, inspector: inspector, access: ControlAccess(policy: configuration.access, audit: audit, logger: logger),
+                audit: audit, logger: logger))]
         } ?? []
         let group = ServiceGroup(
             configuration: .init(

@@ -13,11 +13,14 @@ public struct Provisioner: Sendable {
         public var broker: BrokerFiles
         public var stateDirectory: String
         public var topicPrefix: String
+        /// The store's key file: audit entries are MAC'd with keys derived from it.
+        public var keyFile: String?
 
-        public init(broker: BrokerFiles, stateDirectory: String, topicPrefix: String) {
+        public init(broker: BrokerFiles, stateDirectory: String, topicPrefix: String, keyFile: String? = nil) {
             self.broker = broker
             self.stateDirectory = stateDirectory
             self.topicPrefix = topicPrefix
+            self.keyFile = keyFile
         }
     }
 
@@ -286,7 +289,8 @@ public struct Provisioner: Sendable {
 
     private func audit(_ action: String, _ details: [(String, String)]) throws(ProvisioningError) {
         do {
-            try AuditLog.append(directory: auditDirectory, action: action, details: details)
+            let keys = configuration.keyFile.flatMap { AuditKeys.load(keyFile: $0) }
+            try AuditLog(directory: auditDirectory, keys: keys).append(action: action, details: details)
         } catch {
             throw .io("cannot write the audit log in \(auditDirectory): \(error)")
         }

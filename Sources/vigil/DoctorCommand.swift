@@ -54,13 +54,14 @@ struct DoctorCommand: AsyncParsableCommand {
             fail("agent", "\(error)", fix: "systemctl start vigil; if it stops again, `journalctl -u vigil -e` says why")
         }
 
-        let auditPath = configuration.gateway.stateDirectory + "/audit/audit.log"
-        if FileManager.default.fileExists(atPath: auditPath) {
-            switch try? AuditLog.verify(path: auditPath) {
-            case .intact(let lines): pass("audit log intact (\(lines) entries)")
-            case .broken(let line): fail("audit log", "the hash chain breaks at line \(line): an entry was changed or removed",
-                                         fix: "treat it as a security incident: keep a copy of \(auditPath) and report it; do not edit it")
-            case nil: fail("audit log", "cannot read \(auditPath)", fix: "run as root")
+        let audit = AuditLog(stateDirectory: configuration.gateway.stateDirectory, keyFile: configuration.store.keyFile)
+        if FileManager.default.fileExists(atPath: audit.path) {
+            switch Result(catching: { try audit.verify() }) {
+            case .success(let result) where result.intact: pass("audit log intact (\(result.entries) entries)")
+            case .success(let result):
+                fail("audit log", result.problem.map { "\($0)" } ?? "",
+                     fix: "treat it as a security incident: keep a copy of \(audit.path) and report it; do not edit it")
+            case .failure: fail("audit log", "cannot read \(audit.path)", fix: "run as root")
             }
         }
         report(checks)

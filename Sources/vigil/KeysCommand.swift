@@ -23,9 +23,10 @@ struct KeysCommand: ParsableCommand {
 
     /// Key changes go to the audit log (ids only, never key material) when the configuration
     /// names a state directory.
-    static func audit(_ configuration: VigilConfiguration?, action: String, details: [(String, String)]) throws {
+    static func audit(_ configuration: VigilConfiguration?, keyring: Keyring, action: String, details: [(String, String)]) throws {
         guard let configuration else { return }
-        try AuditLog.append(directory: configuration.gateway.stateDirectory + "/audit", action: action, details: details)
+        try AuditLog(directory: configuration.gateway.stateDirectory + "/audit", keys: AuditKeys(keyring: keyring))
+            .append(action: action, details: details)
     }
 
     struct Initialize: ParsableCommand {
@@ -40,8 +41,9 @@ struct KeysCommand: ParsableCommand {
                 printError("\(path) already exists; use `vigil keys rotate` to add a key")
                 throw ExitCode.failure
             }
-            try Keyring.generate().writeNewFile(at: path)
-            try KeysCommand.audit(configuration, action: "keys.init", details: [("key_file", path), ("current_key", "1")])
+            let keyring = Keyring.generate()
+            try keyring.writeNewFile(at: path)
+            try KeysCommand.audit(configuration, keyring: keyring, action: "keys.init", details: [("key_file", path), ("current_key", "1")])
             print("created \(path) with key 1")
         }
     }
@@ -71,10 +73,12 @@ struct KeysCommand: ParsableCommand {
             if let configuration {
                 let inspector = StoreInspector(directory: configuration.gateway.stateDirectory + "/log", keyring: current)
                 used = (try? inspector.keyIDsInUse()) ?? used
+                // Audit entries stay verifiable: the store keys they were MAC'd under are kept.
+                used.formUnion(AuditLog(directory: configuration.gateway.stateDirectory + "/audit", keys: nil).keyIDsInUse())
             }
             let rotated = current.rotated().pruned(keeping: used)
             try StateOwner.keeping(ownerOf: path) { try PosixFileSystem().replaceDurably(path, with: Array(rotated.fileContents.utf8)) }
-            try KeysCommand.audit(configuration, action: "keys.rotate", details: [
+            try KeysCommand.audit(configuration, keyring: rotated, action: "keys.rotate", details: [
                 ("key_file", path), ("current_key", "\(rotated.currentID)"),
                 ("dropped_keys", Set(current.keys.keys).subtracting(rotated.keys.keys).sorted().map(String.init).joined(separator: " ")),
             ])

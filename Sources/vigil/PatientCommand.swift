@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import VigilAgent
+import VigilProvisioning
 import VigilScoring
 
 /// `vigil patient`: a patient's clinical settings, which change how their readings are scored.
@@ -13,7 +14,8 @@ struct PatientCommand: ParsableCommand {
 
     static func store(_ options: ConfigOption) throws -> PatientSettingsStore {
         let configuration = try SensorCommand.load(options)
-        return PatientSettingsStore(stateDirectory: configuration.gateway.stateDirectory, logger: Logger(label: "vigil"))
+        return PatientSettingsStore(stateDirectory: configuration.gateway.stateDirectory,
+                                    auditKeys: AuditKeys.load(keyFile: configuration.store.keyFile), logger: Logger(label: "vigil"))
     }
 
     struct Set: ParsableCommand {
@@ -95,6 +97,15 @@ struct PatientCommand: ParsableCommand {
             let store = try PatientCommand.store(options)
             let all = store.readAll()
             let shown = patient.map { name in all[name].map { [$0] } ?? [] } ?? all.values.sorted { $0.patient < $1.patient }
+            // Patient references and their settings are shown only once the view is on record.
+            let configuration = try SensorCommand.load(options)
+            do {
+                try AuditLog(stateDirectory: configuration.gateway.stateDirectory, keyFile: configuration.store.keyFile)
+                    .append(action: "phi.view", details: [("what", "patient.settings"), ("patient", patient ?? "*"), ("shown", "\(shown.count)")])
+            } catch {
+                printError("refusing to show patient settings: cannot write the audit log: \(error)")
+                throw ExitCode.failure
+            }
             if json {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

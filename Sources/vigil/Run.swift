@@ -50,6 +50,8 @@ struct Run: AsyncParsableCommand {
 
 enum ExitStatus {
     static let configuration = AgentExit.configuration
+    /// EX_UNAVAILABLE: the agent (or what a command needs from it) is not there.
+    static let unavailable: Int32 = 69
 }
 
 func printError(_ text: String) {

@@ -75,10 +75,10 @@ struct StoreCommand: ParsableCommand {
             }
             let quarantined = context.inspector.quarantined()
             for name in quarantined { print("quarantined (kept for inspection): \(name)") }
-            let audit = context.configuration.gateway.stateDirectory + "/audit/audit.log"
-            if FileManager.default.fileExists(atPath: audit), case .broken(let line) = try AuditLog.verify(path: audit) {
+            let audit = AuditLog(directory: context.configuration.gateway.stateDirectory + "/audit", keys: AuditKeys(keyring: context.keyring))
+            if FileManager.default.fileExists(atPath: audit.path), let problem = try audit.verify().problem {
                 damaged += 1
-                print("DAMAGED audit log: the hash chain breaks at line \(line)")
+                print("DAMAGED audit log: \(problem)")
             }
             let records = segments.reduce(0) { $0 + $1.records }
             print("\(damaged == 0 ? "ok" : "FAILED"): \(segments.count) segments, \(records) records verified, \(damaged) problems")
@@ -112,7 +112,8 @@ struct StoreCommand: ParsableCommand {
             let context = try Context(options)
             let filter = StoreExport.Filter(since: since.flatMap(parseTime), device: device)
             do {
-                try AuditLog.append(directory: context.configuration.gateway.stateDirectory + "/audit", action: "store.export", details: [
+                try AuditLog(directory: context.configuration.gateway.stateDirectory + "/audit", keys: AuditKeys(keyring: context.keyring))
+                    .append(action: "store.export", details: [
                     ("since", since ?? ""), ("device", device ?? ""), ("deidentify", "\(deidentify)"), ("output", output ?? "stdout"),
                 ])
             } catch {

@@ -35,8 +35,11 @@ extension RestartStateTests {
         let directory = try TemporaryDirectory("patient-cli")
         defer { directory.remove() }
         try provision(directory)
-        let config = try directory.write("vigil.yaml", "gateway:\n  id: gw-test\n  state_directory: \(directory.path)\n")
-        let patients = PatientSettingsStore(stateDirectory: directory.path, logger: Logger(label: "t"))
+        let config = try directory.write("vigil.yaml", "gateway:\n  id: gw-test\n  state_directory: \(directory.path)\n"
+                                         + "store:\n  key_file: \(directory.path)/store.keys\n")
+        let keyring = Keyring.generate()
+        try keyring.writeNewFile(at: directory.path + "/store.keys")
+        let patients = PatientSettingsStore(stateDirectory: directory.path, auditKeys: AuditKeys(keyring: keyring), logger: Logger(label: "t"))
         let gateway = try start(directory, patients: patients)
         // On scale 1 a COPD patient's usual 89 % raises.
         gateway.source.yield(copdFrame(seq: 0))
@@ -66,9 +69,14 @@ extension RestartStateTests {
         // Audited: who and what, hash-chained, not why.
         let audit = try String(contentsOfFile: directory.path + "/audit/audit.log", encoding: .utf8)
         #expect(audit.contains("\"action\":\"patient.settings\"") && audit.contains("\"by\":\"dr-lee\"") && !audit.contains("COPD"))
-        #expect(try AuditLog.verify(path: directory.path + "/audit/audit.log") == .intact(lines: 1))
+        let log = AuditLog(directory: directory.path + "/audit", keys: AuditKeys(keyring: keyring))
+        #expect(try log.verify().intact && log.verify().entries == 1)
         let show = try await runProcess(builtProduct("vigil"), ["patient", "show", "Patient/s", "--config", config])
         #expect(show.stdout.contains("Patient/s: v1 spo2_scale 2"))
+        // Showing the patient's settings is itself on record, before they were printed.
+        let viewed = try #require(try String(contentsOfFile: log.path, encoding: .utf8).split(separator: "\n").last)
+        #expect(viewed.contains(#""action":"phi.view""#) && viewed.contains(#""what":"patient.settings""#) && viewed.contains(#""patient":"Patient/s""#))
+        #expect(try log.verify().intact && log.verify().entries == 2)
         await gateway.stop()
     }
 
@@ -76,7 +84,7 @@ extension RestartStateTests {
         let directory = try TemporaryDirectory("patient-upstream")
         defer { directory.remove() }
         try provision(directory)
-        let patients = PatientSettingsStore(stateDirectory: directory.path, logger: Logger(label: "t"))
+        let patients = PatientSettingsStore(stateDirectory: directory.path, auditKeys: nil, logger: Logger(label: "t"))
         let gateway = try start(directory, patients: patients)
         func settings(_ json: String) -> MQTTMessage {
             MQTTMessage(topic: Self.settingsTopic, payload: Array(json.utf8), qos: .atLeastOnce, retain: false)

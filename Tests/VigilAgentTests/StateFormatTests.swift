@@ -28,7 +28,7 @@ import VigilTestSupport
         #expect(StateFormat(text: try String(contentsOfFile: dir.path + "/state/FORMAT", encoding: .utf8))?.format == StateFormat.current)
     }
 
-    @Test(arguments: ["vigil state format 3\nwritten by vigil 0.9.0\n", "vigil state format 12\nwritten by vigil 2.0.0\n"])
+    @Test(arguments: ["vigil state format 4\nwritten by vigil 0.9.0\n", "vigil state format 12\nwritten by vigil 2.0.0\n"])
     func aNewerVersionsDirectoryIsRefusedAndLeftAsItWas(marker: String) throws {
         let dir = try TemporaryDirectory("format-newer")
         defer { dir.remove() }

@@ -14,7 +14,7 @@ import VigilStore
 /// and scores the patient's next readings with them.
 package final class PatientSettingsStore: Sendable {
     package let directory: String
-    private let auditDirectory: String
+    private let audit: AuditLog
     private let fileSystem: any FileSystem
     private let logger: Logger
     private struct Loaded {
@@ -24,9 +24,9 @@ package final class PatientSettingsStore: Sendable {
 
     private let loaded = Mutex(Loaded())
 
-    package init(stateDirectory: String, fileSystem: any FileSystem = PosixFileSystem(), logger: Logger) {
+    package init(stateDirectory: String, auditKeys: AuditKeys?, fileSystem: any FileSystem = PosixFileSystem(), logger: Logger) {
         directory = stateDirectory + "/patients"
-        auditDirectory = stateDirectory + "/audit"
+        audit = AuditLog(directory: stateDirectory + "/audit", keys: auditKeys)
         self.fileSystem = fileSystem
         self.logger = logger
     }
@@ -102,7 +102,7 @@ package final class PatientSettingsStore: Sendable {
             try fileSystem.makeDirectory(directory)
             try fileSystem.replaceDurably(directory + "/" + Self.fileName(patient), with: Array(encoder.encode(next)))
             StateOwner.adopt([directory, directory + "/" + Self.fileName(patient)], like: (directory as NSString).deletingLastPathComponent)
-            try AuditLog.append(directory: auditDirectory, action: "patient.settings", details: [
+            try audit.append(action: "patient.settings", details: [
                 ("patient", patient), ("version", "\(next.version)"), ("by", next.updatedBy), ("settings", next.summary),
             ])
         } catch {

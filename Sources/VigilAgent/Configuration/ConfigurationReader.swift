@@ -129,6 +129,11 @@ struct ConfigurationReader {
         issues.append(.init(source: source, key: key, problem: problem))
     }
 
+    /// Whether the file or the environment sets `key` (an empty list counts).
+    func has(_ key: String) -> Bool {
+        environment[Self.variable(for: key)] != nil || node(at: key) != nil
+    }
+
     /// Whether a section is present in the file (or any of its keys in the environment).
     func hasSection(_ section: String) -> Bool {
         if let node = node(at: section), node.null == nil { return true }

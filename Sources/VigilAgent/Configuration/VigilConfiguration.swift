@@ -145,6 +145,8 @@ public struct VigilConfiguration: Sendable, Equatable {
     /// `gateway.clock: rtc`: the wall clock is right from boot (a battery-backed real-time
     /// clock), whatever the kernel's NTP state says; `ntp` (the default) believes the kernel.
     public var clockTrusted = false
+    /// `access.<role>`: who holds each control-socket role (``AccessPolicy``).
+    public var access = AccessPolicy.standard
 }
 
 extension VigilConfiguration {
@@ -275,7 +277,26 @@ extension VigilConfiguration {
         case let other: r.report("gateway.clock", "expected ntp or rtc, got \"\(other)\"")
         }
         configuration.holdUnsynchronisedSeconds = r.int("uplink.hold_unsynchronised_seconds", default: 900, range: 0...86_400)
+        configuration.access = access(&r)
         return configuration
+    }
+
+    /// `access.*`: each role's principals (`user:`, `group:`, `uid:`, `gid:`); a role not named
+    /// keeps its standard group, `vigil-<role>`; an empty list gives it to nobody.
+    private static func access(_ r: inout ConfigurationReader) -> AccessPolicy {
+        var policy = AccessPolicy.standard
+        for role in AccessRole.allCases where r.has("access.\(role.rawValue)") {
+            var principals: [AccessPolicy.Principal] = []
+            for text in r.stringList("access.\(role.rawValue)") {
+                guard let principal = AccessPolicy.Principal(text) else {
+                    r.report("access.\(role.rawValue)", "expected user:<name>, group:<name>, uid:<n> or gid:<n>, got \"\(text)\"")
+                    continue
+                }
+                principals.append(principal)
+            }
+            policy.members[role] = principals
+        }
+        return policy
     }
 
     /// `technical.*`: the technical conditions' thresholds (docs in config/vigil.yaml).

@@ -1,4 +1,5 @@
 import Foundation
+import VigilProvisioning
 import VigilScoring
 
 /// What the control socket answers (`GET /v1/...`), as JSON with snake_case keys. The CLI decodes
@@ -135,6 +136,24 @@ public struct StatusReport: Codable, Sendable, Equatable {
     public var keys: Keys
     public var clock: Clock
     public var sensors: [SensorReport]
+    /// What this caller's role may not see and was left out (`patients`, `open_alerts`).
+    public var redacted: [String]?
+}
+
+/// `vigil audit verify`'s result as the agent answers it (`GET /v1/audit/verify`).
+public struct AuditVerificationReport: Codable, Sendable, Equatable {
+    public var entries: Int
+    public var unkeyed: Int
+    /// `<seq>:<mac>` of the last entry.
+    public var head: String?
+    public var problem: String?
+
+    public init(_ verification: AuditChain.Verification) {
+        entries = verification.entries
+        unkeyed = verification.unkeyed
+        head = verification.head.map(\.description)
+        problem = verification.problem.map(\.description)
+    }
 }
 
 /// The encoder and decoder both ends use.

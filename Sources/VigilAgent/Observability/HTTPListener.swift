@@ -25,10 +25,29 @@ struct HTTPListener: Sendable {
         case unix(path: String, mode: mode_t)
     }
 
+    /// The kernel's word on who is at the other end of a Unix-socket connection (SO_PEERCRED).
+    struct Peer: Sendable, Equatable {
+        var uid: UInt32
+        var gid: UInt32
+        var pid: Int32
+    }
+
     let address: Address
     let logger: Logger
     let name: String
-    let handle: @Sendable (HTTPRequestHead) async -> Response
+    /// `peer`: `nil` on TCP (and if the kernel would not say).
+    let handle: @Sendable (HTTPRequestHead, Peer?) async -> Response
+
+    init(address: Address, logger: Logger, name: String, handle: @escaping @Sendable (HTTPRequestHead, Peer?) async -> Response) {
+        self.address = address
+        self.logger = logger
+        self.name = name
+        self.handle = handle
+    }
+
+    init(address: Address, logger: Logger, name: String, handle: @escaping @Sendable (HTTPRequestHead) async -> Response) {
+        self.init(address: address, logger: logger, name: name) { request, _ in await handle(request) }
+    }
 
     /// Binds, calls `ready` with the bound address, and serves until graceful shutdown.
     func run(ready: @Sendable (String) -> Void = { _ in }) async throws {
@@ -70,7 +89,25 @@ struct HTTPListener: Sendable {
         if case .unix(let path, _) = address { unlink(path) }
     }
 
+    /// Linux's `struct ucred` (hidden behind _GNU_SOURCE in Glibc's module): three 32-bit fields.
+    private struct PeerCredentials: Sendable {
+        var pid: Int32 = 0
+        var uid: UInt32 = 0
+        var gid: UInt32 = 0
+    }
+
+    /// SO_PEERCRED on every Linux architecture but these old ones (powerpc: 21, mips: 18).
+    private static let soPeerCred: Int32 = 17
+
+    private func peer(of channel: any Channel) async -> Peer? {
+        guard case .unix = address, let provider = channel as? any SocketOptionProvider else { return nil }
+        let credentials: PeerCredentials? = try? await provider.unsafeGetSocketOption(level: SocketOptionLevel(SOL_SOCKET),
+                                                                                      name: SocketOptionName(Self.soPeerCred)).get()
+        return credentials.map { Peer(uid: $0.uid, gid: $0.gid, pid: $0.pid) }
+    }
+
     private func serve(_ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>) async {
+        let peer = await peer(of: connection.channel)
         do {
             try await connection.executeThenClose { inbound, outbound in
                 var head: HTTPRequestHead?
@@ -80,7 +117,7 @@ struct HTTPListener: Sendable {
                     case .body: continue
                     case .end:
                         guard let request = head else { return }
-                        let response = request.method == .GET ? await handle(request) : .text(.methodNotAllowed, "only GET\n")
+                        let response = request.method == .GET ? await handle(request, peer) : .text(.methodNotAllowed, "only GET\n")
                         var headers = HTTPHeaders()
                         headers.add(name: "Content-Type", value: response.contentType)
                         headers.add(name: "Content-Length", value: "\(response.body.count)")

@@ -7,7 +7,7 @@ import VigilStore
 /// new format is written to it. docs/STORE.md "State format" lists the formats.
 package struct StateFormat: Equatable, Sendable {
     /// The format this binary writes and the newest it reads.
-    package static let current = 2
+    package static let current = 3
     package static let fileName = "FORMAT"
 
     package var format: Int
@@ -20,6 +20,9 @@ package struct StateFormat: Equatable, Sendable {
         // optional, rollups and clock-bases.json are new files or entries), so nothing is
         // rewritten: the marker itself is what keeps vigil 0.1.0's successors from misreading.
         1: { _, _ in },
+        // 2 → 3: the audit log's new entries are keyed and numbered; the old ones stay as they
+        // are and verify as unkeyed entries before the first keyed one (AuditChain).
+        2: { _, _ in },
     ]
 
     package enum Outcome: Equatable, Sendable {

@@ -11,6 +11,8 @@ struct ControlClient {
         /// The agent is not running, or this user may not open its socket.
         case unreachable(String, String)
         case notFound(String)
+        /// The agent refused this user (its role), or could not put the view on record.
+        case refused(String)
         case unexpected(String)
 
         var description: String {
@@ -18,6 +20,7 @@ struct ControlClient {
             case .unreachable(let socket, let reason):
                 "the agent is not reachable on \(socket) (\(reason)); is it running (systemctl status vigil), and are you in its group?"
             case .notFound(let message): message
+            case .refused(let message): "refused by the agent: \(message)"
             case .unexpected(let message): "unexpected answer from the agent: \(message)"
             }
         }
@@ -43,6 +46,9 @@ struct ControlClient {
         if status == 404 {
             let message = (try? JSONDecoder().decode([String: String].self, from: data))?["error"] ?? "not found"
             throw .notFound(message)
+        }
+        if status == 403 || status == 503 {
+            throw .refused((try? JSONDecoder().decode([String: String].self, from: data))?["error"] ?? "HTTP \(status)")
         }
         guard status == 200 else { throw .unexpected("HTTP \(status)") }
         do {

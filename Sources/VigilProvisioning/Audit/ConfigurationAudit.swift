@@ -10,14 +10,14 @@ import VigilStore
 /// hosts and files worth keeping private). A failure is logged, never fatal: the audit log must
 /// not keep a gateway from monitoring.
 public enum ConfigurationAudit {
-    public static func record(configurationPath: String, auditDirectory: String, logger: Logger) {
-        let marker = auditDirectory + "/config.sha256"
+    public static func record(configurationPath: String, audit: AuditLog, logger: Logger) {
+        let marker = audit.directory + "/config.sha256"
         do {
             let fileSystem = PosixFileSystem()
             let hash = hexEncoded(SHA256.hash(data: try fileSystem.readFile(configurationPath)))
             let previous = (try? fileSystem.readFile(marker)).map { String(decoding: $0, as: UTF8.self) }
             guard previous != hash else { return }
-            try AuditLog.append(directory: auditDirectory, action: "config.changed", details: [
+            try audit.append(action: "config.changed", details: [
                 ("file", configurationPath), ("sha256", hash), ("previous", previous ?? "none"),
             ])
             try fileSystem.replaceDurably(marker, with: Array(hash.utf8))
