@@ -166,7 +166,7 @@ let package = Package(
             ]
         ),
         // libFuzzer target for the decoder and validator (scripts/fuzz); a corpus replayer otherwise.
-        .executableTarget(name: "VigilFuzz", dependencies: ["VigilCore", "VigilProtocol", "VigilValidation", "VigilAgent", "VigilUplink"]),
+        .executableTarget(name: "VigilFuzz", dependencies: ["VigilCore", "VigilProtocol", "VigilValidation"]),
         .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore"]),
         .testTarget(name: "VigilProtocolTests", dependencies: ["VigilProtocol"]),
         .testTarget(name: "VigilModelsTests", dependencies: ["VigilModels", "VigilCore"]),

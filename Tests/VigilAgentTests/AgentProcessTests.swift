@@ -134,7 +134,7 @@ import VigilProvisioning
         // The same facts through the control socket, as a technician reads them.
         let vigil = builtProduct("vigil")
         let config = dir.file("vigil.yaml")
-        #expect(try FileManager.default.attributesOfItem(atPath: dir.file("control.sock"))[.posixPermissions] as? Int == 0o660)
+        #expect(try FileManager.default.attributesOfItem(atPath: dir.file("control.sock"))[.posixPermissions] as? Int == 0o666, "any account may connect; roles decide")
         let show = try await runProcess(vigil, ["sensor", "show", "dev-a", "--config", config, "--json"])
         #expect(show.status == 0, "\(show.stderr)")
         let report = try ControlJSON.decoder().decode(SensorReport.self, from: Data(show.stdout.utf8))
