@@ -114,12 +114,6 @@ public enum AuditChain {
         case headForged
     }
 
-    /// One entry as the uplink sends it (an AuditEvent): its fields, number and MAC.
-    public struct Record: Sendable, Equatable {
-        public let seq: UInt64
-        public let fields: [String: String]
-        public let mac: String
-    }
 
     public struct Verification: Equatable, Sendable {
         public var entries: Int

@@ -154,16 +154,4 @@ public struct AuditLog: Sendable {
         guard let bytes = try? PosixFileSystem().readFile(path) else { return [] }
         return Set(bytes.split(separator: UInt8(ascii: "\n")).compactMap { AuditChain.parse($0)?.keyID.flatMap(UInt32.init) })
     }
-
-    /// Entries after `seq`, in order, at most `limit`, for the uplink (``AuditChain/Record``).
-    public func records(after seq: UInt64, limit: Int) -> [AuditChain.Record] {
-        guard let bytes = try? PosixFileSystem().readFile(path) else { return [] }
-        var records: [AuditChain.Record] = []
-        for (index, line) in bytes.split(separator: UInt8(ascii: "\n")).enumerated() where UInt64(index + 1) > seq {
-            guard records.count < limit, let entry = AuditChain.parse(line) else { break }
-            records.append(AuditChain.Record(seq: UInt64(index + 1), fields: entry.fields,
-                                             mac: entry.mac ?? hexEncoded(SHA256.hash(data: line))))
-        }
-        return records
-    }
 }
