@@ -113,6 +113,7 @@ public struct Agent: Sendable {
         let heartbeat = HeartbeatFacts(sensors: sensors, registry: devices, alerts: alertBoard, technical: configuration.technical)
         let heartbeatInterval: Duration? = configuration.heartbeatIntervalSeconds > 0 ? .seconds(configuration.heartbeatIntervalSeconds) : nil
         let gatewayID = configuration.gateway.id
+        let auditUpload = configuration.auditEvents ? AuditUpload(tail: AuditTail(log: audit), logger: logger) : nil
         let mapper = { (options: FHIRMapper.Options) in
             var options = options
             options.softwareVersion = VigilVersion.current
@@ -134,7 +135,7 @@ public struct Agent: Sendable {
             uplink.append(.init(service: UplinkService(
                 store: store, mapper: mapper(settings.fhirOptions), transport: transport, deadLetters: deadLetters,
                 settings: uplinkSettings, logger: logger,
-                metrics: metrics.factory, sensors: sensors, status: uplinkStatus, heartbeat: heartbeat, time: timeline, storeIO: storeIO)))
+                metrics: metrics.factory, sensors: sensors, status: uplinkStatus, heartbeat: heartbeat, time: timeline, audit: auditUpload, storeIO: storeIO)))
         }
         if let upstream = configuration.upstreamMQTT {
             let local = Topics(prefix: configuration.topicPrefix)
@@ -148,7 +149,7 @@ public struct Agent: Sendable {
                 store: store, mapper: mapper(upstream.fhirOptions),
                 client: MQTTClient(configuration: upstream.broker, logger: logger),
                 settings: mqttSettings,
-                logger: logger, metrics: metrics.factory, status: uplinkStatus, heartbeat: heartbeat, time: timeline,
+                logger: logger, metrics: metrics.factory, status: uplinkStatus, heartbeat: heartbeat, time: timeline, audit: auditUpload,
                 forwardUpstream: { topic, payload in
                     // Into the pipeline through the local broker, like a message published there.
                     let settings = topic.hasSuffix("/patient-settings")

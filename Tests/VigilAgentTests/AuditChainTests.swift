@@ -31,6 +31,34 @@ import VigilTestSupport
         try (lines.joined(separator: "\n") + "\n").write(toFile: log.path, atomically: true, encoding: .utf8)
     }
 
+    /// What the uplink sends: entries as the log grows, from the cursor the hospital confirmed,
+    /// which survives a restart; a log replaced under it is read again, past the cursor only.
+    @Test func theTailHandsTheUplinkEachEntryOnceFromItsCursor() throws {
+        let (log, directory) = try log(entries: 3)
+        defer { directory.remove() }
+        let tail = AuditTail(log: log)
+        let first = tail.pending(limit: 10)
+        #expect(first.map(\.seq) == [1, 2, 3])
+        #expect(first.map { String(decoding: $0.line, as: UTF8.self) } == (try lines(log)))
+        #expect(first[1].prev == first[0].mac && first[0].fields["action"] == "phi.view" && first[0].fields["mac"] == nil && first[0].key != "none")
+        #expect(tail.pending(limit: 2).map(\.seq) == [1, 2])
+        try tail.confirm(through: AuditChain.Head(seq: 2, mac: first[1].mac))
+        #expect(try String(contentsOfFile: tail.cursorPath, encoding: .utf8) == "2 \(first[1].mac)\n")
+        #expect(tail.pending(limit: 10).map(\.seq) == [3])
+        try log.append(action: "store.export", details: [], caller: AuditCaller(uid: 0, user: "root", role: "operator"))
+        try log.append(action: "keys.rotate", details: [], caller: AuditCaller(uid: 0, user: "root", role: "operator"))
+        #expect(tail.pending(limit: 10).map(\.seq) == [3, 4, 5])
+        // A restart: the cursor is read back.
+        let restarted = AuditTail(log: log)
+        #expect(restarted.confirmed?.seq == 2)
+        #expect(restarted.pending(limit: 10).map(\.seq) == [3, 4, 5])
+        // The log replaced (a new file): read again, nothing at or before the cursor resent.
+        let all = try lines(log)
+        try write(log, all + [all[4]])
+        #expect(restarted.pending(limit: 10).map(\.seq) == [3, 4, 5, 5])
+        #expect(restarted.unreadableLines == 0)
+    }
+
     @Test func anIntactLogVerifiesWithItsHeadAndTheHospitalsAnchor() throws {
         let (log, directory) = try log(entries: 5)
         defer { directory.remove() }

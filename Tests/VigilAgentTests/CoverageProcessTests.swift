@@ -84,7 +84,7 @@ import VigilProvisioning
             flush()
         }
 
-        var agent = try ChildProcess(builtProduct("vigil"), ["run", "--config", config], stderrPath: dir.file("agent.log"))
+        let agent = try ChildProcess(builtProduct("vigil"), ["run", "--config", config], stderrPath: dir.file("agent.log"))
         defer { agent.terminate() }
         #expect(await eventually { (try? httpGet(port: metricsPort, path: "/metrics").body.contains("vigil_mqtt_connected 1")) == true })
         let key = DeviceKey(device: DeviceID("ring-c")!, bytes: keyBytes)!

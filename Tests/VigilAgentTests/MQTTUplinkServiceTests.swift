@@ -6,9 +6,11 @@ import Synchronization
 import Testing
 import VigilCore
 import VigilMQTT
+import VigilProvisioning
 import VigilStore
 import VigilTestSupport
 import VigilUplink
+@testable import VigilAgent
 
 /// The MQTT uplink in-process: the store on real files, the upstream broker the in-memory twin
 /// of the MQTT client (``InMemoryMQTTConnection``).
@@ -38,7 +40,7 @@ import VigilUplink
     }
 
     func harness(backoff: Backoff = Backoff(initialMilliseconds: 10, maximumMilliseconds: 50),
-                 time: (any GatewayTimeSource)? = nil) throws -> (Harness, Forwarded) {
+                 time: (any GatewayTimeSource)? = nil, audit: (any AuditSource)? = nil) throws -> (Harness, Forwarded) {
         let directory = try TemporaryDirectory("mqtt-uplink-service")
         let (store, _) = try Store.open(directory: directory.path + "/log", keyring: .generate(), logger: Logger(label: "t"))
         let upstream = InMemoryMQTTConnection()
@@ -46,7 +48,7 @@ import VigilUplink
         let service = MQTTUplinkService(
             store: store, mapper: FHIRMapper(gateway: "gw-m"), client: upstream,
             settings: .init(topicPrefix: "up", gateway: "gw-m", backoff: backoff), logger: Logger(label: "t"),
-            metrics: NOOPMetricsHandler.instance, time: time,
+            metrics: NOOPMetricsHandler.instance, time: time, audit: audit,
             forwardUpstream: { _, payload in forwarded.payloads.withLock { $0.append(payload) } })
         return (Harness(service: service, store: store, upstream: upstream, directory: directory), forwarded)
     }
@@ -54,6 +56,38 @@ import VigilUplink
     func readings(seq: UInt32, count: Int = 10) -> Entry { SampleEntries.readings(device: "dev-m", seq: seq, count: count) }
 
     func alert() -> Entry { SampleEntries.news2Raise(device: "dev-m") }
+
+    /// Audit entries as AuditEvents after the alert and before the readings; the cursor moves
+    /// only once the upstream broker has acknowledged them.
+    @Test func auditEntriesArePublishedAfterAlertsAndConfirmedByPUBACK() async throws {
+        let auditDirectory = try TemporaryDirectory("mqtt-audit")
+        defer { auditDirectory.remove() }
+        let log = AuditLog(directory: auditDirectory.path, keys: AuditKeys(keyring: Keyring.generate()))
+        for subject in ["ring-1", "ring-2"] {
+            try log.append(action: "phi.view", details: [("what", "readings"), ("subject", subject)],
+                           caller: AuditCaller(uid: 1_000, user: "nurse", role: "clinician"))
+        }
+        let tail = AuditTail(log: log)
+        let (harness, _) = try harness(audit: AuditUpload(tail: tail, logger: Logger(label: "t")))
+        defer { harness.directory.remove() }
+        harness.store.append(readings(seq: 0))
+        harness.store.append(alert())
+        _ = try harness.store.commit()
+        harness.upstream.failPublishes(with: MQTTError(kind: .notConnected, message: "upstream down"))
+        let task = Task { try await harness.service.run() }
+        try await Task.sleep(for: .milliseconds(150))
+        #expect(tail.confirmed == nil, "nothing confirmed without PUBACKs")
+        harness.upstream.failPublishes(with: nil)
+        #expect(await eventually { harness.store.unsentCount(.routine) == 0 && tail.confirmed?.seq == 2 })
+        let topics = harness.upstream.published.map(\.topic)
+        let communication = try #require(topics.firstIndex(of: "up/gw-m/fhir/Communication"))
+        let audit = try #require(topics.firstIndex(of: "up/gw-m/fhir/AuditEvent"))
+        let reading = try #require(harness.upstream.published.firstIndex { String(decoding: $0.payload, as: UTF8.self).contains("urn:vigil:gw-m:obs:") })
+        #expect(communication < audit && audit < reading, "\(topics)")
+        #expect(topics.filter { $0 == "up/gw-m/fhir/AuditEvent" }.count == 2)
+        task.cancel()
+        _ = await task.result
+    }
 
     /// The alert is published before readings that were waiting; while the upstream broker
     /// refuses publishes the cursor stays; once it takes them, everything goes and the cursor

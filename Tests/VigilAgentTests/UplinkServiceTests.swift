@@ -5,6 +5,7 @@ import Synchronization
 import ServiceLifecycle
 import Testing
 import VigilCore
+import VigilProvisioning
 import VigilStore
 import VigilTestSupport
 import VigilUplink
@@ -33,7 +34,7 @@ import VigilUplink
             let bundle = try #require(try JSONSerialization.jsonObject(with: Data(body)) as? [String: Any])
             let entries = (bundle["entry"] as? [[String: Any]] ?? []).map { entry in
                 let resource = entry["resource"] as? [String: Any] ?? [:]
-                let identifier = ((resource["identifier"] as? [[String: Any]])?.first?["value"] as? String) ?? ""
+                let identifier = ((resource["identifier"] as? [[String: Any]])?.first?["value"] as? String) ?? resource["id"] as? String ?? ""
                 return (type: resource["resourceType"] as? String ?? "", identifier: identifier)
             }
             let (reply, number) = state.withLock { state -> (Reply?, Int) in
@@ -71,7 +72,8 @@ import VigilUplink
     }
 
     func harness(_ server: FakeServer, maxEntries: Int = 100, liveThreshold: Int? = nil, backoff: Backoff? = nil,
-                 realSleep: Bool = false, heartbeat: (any HeartbeatSource)? = nil, heartbeatInterval: Duration? = nil) throws -> Harness {
+                 realSleep: Bool = false, heartbeat: (any HeartbeatSource)? = nil, heartbeatInterval: Duration? = nil,
+                 audit: (any AuditSource)? = nil) throws -> Harness {
         let directory = try TemporaryDirectory("uplink-service")
         let keyring = Keyring.generate()
         let (store, _) = try Store.open(directory: directory.path + "/log", keyring: keyring, logger: Logger(label: "t"))
@@ -84,7 +86,7 @@ import VigilUplink
             store: store, mapper: FHIRMapper(gateway: "gw-t"), transport: server,
             deadLetters: try DeadLetters(directory: directory.path + "/uplink", keyring: keyring),
             settings: settings,
-            logger: Logger(label: "t"), metrics: NOOPMetricsHandler.instance, heartbeat: heartbeat,
+            logger: Logger(label: "t"), metrics: NOOPMetricsHandler.instance, heartbeat: heartbeat, audit: audit,
             sleep: { delay in
                 waits.values.withLock { $0.append(delay) }
                 if realSleep { await sleepUnlessShuttingDown(for: delay) } else { try? await Task.sleep(for: .milliseconds(1)) }
@@ -123,6 +125,31 @@ import VigilUplink
         let first = try #require(posts.first)
         #expect(first.contains { $0.type == "Communication" }, "the alert first: \(first.map(\.type))")
         #expect(!first.contains { $0.identifier.hasSuffix(":pr") }, "no reading before the alert")
+    }
+
+    /// The audit trail right after alerts and before the readings waiting, from the real log;
+    /// the cursor moves to the last entry the server confirmed.
+    @Test func auditEntriesGoAfterAlertsAndBeforeReadings() async throws {
+        let auditDirectory = try TemporaryDirectory("uplink-audit")
+        defer { auditDirectory.remove() }
+        let log = AuditLog(directory: auditDirectory.path, keys: AuditKeys(keyring: Keyring.generate()))
+        for subject in ["ring-1", "ring-2", "ring-3"] {
+            try log.append(action: "phi.view", details: [("what", "readings"), ("subject", subject)],
+                           caller: AuditCaller(uid: 1_000, user: "nurse", role: "clinician"))
+        }
+        let tail = AuditTail(log: log)
+        let harness = try harness(FakeServer(), audit: AuditUpload(tail: tail, logger: Logger(label: "t")))
+        defer { harness.directory.remove() }
+        for frame in 0..<5 as Range<UInt32> { harness.store.append(readings(seq: frame * 10)) }
+        harness.store.append(alert())
+        _ = try harness.store.commit()
+        let store = harness.store
+        #expect(await run(harness) { _ in store.unsentCount(.routine) == 0 && tail.confirmed?.seq == 3 })
+        let posts = harness.server.posts.map { $0.filter { $0.type != "Device" } }.filter { !$0.isEmpty }
+        #expect(posts.first?.contains { $0.type == "Communication" } == true, "\(posts.map { $0.map(\.type) })")
+        #expect(posts.dropFirst().first?.map(\.identifier) == ["gw-t-audit-1", "gw-t-audit-2", "gw-t-audit-3"])
+        #expect(!posts.dropFirst(2).contains { $0.contains { $0.type == "AuditEvent" } }, "each entry once")
+        #expect(try String(contentsOfFile: tail.cursorPath, encoding: .utf8).hasPrefix("3 "))
     }
 
     @Test func retryAfterIsHonouredAndTheSameBundleIsSentAgain() async throws {

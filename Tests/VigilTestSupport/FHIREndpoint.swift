@@ -39,6 +39,14 @@ public final class FHIREndpoint: @unchecked Sendable {
             as? [String: Any] ?? [:]
     }
 
+    /// Where the AuditEvents it holds are listed (a searchset Bundle; what audit_check.py reads).
+    public var auditURL: String { "http://127.0.0.1:\(port)/_control/audit" }
+
+    public func auditEvents() throws -> [[String: Any]] {
+        let bundle = try JSONSerialization.jsonObject(with: Data(httpGet(port: port, path: "/_control/audit").body.utf8)) as? [String: Any]
+        return (bundle?["entry"] as? [[String: Any]] ?? []).compactMap { $0["resource"] as? [String: Any] }
+    }
+
     public func injectFaults(_ json: String) throws {
         _ = try httpPost(port: port, path: "/_control/faults", json: json)
     }

@@ -139,4 +139,52 @@ import VigilTestSupport
             #expect(try endpoint.stats()["invalid"] as? Int == mutations.count)
         }
     }
+
+    /// Audit entries as the agent reads them from its log (the chain fields here are made up:
+    /// only the mapping and the endpoint's validation are under test).
+    func auditRecord(_ seq: UInt64, _ fields: [String: String]) -> AuditRecord {
+        let line = Array("{\"seq\":\"\(seq)\",\"mac\":\"m\(seq)\"}".utf8)
+        return AuditRecord(seq: seq, fields: fields.merging(["time": "2026-12-03T18:00:0\(seq)Z"]) { a, _ in a }, key: "1",
+                           prev: String(repeating: "\(seq - 1)", count: 64).prefix(64).description, mac: String(repeating: "\(seq)", count: 64), line: line)
+    }
+
+    @Test func auditEventsAreValidR4AndTheEndpointKeepsThemImmutable() throws {
+        let records = [
+            auditRecord(1, ["action": "sensor.add", "uid": "0", "user": "root", "role": "operator", "device": "patch", "patient": "Patient/p1"]),
+            auditRecord(2, ["action": "phi.view", "uid": "4102", "user": "nurse1", "role": "clinician", "pid": "77", "what": "readings",
+                            "subject": "patch", "via": "control-socket"]),
+            auditRecord(3, ["action": "access.denied", "uid": "4101", "user": "tech1", "role": "technician", "what": "readings",
+                            "subject": "patch", "via": "control-socket"]),
+            auditRecord(4, ["action": "patient.settings", "uid": "0", "user": "root", "role": "operator", "patient": "Patient/p1"]),
+            auditRecord(5, ["action": "store.export", "uid": "0", "user": "root", "role": "operator"]),
+        ]
+        let events = records.map(mapper.auditEvent)
+        #expect(events.map(\.identifier) == (1...5).map { "gw-p-audit-\($0)" })
+        let first = try #require(try JSONSerialization.jsonObject(with: Data(events[1].json)) as? [String: Any])
+        #expect((first["type"] as? [String: Any])?["code"] as? String == "110110")
+        #expect(((first["agent"] as? [[String: Any]])?.first?["name"]) as? String == "nurse1")
+        let refusal = try #require(try JSONSerialization.jsonObject(with: Data(events[2].json)) as? [String: Any])
+        #expect(refusal["outcome"] as? String == "4" && (refusal["type"] as? [String: Any])?["code"] as? String == "110113")
+        try withEndpoint { endpoint in
+            let answer = try post(endpoint, events)
+            #expect(answer.status == 200, "\(answer.body.prefix(2_000))")
+            let afterUpload = try endpoint.stats()
+            #expect(afterUpload["invalid"] as? Int == 0, "\(afterUpload["invalid_samples"] ?? "")")
+            let held = try endpoint.auditEvents()
+            #expect(held.count == 5)
+            // The line travels whole, so the hospital can compare the box's log with it.
+            let chain = try #require((held.first?["entity"] as? [[String: Any]])?.last?["detail"] as? [[String: Any]])
+            let line = try #require(chain.first { $0["type"] as? String == "line" }?["valueBase64Binary"] as? String)
+            #expect(Data(base64Encoded: line).map(Array.init) == records[0].line)
+            // Sent again (a retry): accepted, nothing changes. Other content under the same id: refused.
+            #expect(try post(endpoint, [events[0]]).status == 200)
+            var forged = records[0]
+            forged.fields["user"] = "someone"
+            let conflict = try post(endpoint, [mapper.auditEvent(forged)])
+            #expect(conflict.status == 409 && conflict.body.contains("immutable"), "\(conflict.body)")
+            let stats = try endpoint.stats()
+            #expect(stats["audit_repeats"] as? Int == 1 && stats["audit_conflicts"] as? Int == 1)
+            #expect(try endpoint.auditEvents().count == 5)
+        }
+    }
 }

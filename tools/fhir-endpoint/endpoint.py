@@ -20,6 +20,11 @@ duplicate, not created; a conditional update replaces), and injects faults on de
     GET  /_control/identifiers?type=Observation    every stored identifier of that type
     GET  /_control/device?identifier=ID    the latest Device stored under that identifier, with
                             meta.lastUpdated set as a server would
+    GET  /_control/audit    every AuditEvent held, as a searchset Bundle (what audit_check.py reads)
+
+AuditEvents arrive as updates by logical id (PUT AuditEvent/<id>) and are kept as an audit
+repository keeps them: immutable. The same content again is answered 200; other content under
+an id already held is refused with 409.
 
     POST /token             OAuth 2.0 client credentials: HTTP Basic with --client-id and the
                             secret in --client-secret-file, or a SMART Backend Services JWT
@@ -67,6 +72,9 @@ STATE = {
     "rejected": [],
     "profiles": {},         # profile -> resources that claimed and met it
     "references": {"in_bundle": 0, "by_identifier": 0, "external": 0},
+    "audit": {},            # AuditEvent id -> the resource, as first received (immutable)
+    "audit_conflicts": 0,   # updates of an AuditEvent with other content, refused
+    "audit_repeats": 0,     # the same AuditEvent sent again (answered 200)
 }
 FAULTS = {"fail_500": 0, "throttle_429": 0, "retry_after": 1, "timeout": 0, "reset": 0, "reject_identifiers": set(),
           "reject_unattributed": set()}
@@ -83,11 +91,15 @@ def outcome(code, text, expression=None):
 
 
 def identifier_of(entry):
-    """The identifier a conditional create (ifNoneExist) or conditional update (PUT Type?identifier=) names."""
+    """The identifier a conditional create (ifNoneExist) or conditional update (PUT Type?identifier=) names,
+    or the logical id of an update by id (PUT AuditEvent/<id>)."""
     request = entry.get("request", {})
     query = request.get("ifNoneExist", "")
     if request.get("method") == "PUT" and "?" in request.get("url", ""):
         query = request["url"].split("?", 1)[1]
+    elif request.get("method") == "PUT" and request.get("url", "").count("/") == 1:
+        kind, _, logical = request["url"].partition("/")
+        return logical if logical and entry.get("resource", {}).get("id") == logical and kind == "AuditEvent" else None
     if query.startswith("identifier="):
         value = query[len("identifier="):]
         return value.split("|", 1)[1] if "|" in value else value
@@ -124,12 +136,18 @@ class Handler(BaseHTTPRequestHandler):
                         "requests": STATE["requests"], "gzip_requests": STATE["gzip_requests"], "updates": STATE["updates"],
                         "token_requests": STATE["token_requests"], "token_refusals": STATE["token_refusals"], "faults": dict(STATE["faults"]),
                         "rejected": list(STATE["rejected"]), "profiles": dict(STATE["profiles"]),
-                        "references": dict(STATE["references"])}
+                        "references": dict(STATE["references"]), "audit_conflicts": STATE["audit_conflicts"],
+                        "audit_repeats": STATE["audit_repeats"]}
             return self.reply(200, body)
         if self.path.startswith("/_control/device?identifier="):
             with LOCK:
                 device = STATE["devices"].get(urllib.parse.unquote(self.path.split("identifier=", 1)[1]))
             return self.reply(200 if device else 404, device or outcome("not-found", "no such Device"))
+        if self.path.startswith("/_control/audit"):
+            with LOCK:
+                events = sorted(STATE["audit"].values(), key=lambda e: e["id"])
+            return self.reply(200, {"resourceType": "Bundle", "type": "searchset", "total": len(events),
+                                    "entry": [{"resource": e} for e in events]})
         if self.path.startswith("/_control/identifiers"):
             wanted = self.path.split("type=", 1)[1] if "type=" in self.path else None
             with LOCK:
@@ -275,6 +293,15 @@ class Handler(BaseHTTPRequestHandler):
             if identifier is None or entry.get("request", {}).get("method") not in ("POST", "PUT"):
                 problems.append((index, 400, outcome("required", "expected a conditional create or update by identifier", "Bundle.entry[%d]" % index)))
                 continue
+            if resource.get("resourceType") == "AuditEvent":
+                with LOCK:
+                    held = STATE["audit"].get(identifier)
+                    if held is not None and held != resource:
+                        STATE["audit_conflicts"] += 1
+                if held is not None and held != resource:
+                    problems.append((index, 409, outcome("conflict", "AuditEvent %s is held with other content: audit events are immutable" % identifier,
+                                                         "Bundle.entry[%d]" % index)))
+                    continue
             if identifier in FAULTS["reject_identifiers"]:
                 problems.append((index, 422, outcome("business-rule", "injected permanent rejection", "Bundle.entry[%d]" % index)))
                 continue
@@ -293,6 +320,10 @@ class Handler(BaseHTTPRequestHandler):
         responses = [None] * len(entries)
         with LOCK:
             for index, identifier, resource, method in answers:
+                if resource["resourceType"] == "AuditEvent":
+                    if identifier in STATE["audit"]:
+                        STATE["audit_repeats"] += 1
+                    STATE["audit"].setdefault(identifier, resource)
                 # A conditional create of an existing Device leaves it as it is; an update replaces it.
                 if resource["resourceType"] == "Device" and (method == "PUT" or identifier not in STATE["resources"]):
                     # As a server does: meta.lastUpdated is when it last changed (what a hospital

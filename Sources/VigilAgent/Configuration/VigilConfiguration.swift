@@ -139,6 +139,9 @@ public struct VigilConfiguration: Sendable, Equatable {
     public var technicalTickSeconds = 10
     /// How often either uplink sends the gateway's heartbeat (`uplink.heartbeat_interval_seconds`; 0: never).
     public var heartbeatIntervalSeconds = 300
+    /// Whether either uplink sends the audit log as AuditEvents (`uplink.audit_events`), so the
+    /// hospital holds the chain head.
+    public var auditEvents = true
     /// How long readings stored while the gateway's clock is unsynchronised wait for the sync
     /// before either uplink sends them as of uncertain time (`uplink.hold_unsynchronised_seconds`).
     public var holdUnsynchronisedSeconds = 900
@@ -271,6 +274,7 @@ extension VigilConfiguration {
         configuration.technical = technical
         configuration.technicalTickSeconds = r.int("technical.tick_seconds", default: 10, range: 1...300)
         configuration.heartbeatIntervalSeconds = r.int("uplink.heartbeat_interval_seconds", default: 300, range: 0...86_400)
+        configuration.auditEvents = r.bool("uplink.audit_events", default: true)
         switch r.requiredString("gateway.clock", default: "ntp") {
         case "ntp": break
         case "rtc": configuration.clockTrusted = true

@@ -71,6 +71,27 @@ public enum AuditChain {
         return Entry(fields: fields, body: body, mac: mac)
     }
 
+    /// An entry as the upload sends it: `seq` (a format-1 line's is its line number), its fields
+    /// without the chain's, its key id (`none` when unkeyed), `prev`, its MAC (a format-1
+    /// line's: the SHA-256 the next line names) and the line itself.
+    public struct Link: Sendable, Equatable {
+        public let seq: UInt64
+        public let fields: [String: String]
+        public let key: String
+        public let prev: String
+        public let mac: String
+        public let line: [UInt8]
+    }
+
+    /// `line` (the `lineNumber`th of the log) as a ``Link``; nil when it is no entry.
+    public static func link(_ line: ArraySlice<UInt8>, lineNumber: Int) -> Link? {
+        guard let entry = parse(line), let prev = entry.prev else { return nil }
+        var fields = entry.fields
+        for name in ["seq", "key", "prev", "mac"] { fields[name] = nil }
+        return Link(seq: entry.seq ?? UInt64(lineNumber), fields: fields, key: entry.keyID ?? "none", prev: prev,
+                    mac: entry.mac ?? hexEncoded(SHA256.hash(data: line)), line: Array(line))
+    }
+
     /// The last entry's number and MAC: what the hospital holds and the box keeps in `head`.
     public struct Head: Equatable, Sendable, CustomStringConvertible {
         public let seq: UInt64

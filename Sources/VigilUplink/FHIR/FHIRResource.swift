@@ -12,6 +12,9 @@ public struct FHIRResource: Sendable, Equatable {
     /// Sent as a conditional update (`PUT <type>?identifier=…`: create or replace) instead of a
     /// conditional create: for Devices, whose firmware and battery change.
     public let replaces: Bool
+    /// Sent as an update of this logical id (`PUT <type>/<id>`), for resources R4 gives no
+    /// identifier (AuditEvent); `identifier` is then the id too.
+    public let logicalID: String?
     /// Vigil resources this one refers to by conditional reference (``Link/reference``). When the
     /// target travels in the same Bundle, the Bundle points the reference at the target's
     /// `fullUrl` instead: a server resolves a conditional reference only against what it holds.
@@ -36,6 +39,17 @@ public struct FHIRResource: Sendable, Equatable {
         self.json = json
         self.replaces = replaces
         self.links = links
+        logicalID = nil
+    }
+
+    /// A resource sent by its logical id (`PUT <type>/<id>`).
+    public init(type: String, logicalID: String, json: [UInt8], links: [Link] = []) {
+        self.type = type
+        identifier = logicalID
+        self.json = json
+        replaces = true
+        self.links = links
+        self.logicalID = logicalID
     }
 
     /// The entry's `fullUrl`: a UUID named by the identifier (RFC 4122 version 5 layout over

@@ -1,7 +1,7 @@
 /// A FHIR transaction Bundle of conditional creates: each entry is `POST <type>` with
 /// `ifNoneExist: identifier=<system>|<value>`, so a retried upload creates nothing twice; Devices
 /// are conditional updates (`PUT Device?identifier=…`), so new firmware or battery replace the
-/// old. Devices the entries reference come first (conditional references are resolved after).
+/// old; AuditEvents, which have no identifier in R4, are updates by logical id (`PUT AuditEvent/<id>`). Devices the entries reference come first (conditional references are resolved after).
 /// Every entry has a `fullUrl` (``FHIRResource/fullURL``); a reference to a resource in the same
 /// Bundle points at it, one to a resource sent earlier stays a conditional reference.
 public struct TransactionBundle: Sendable {
@@ -36,7 +36,10 @@ public struct TransactionBundle: Sendable {
                         let local = entry.links.filter { present.contains($0.identifier) }
                         json.raw(local.isEmpty ? entry.json : Self.pointing(entry.json, at: local))
                         json.field("request") { json in
-                            if entry.replaces {
+                            if let id = entry.logicalID {
+                                json.field("method", "PUT")
+                                json.field("url", "\(entry.type)/\(id)")
+                            } else if entry.replaces {
                                 json.field("method", "PUT")
                                 json.field("url", "\(entry.type)?identifier=\(FHIRResource.identifierSystem)|\(entry.identifier)")
                             } else {

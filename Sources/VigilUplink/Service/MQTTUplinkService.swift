@@ -43,6 +43,7 @@ package final class MQTTUplinkService: Service {
     private let forwardUpstream: @Sendable (String, [UInt8]) -> Void
     private let status: any UplinkObserver
     private let heartbeat: (any HeartbeatSource)?
+    private let audit: (any AuditSource)?
     private let retiming: UplinkRetiming
     private let published: Counter
     private let failures: Counter
@@ -50,10 +51,11 @@ package final class MQTTUplinkService: Service {
 
     package init(store: Store, mapper: FHIRMapper, client: any MQTTConnection, settings: Settings, logger: Logger, metrics factory: any MetricsFactory,
          status: any UplinkObserver = NoUplinkObserver(), heartbeat: (any HeartbeatSource)? = nil, time: (any GatewayTimeSource)? = nil,
-         forwardUpstream: @escaping @Sendable (String, [UInt8]) -> Void) {
+         audit: (any AuditSource)? = nil, forwardUpstream: @escaping @Sendable (String, [UInt8]) -> Void) {
         self.status = status
         retiming = UplinkRetiming(source: time, holdLimit: settings.holdUnsynchronised, factory: factory)
         self.heartbeat = heartbeat
+        self.audit = audit
         published = Counter(label: "vigil_uplink_entries_total", dimensions: [("outcome", "published")], factory: factory)
         failures = Counter(label: "vigil_uplink_request_failures_total", factory: factory)
         lastSuccess = Gauge(label: "vigil_uplink_last_success_timestamp_seconds", factory: factory)
@@ -110,12 +112,17 @@ package final class MQTTUplinkService: Service {
                     let sent = (try? client.enqueue(topic: topic, payload: beat.json, qos: .atLeastOnce, retain: true)) != nil
                     nextBeat = .now + (sent ? interval : min(interval, .seconds(60)))
                 }
-                guard let lane = store.nextLaneToUpload, lane == .priority || ContinuousClock.now >= routineHeldUntil else {
+                let auditPending = store.hasUnsent(.priority) ? [] : audit?.pending(limit: UplinkService.auditPerRequest) ?? []
+                let lane = store.nextLaneToUpload
+                guard !auditPending.isEmpty || lane.map({ $0 == .priority || ContinuousClock.now >= routineHeldUntil }) ?? false else {
                     await sleepUnlessShuttingDown(for: settings.pollInterval)
                     continue
                 }
                 do {
-                    if try await sendOnce(lane, devices: &devices) { routineHeldUntil = .now + UplinkService.holdRecheck }
+                    if let audit, !auditPending.isEmpty {
+                        // After alerts, before readings, as for FHIR.
+                        try await publishAudit(auditPending, to: audit)
+                    } else if let lane, try await sendOnce(lane, devices: &devices) { routineHeldUntil = .now + UplinkService.holdRecheck }
                     attempt = 0
                 } catch {
                     failures.increment()
@@ -141,6 +148,21 @@ package final class MQTTUplinkService: Service {
         acks.cancel()
         connection.cancel()
         await client.shutdown()
+    }
+
+    /// Audit entries as AuditEvents on `<prefix>/<gateway>/fhir/AuditEvent`; the cursor moves once
+    /// every PUBACK is in.
+    private func publishAudit(_ records: [AuditRecord], to audit: any AuditSource) async throws {
+        let resources = records.map(mapper.auditEvent)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for resource in resources {
+                let topic = "\(settings.topicPrefix)/\(settings.gateway)/fhir/\(resource.type)"
+                group.addTask { [client] in try await client.publish(topic: topic, payload: resource.json, qos: .atLeastOnce) }
+            }
+            try await group.waitForAll()
+        }
+        published.increment(by: resources.count)
+        if let last = records.last { audit.confirmed(through: last) }
     }
 
     /// One window of records; `true` when a record must wait for the gateway's clock to sync.

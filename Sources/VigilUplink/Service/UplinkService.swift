@@ -63,11 +63,13 @@ package final class UplinkService: Service {
     private let status: any UplinkObserver
     private let retiming: UplinkRetiming
     private let heartbeat: (any HeartbeatSource)?
+    private let audit: (any AuditSource)?
+    private let auditEvents: Counter
 
     package init(store: Store, mapper: FHIRMapper, transport: any FHIRPosting, deadLetters: DeadLetters, settings: Settings, logger: Logger,
          metrics factory: any MetricsFactory, sensors: any SensorFactsSource = NoSensorFacts(),
          status: any UplinkObserver = NoUplinkObserver(), heartbeat: (any HeartbeatSource)? = nil,
-         time: (any GatewayTimeSource)? = nil,
+         time: (any GatewayTimeSource)? = nil, audit: (any AuditSource)? = nil,
          sleep: @escaping @Sendable (Duration) async -> Void = sleepUnlessShuttingDown, storeIO: BlockingIO = BlockingIO()) {
         self.sleep = sleep
         retiming = UplinkRetiming(source: time, holdLimit: settings.holdUnsynchronised, factory: factory)
@@ -75,6 +77,8 @@ package final class UplinkService: Service {
         self.sensors = sensors
         self.status = status
         self.heartbeat = heartbeat
+        self.audit = audit
+        auditEvents = Counter(label: "vigil_uplink_audit_events_total", factory: factory)
         created = Counter(label: "vigil_uplink_entries_total", dimensions: [("outcome", "created")], factory: factory)
         existing = Counter(label: "vigil_uplink_entries_total", dimensions: [("outcome", "existing")], factory: factory)
         deadLettered = Counter(label: "vigil_uplink_entries_total", dimensions: [("outcome", "dead_letter")], factory: factory)
@@ -100,6 +104,15 @@ package final class UplinkService: Service {
                     // After a failure, again within a minute: the link's return shows at once.
                     let delivered = await sendHeartbeat(source, &state)
                     nextBeat = .now + (delivered ? interval : min(interval, .seconds(60)))
+                }
+                // The audit trail right after alerts: the hospital's copy is what makes it
+                // tamper-evident beyond the box, so it must not wait behind a backlog of readings.
+                if let audit, !store.hasUnsent(.priority) {
+                    let records = audit.pending(limit: max(1, min(state.limit, Self.auditPerRequest)))
+                    if !records.isEmpty {
+                        if let delay = await sendAudit(records, to: audit, &state) { await sleep(delay) }
+                        continue
+                    }
                 }
                 guard let lane = store.nextLaneToUpload,
                       lane == .priority || ContinuousClock.now - lastRoutine >= settings.routineBatch
@@ -321,6 +334,33 @@ package final class UplinkService: Service {
                 "attempt": "\(state.attempt)",
             ])
             return delay
+        }
+    }
+
+    /// Audit entries per request at most.
+    static let auditPerRequest = 64
+
+    /// One request of AuditEvents; confirmed entries move the audit cursor. One the server
+    /// refuses for good goes to the dead letters like any resource, and the cursor passes it.
+    private func sendAudit(_ records: [AuditRecord], to audit: any AuditSource, _ state: inout SendState) async -> Duration? {
+        var bundle = TransactionBundle()
+        if !state.gatewaySent { bundle.append(mapper.gatewayDevice()) }
+        var sending = 0
+        for record in records {
+            let event = mapper.auditEvent(record)
+            guard !deadLetters.contains(event.identifier) else { continue }
+            bundle.append(event)
+            sending += 1
+        }
+        guard let last = records.last else { return nil }
+        guard sending > 0 else {
+            audit.confirmed(through: last)
+            return nil
+        }
+        return await send(bundle, state: &state, records: 0) { [auditEvents] state in
+            state.gatewaySent = true
+            auditEvents.increment(by: sending)
+            audit.confirmed(through: last)
         }
     }
 
