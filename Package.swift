@@ -42,6 +42,10 @@ let package = Package(
         ),
         // Pure: replay/duplicate/gap tracking, clock mapping, rate limits.
         .target(name: "VigilValidation", dependencies: ["VigilCore", "VigilProtocol"]),
+        // Pure parsers and formats of what reaches the agent from outside its process besides
+        // frames: the audit log's lines and their check, the hospital's answers (transaction
+        // responses, OperationOutcome, token responses). Light, so the fuzzer builds fast.
+        .target(name: "VigilFormats", dependencies: ["VigilCore", .product(name: "Crypto", package: "swift-crypto")]),
         // Pure, integer-only scoring: NEWS2 (and, with issue 5, baselines, drift, quality, alerts).
         .target(name: "VigilModels", dependencies: ["VigilCore"]),
         // Pure: the models on live readings (signal quality, NEWS2, drift, quantized models) and
@@ -65,6 +69,7 @@ let package = Package(
             name: "VigilUplink",
             dependencies: [
                 "VigilCore",
+                "VigilFormats",
                 "VigilModels",
                 "VigilProtocol",
                 "VigilStore",
@@ -98,6 +103,7 @@ let package = Package(
             name: "VigilProvisioning",
             dependencies: [
                 "VigilCore",
+                "VigilFormats",
                 "VigilProtocol",
                 "VigilValidation",
                 "VigilStore",
@@ -111,6 +117,7 @@ let package = Package(
             name: "VigilAgent",
             dependencies: [
                 "VigilCore",
+                "VigilFormats",
                 "VigilProtocol",
                 "VigilValidation",
                 "VigilModels",
@@ -136,6 +143,7 @@ let package = Package(
             name: "vigil",
             dependencies: [
                 "VigilAgent",
+                "VigilFormats",
                 "VigilScoring",
                 "VigilProvisioning",
                 "VigilStore",
@@ -165,13 +173,18 @@ let package = Package(
                 .product(name: "CompressNIO", package: "compress-nio"),
             ]
         ),
-        // libFuzzer target for the decoder and validator (scripts/fuzz); a corpus replayer otherwise.
-        .executableTarget(name: "VigilFuzz", dependencies: ["VigilCore", "VigilProtocol", "VigilValidation"]),
+        // libFuzzer targets for the parsers in light modules (scripts/fuzz): frames, alert
+        // acknowledgements, patient settings, audit lines, the hospital's answers; a corpus
+        // replayer and mutator otherwise.
+        .executableTarget(name: "VigilFuzz", dependencies: ["VigilCore", "VigilProtocol", "VigilValidation", "VigilScoring", "VigilFormats",
+                                                            "VigilFuzzSupport", .product(name: "Crypto", package: "swift-crypto")]),
+        // The fuzz executables' driver (libFuzzer's, or replay and a short mutating run).
+        .target(name: "VigilFuzzSupport", dependencies: ["VigilCore"]),
         .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore"]),
         .testTarget(name: "VigilProtocolTests", dependencies: ["VigilProtocol"]),
         .testTarget(name: "VigilModelsTests", dependencies: ["VigilModels", "VigilCore"]),
         .testTarget(name: "VigilStoreTests", dependencies: ["VigilStore", "VigilCore", "VigilTestSupport"]),
-        .testTarget(name: "VigilUplinkTests", dependencies: ["VigilUplink", "VigilStore", "VigilTestSupport", .product(name: "Crypto", package: "swift-crypto")]),
+        .testTarget(name: "VigilUplinkTests", dependencies: ["VigilUplink", "VigilFormats", "VigilStore", "VigilTestSupport", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "VigilValidationTests", dependencies: ["VigilValidation", "VigilProtocol", "VigilCore"]),
         // The MicroPython reference firmware and codec, run under the real MicroPython unix port.
         .testTarget(name: "FirmwareTests", dependencies: ["VigilProtocol", "VigilCore", "VigilAgent", "VigilProvisioning", "VigilTestSupport", "vigil", "VigilBench"]),
@@ -179,7 +192,7 @@ let package = Package(
         .testTarget(
             name: "VigilAgentTests",
             dependencies: [
-                "VigilAgent", "VigilCore", "VigilMQTT", "VigilModels", "VigilScoring", "VigilProvisioning", "VigilProtocol", "VigilStore", "VigilValidation", "VigilTestSupport", "vigil",
+                "VigilAgent", "VigilCore", "VigilFormats", "VigilMQTT", "VigilModels", "VigilScoring", "VigilProvisioning", "VigilProtocol", "VigilStore", "VigilValidation", "VigilTestSupport", "vigil",
                 "VigilBench", .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),

@@ -1,10 +1,17 @@
 import VigilCore
+import VigilFuzzSupport
 import VigilProtocol
 import VigilValidation
 
-// The fuzz target for the frame decoder and validator. Built by scripts/fuzz with
-// `-sanitize=fuzzer -D VIGIL_FUZZ` (Main.swift hands it to libFuzzer's driver); in a normal
-// build the `vigil-fuzz` executable replays files (a corpus or a crash reproducer) through it.
+/// Frames, binary and JSON, through the decoder and the validator; seeded by scripts/fuzz with
+/// every test vector, and here with frames of each kind.
+let frames = FuzzTarget("frames", seeds: {
+    [FrameEncoder.readings(key: key, boot: 1, seq: 7, t0: 1_795_350_000_000,
+                           records: [.init(dt: 0, values: [(.pulseRate, 720), (.spo2, 970)]), .init(dt: 1_000, values: [(.heartRate, 710)])],
+                           flags: .clockSynced),
+     FrameEncoder.status(key: key, boot: 1, online: true, battery: 80, rssi: -60, configVersion: 2, uptimeMilliseconds: 5_000, firmware: "fw 1"),
+     JSONFrame.encode(key: key, boot: 2, seq: 1, t0: 1_000, records: [.init(dt: 0, values: [(.respiratoryRate, 160)])], flags: [])]
+}, run: fuzzOne)
 
 private let device = DeviceID("fuzz-device")!
 private let key = DeviceKey(device: device, bytes: Array(0..<32))!

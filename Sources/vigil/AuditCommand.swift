@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import VigilAgent
+import VigilFormats
 import VigilProvisioning
 
 struct AuditCommand: AsyncParsableCommand {

@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import Testing
 import VigilCore
+import VigilFormats
 import VigilProvisioning
 import VigilStore
 import VigilTestSupport

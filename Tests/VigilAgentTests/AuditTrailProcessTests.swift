@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import VigilAgent
 import VigilCore
+import VigilFormats
 import VigilProvisioning
 import VigilStore
 import VigilTestSupport

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VigilFormats
 import VigilStore
 @testable import VigilUplink
 
@@ -319,6 +320,34 @@ import VigilStore
         #expect(TransactionOutcome.classify(status: 500, retryAfter: nil, body: [], entries: 1) == .retry(reason: "HTTP 500", after: nil))
         #expect(TransactionOutcome.classify(status: 401, retryAfter: nil, body: [], entries: 1) == .retry(reason: "HTTP 401", after: nil),
                 "credentials can be fixed: keep the data")
+    }
+
+    /// An entry index that names no entry (negative, found by the fuzzer; or past the end) is no
+    /// attribution: the Bundle is split instead of indexing outside it.
+    @Test func aRejectionNamingNoEntryOfTheBundleIsUnattributed() {
+        for index in ["-1", "2", "99999999999999999999"] {
+            let body = Array(#"{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"invalid","expression":["Bundle.entry[\#(index)]"]}]}"#.utf8)
+            guard case .unattributed = TransactionOutcome.classify(status: 422, retryAfter: nil, body: body, entries: 2) else {
+                Issue.record("entry[\(index)] of 2")
+                continue
+            }
+        }
+    }
+
+    /// Seconds, or an IMF-fixdate; anything else (including the non-ASCII header that made
+    /// Foundation's DateFormatter trap, found by the fuzzer) is no delay at all.
+    @Test func retryAfterTakesSecondsOrAnHTTPDateAndNothingElse() {
+        #expect(TransactionOutcome.httpDate("Wed, 21 Oct 2026 07:28:00 GMT") == 1_792_567_680)
+        #expect(TransactionOutcome.httpDate("Sun, 06 Nov 1994 08:49:37 GMT") == 784_111_777)
+        #expect(TransactionOutcome.httpDate("Tue, 29 Feb 2028 23:59:59 GMT") == 1_835_481_599)
+        let now = Date(timeIntervalSince1970: 1_792_567_600)
+        #expect(TransactionOutcome.parseRetryAfter("Wed, 21 Oct 2026 07:28:00 GMT", now: now) == .seconds(80))
+        #expect(TransactionOutcome.parseRetryAfter(" 120 ", now: now) == .seconds(120))
+        #expect(TransactionOutcome.parseRetryAfter("99999", now: now) == .seconds(3_600))
+        for bad in ["Wed, 21 Oct 2026 07:\u{FFFD}\u{FFFD}4\u{FFFD}28:00 GMT", "Wed, 21 Oct 2026 07:28:00 UTC", "-5", "soon", "Wed, 32 Oct 2026 07:28:00 GMT",
+                    "Wed, 21 Oct 2026 24:00:00 GMT", ""] {
+            #expect(TransactionOutcome.parseRetryAfter(bad, now: now) == nil, "\(bad)")
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 import Logging
 import Synchronization
+import VigilFormats
 import VigilProvisioning
 import VigilUplink
 

@@ -1,4 +1,5 @@
 import Foundation
+import VigilFormats
 import VigilProvisioning
 import VigilScoring
 

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOHTTP1
 import ServiceLifecycle
+import VigilFormats
 import VigilProvisioning
 
 /// The CLI's window into the running agent: JSON over HTTP on a Unix socket. Any local account

@@ -381,14 +381,11 @@ struct MessageHandler {
     /// An acknowledgement from upstream, `{"patient", "alert_id", "by"}`: stored in the priority
     /// lane (so it is uploaded and audited), and the episode stops sending reminders.
     private mutating func handleAlertAck(_ payload: [UInt8]) {
-        guard payload.count <= 4_096,
-              let fields = try? JSONSerialization.jsonObject(with: Data(payload)) as? [String: Any],
-              let patient = fields["patient"] as? String, let alertID = fields["alert_id"] as? String,
-              let by = fields["by"] as? String, !by.isEmpty, by.count <= 128
-        else {
+        guard let ack = AlertAcknowledgement.parse(payload) else {
             reject(.badAlertAck, device: nil, bytes: payload.count)
             return
         }
+        let (patient, alertID, by) = (ack.patient, ack.alertID, ack.by)
         let receivedAt = dependencies.wallClock()
         guard let (model, entry) = scorer.acknowledge(patient: patient, alertID: alertID, by: by, at: receivedAt) else {
             reject(.unknownAlert, device: nil, bytes: payload.count)

@@ -1,4 +1,5 @@
 import Logging
+import VigilFormats
 import VigilStore
 
 /// The format of the gateway's state directory as a whole (the log and its checkpoint, the

@@ -1,12 +1,13 @@
 import Crypto
 import Foundation
+import VigilFormats
 import VigilStore
 
 /// The audit log's MAC keys: one per store key, derived with HKDF-SHA256 (salt `vigil audit`,
 /// info `audit chain v1`), so the audit log needs no key of its own and a key rotation moves new
 /// entries to a new MAC key. Store keys an audit entry names stay in the key file
 /// (`vigil keys rotate` keeps them).
-public struct AuditKeys: Sendable {
+public struct AuditKeys: AuditKeyring {
     private let keys: [UInt32: SymmetricKey]
     public let currentID: UInt32
 

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import VigilCore
+import VigilFormats
 import VigilStore
 
 /// Who did what, for the audit log: the process's own user (the CLI, run by root or with sudo),

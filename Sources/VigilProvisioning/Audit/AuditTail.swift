@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import VigilFormats
 import VigilStore
 
 /// The audit log's entries the hospital has not confirmed yet, read as the log grows, and the

@@ -3,6 +3,7 @@ import Logging
 import Metrics
 import ServiceLifecycle
 import VigilCore
+import VigilFormats
 import VigilStore
 
 /// Forwards the log to the hospital's FHIR server: the priority lane (alerts, gaps) before every

@@ -4,6 +4,7 @@ import _CryptoExtras
 import Foundation
 import NIOCore
 import Synchronization
+import VigilFormats
 
 /// How the uplink authenticates to the FHIR server.
 public enum UplinkAuth: Sendable, Equatable {
@@ -118,13 +119,11 @@ final class TokenProvider: Sendable {
         request.body = .bytes(ByteBuffer(string: form.map { "\(formEncode($0.0))=\(formEncode($0.1))" }.joined(separator: "&")))
         let response = try await client.execute(request, timeout: timeout)
         let body = try await response.body.collect(upTo: 1 << 20)
-        guard response.status == .ok,
-              let object = try? JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any],
-              let token = object["access_token"] as? String, !token.isEmpty else {
+        guard let answer = TokenResponse.parse(status: Int(response.status.code), body: Array(body.readableBytesView)) else {
             throw UplinkAuthError(description: "token request to \(tokenURL) failed: HTTP \(response.status.code) "
                                   + String(decoding: body.readableBytesView.prefix(200), as: UTF8.self))
         }
-        return (token, (object["expires_in"] as? Int) ?? 300)
+        return (answer.accessToken, answer.lifetimeSeconds)
     }
 
     private func formEncode(_ text: String) -> String {

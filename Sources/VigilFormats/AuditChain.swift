@@ -1,7 +1,11 @@
 import Crypto
 import Foundation
 import VigilCore
-import VigilStore
+
+/// The MAC keys an audit log's entries name, by store key id (VigilProvisioning's `AuditKeys`).
+public protocol AuditKeyring: Sendable {
+    func key(_ id: UInt32) -> SymmetricKey?
+}
 
 /// The audit log's format and its check, pure (docs/STORE.md "Audit log").
 ///
@@ -19,7 +23,7 @@ import VigilStore
 public enum AuditChain {
     /// `prev` of the first entry: the SHA-256 of nothing.
     public static let origin = hexEncoded(SHA256.hash(data: [UInt8]()))
-    static let macSuffixLength = #","mac":""#.utf8.count + 64 + 2
+    package static let macSuffixLength = #","mac":""#.utf8.count + 64 + 2
 
     /// The entry after `previous` (its `mac`, or ``origin``), numbered `seq`, sealed with `key`
     /// (`nil`: unkeyed). `fields` come first, in order; values are escaped here.
@@ -31,26 +35,26 @@ public enum AuditChain {
         return body + ",\"mac\":\"" + mac(Array(body.utf8), key: key?.key) + "\"}"
     }
 
-    static func mac(_ body: [UInt8], key: SymmetricKey?) -> String {
+    package static func mac(_ body: [UInt8], key: SymmetricKey?) -> String {
         guard let key else { return hexEncoded(SHA256.hash(data: body)) }
         return hexEncoded(HMAC<SHA256>.authenticationCode(for: body, using: key))
     }
 
     /// One line as read back.
-    struct Entry {
-        var fields: [String: String]
+    package struct Entry {
+        package var fields: [String: String]
         /// Bytes the MAC covers, and the MAC (`nil` for a format-1 line).
-        var body: [UInt8]
-        var mac: String?
-        var seq: UInt64? { fields["seq"].flatMap(UInt64.init) }
-        var keyID: String? { fields["key"] }
-        var prev: String? { fields["prev"] }
+        package var body: [UInt8]
+        package var mac: String?
+        package var seq: UInt64? { fields["seq"].flatMap(UInt64.init) }
+        package var keyID: String? { fields["key"] }
+        package var prev: String? { fields["prev"] }
     }
 
     /// Parses a line strictly: a JSON object of strings, and, when it carries a MAC, the MAC as
     /// its last member and each chain field exactly once (no duplicate key can hide behind the
     /// one a parser picks).
-    static func parse(_ line: ArraySlice<UInt8>) -> Entry? {
+    package static func parse(_ line: ArraySlice<UInt8>) -> Entry? {
         guard let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any] else { return nil }
         var fields: [String: String] = [:]
         for (name, value) in object {
@@ -146,7 +150,7 @@ public enum AuditChain {
 
     /// Checks every line, then the end against `heads` (the box's own head record, the anchor
     /// the hospital holds): the log must reach each and agree with it there.
-    public static func verify(_ bytes: [UInt8], keys: AuditKeys?, heads: [Head] = []) -> Verification {
+    public static func verify(_ bytes: [UInt8], keys: (any AuditKeyring)?, heads: [Head] = []) -> Verification {
         let lines = bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
         var result = Verification(entries: 0, unkeyed: 0, head: nil, problem: nil)
         var previousMAC = origin
