@@ -10,6 +10,7 @@ let package = Package(
         .executable(name: "vigil", targets: ["vigil"]),
         .executable(name: "vigil-bench", targets: ["VigilBench"]),
         .executable(name: "vigil-fuzz", targets: ["VigilFuzz"]),
+        .executable(name: "vigil-fuzz-agent", targets: ["VigilFuzzAgent"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -178,6 +179,13 @@ let package = Package(
         // replayer and mutator otherwise.
         .executableTarget(name: "VigilFuzz", dependencies: ["VigilCore", "VigilProtocol", "VigilValidation", "VigilScoring", "VigilFormats",
                                                             "VigilFuzzSupport", .product(name: "Crypto", package: "swift-crypto")]),
+        // The fuzz targets inside the agent module (configuration, control requests): a slow
+        // libFuzzer build, so the suite runs them as a short mutating run (scripts/fuzz).
+        .executableTarget(name: "VigilFuzzAgent", dependencies: [
+            "VigilAgent", "VigilProvisioning", "VigilFuzzSupport",
+            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
         // The fuzz executables' driver (libFuzzer's, or replay and a short mutating run).
         .target(name: "VigilFuzzSupport", dependencies: ["VigilCore"]),
         .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore"]),

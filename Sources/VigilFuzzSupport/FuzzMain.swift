@@ -66,11 +66,12 @@ public enum FuzzMain {
         case "mutate"? where arguments.count >= 3:
             let chosen = target(arguments[1])
             guard let runs = Int(arguments[2]), runs > 0 else { fail("runs: expected a positive number") }
-            var random = SplitMix64(seed: arguments.count > 3 ? UInt64(arguments[3]) ?? 1 : 1)
+            let seed = arguments.count > 3 ? UInt64(arguments[3]) ?? 1 : 1
+            var random = SplitMix64(seed: seed)
             let seeds = chosen.seeds()
             var mutator = Mutator(seeds: seeds.isEmpty ? [[]] : seeds)
             for _ in 0..<runs { chosen.run(mutator.next(using: &random)) }
-            print("\(chosen.name): \(runs) mutated inputs from \(seeds.count) seeds without a finding")
+            print("fuzz \(chosen.name): \(runs) mutated inputs from \(seeds.count) seeds (random seed \(seed)) without a finding")
         default:
             fail("usage: vigil-fuzz list | seeds <dir> | replay <target> <file>... | mutate <target> <runs> [<seed>]")
         }

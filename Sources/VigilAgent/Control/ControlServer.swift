@@ -41,12 +41,13 @@ package final class ControlServer: Service {
         try await listener.run()
     }
 
-    enum Route: Equatable {
+    /// A request's path and query as the server understands them (fuzzed by vigil-fuzz-agent).
+    package enum Route: Equatable {
         case status, sensors, sensor(String), readings(String, after: UInt64), coverage(patient: String?, days: Int)
         case auditVerify(anchor: String?)
         case unknown
 
-        init(_ uri: String) {
+        package init(_ uri: String) {
             let components = URLComponents(string: uri)
             let parts = (components?.path ?? uri).split(separator: "/").map(String.init)
             let query = components?.queryItems ?? []
@@ -65,7 +66,7 @@ package final class ControlServer: Service {
         }
 
         /// What the audit log calls it, and whom it concerns.
-        var name: (what: String, subject: String?) {
+        package var name: (what: String, subject: String?) {
             switch self {
             case .status: ("status", nil)
             case .sensors: ("sensors", nil)
@@ -77,7 +78,7 @@ package final class ControlServer: Service {
             }
         }
 
-        var subject: AccessPolicy.Subject {
+        package var subject: AccessPolicy.Subject {
             switch self {
             case .status, .sensors, .sensor, .unknown: .health
             case .readings, .coverage: .readings
