@@ -97,7 +97,7 @@ extension MQTTClientCore {
                 reason = MQTTError.library(rc, "connect to \(endpoint.host):\(endpoint.port)")
             } else {
                 while !isStopping {
-                    rc = pump(handle, timeoutMilliseconds: 100)
+                    rc = pump(handle, timeoutMilliseconds: Self.idleSliceMilliseconds)
                     tick()
                     if rc != success { break }
                 }
@@ -148,8 +148,8 @@ extension MQTTClientCore {
 
     /// One turn of the socket loop (what `mosquitto_loop` does, plus our doorbell): wait up to
     /// `timeoutMilliseconds` for the socket or a command, carry out queued publishes, read,
-    /// write, and let libmosquitto do its keepalive and retry housekeeping. 100 ms bounds how
-    /// long a stop request goes unnoticed.
+    /// write, and let libmosquitto do its keepalive and retry housekeeping. A stop or a command
+    /// rings the doorbell, so the timeout only paces housekeeping and the watchdog's tick.
     ///
     /// While the inbox is full the socket is read only once per quarter keepalive: each packet
     /// read refreshes libmosquitto's keepalive clock, and each QoS 1 message read is answered
@@ -181,13 +181,18 @@ extension MQTTClientCore {
         return mosquitto_loop_misc(handle)
     }
 
-    /// Waits out a backoff delay in slices of at most 100 ms, ticking (so the watchdog sees a
+    /// How long the loop thread sleeps when nothing happens: it ticks (for the watchdog, which
+    /// samples every second or two) and lets libmosquitto keep the connection alive; every wake-up
+    /// costs an idle box power, so not more often than this.
+    static let idleSliceMilliseconds: Int32 = 500
+
+    /// Waits out a backoff delay in slices of at most 500 ms, ticking (so the watchdog sees a
     /// live thread during a long outage), queueing publishes, and waking at once on a stop.
     private func sleep(milliseconds: Int64, handle: OpaquePointer) {
         let deadline = ContinuousClock.now.advanced(by: .milliseconds(milliseconds))
         while !isStopping, ContinuousClock.now < deadline {
             let remaining = deadline - ContinuousClock.now
-            let slice = min(100, max(1, Int32(remaining.components.seconds * 1_000 + remaining.components.attoseconds / 1_000_000_000_000_000)))
+            let slice = min(Self.idleSliceMilliseconds, max(1, Int32(remaining.components.seconds * 1_000 + remaining.components.attoseconds / 1_000_000_000_000_000)))
             var doorbell = pollfd(fd: wakeup.descriptor, events: Int16(POLLIN), revents: 0)
             if poll(&doorbell, 1, slice) > 0 { wakeup.drain() }
             // QoS 1 publishes made during the outage go into libmosquitto's queue for the reconnect.

@@ -103,6 +103,9 @@ import VigilProvisioning
             technical("remind").filter { (Int64($0.split(separator: ":").last ?? "") ?? 0) > acknowledgedAt }
         }
 
+        // The acknowledgement durable (uploaded, so committed) before the kill: one logged but
+        // not yet committed is lost with the process (see the note in the README's alerts).
+        #expect(await eventually(timeout: .seconds(30)) { !technical("acknowledge").isEmpty }, "the acknowledgement uploaded")
         // Killed while the episode is open (the checkpoint predates the raise), then restarted.
         agent.signal(SIGKILL)
         _ = await agent.waitAsync(timeout: .seconds(10))

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import Logging
+import VigilCore
 
 /// The encrypted, append-only store-and-forward log (format and guarantees: `docs/STORE.md`).
 ///
@@ -11,6 +12,8 @@ import Logging
 /// Thread safety: every method takes one lock; the pipeline is the only writer.
 public final class Store: @unchecked Sendable {
     public let directory: String
+    /// Signalled after each commit that wrote records: the uplinks wait on it when idle.
+    public let committed = WakeSignal()
     let options: StoreOptions
     let fileSystem: any FileSystem
     let logger: Logger
@@ -143,10 +146,12 @@ public final class Store: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         var outcome = CommitOutcome()
+        var wrote = false
         // Priority first: an alert must not wait behind routine data for space.
         for lane in [Lane.priority, .routine] {
             guard let queued = queues.removeValue(forKey: lane), !queued.isEmpty else { continue }
             if try write(lane, queued) {
+                wrote = true
                 metrics.appended(lane: lane, count: queued.count)
             } else {
                 lanes[lane]?.writer?.discardQueued()
@@ -165,6 +170,8 @@ public final class Store: @unchecked Sendable {
             if writer.size >= options.segmentBytes { try rotate(lane) }
         }
         metrics.update(self)
+        // Synced: an uplink waiting for records may read them now.
+        if wrote { committed.signal() }
         return outcome
     }
 

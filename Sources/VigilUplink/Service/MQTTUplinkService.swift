@@ -23,6 +23,8 @@ package final class MQTTUplinkService: Service {
         package var window: Int = 512
         package var backoff: Backoff
         package var pollInterval: Duration = .milliseconds(20)
+        /// How long an idle uplink waits for a commit before it looks anyway (as for FHIR).
+        package var idleWait: Duration = .seconds(2)
         /// How often the heartbeat is published (retained, on `<prefix>/<gateway>/heartbeat`); nil: never.
         package var heartbeatInterval: Duration?
         /// As for FHIR (``UplinkService/Settings/holdUnsynchronised``).
@@ -115,7 +117,15 @@ package final class MQTTUplinkService: Service {
                 let auditPending = store.hasUnsent(.priority) ? [] : audit?.pending(limit: UplinkService.auditPerRequest) ?? []
                 let lane = store.nextLaneToUpload
                 guard !auditPending.isEmpty || lane.map({ $0 == .priority || ContinuousClock.now >= routineHeldUntil }) ?? false else {
-                    await sleepUnlessShuttingDown(for: settings.pollInterval)
+                    // Until the next commit, heartbeat or held reading's recheck (no 20-ms poll).
+                    var until = ContinuousClock.now + settings.idleWait
+                    if settings.heartbeatInterval != nil, heartbeat != nil { until = min(until, nextBeat) }
+                    if lane != nil { until = min(until, routineHeldUntil) }
+                    let timeout = until - .now
+                    if timeout > .zero {
+                        let store = self.store
+                        await cancelWhenGracefulShutdown { await store.committed.wait(upTo: timeout) }
+                    }
                     continue
                 }
                 do {

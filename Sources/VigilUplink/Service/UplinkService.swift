@@ -24,8 +24,12 @@ package final class UplinkService: Service {
         /// Per-request work dominates a live gateway's uplink: at 100 readings/s, sending every
         /// 20-ms poll cost more CPU than everything else together. Alerts never wait.
         package var routineBatch: Duration = .zero
-        /// How often an idle uplink looks for new records.
+        /// How often an uplink that found records it could not send yet (a request just made)
+        /// looks again.
         package var pollInterval: Duration = .milliseconds(20)
+        /// How long an idle uplink waits for a commit before it looks anyway (for audit entries
+        /// written by another process, and a held reading's recheck).
+        package var idleWait: Duration = .seconds(2)
         /// Unsent routine records beyond which new readings are sent ahead of the backlog.
         package var liveThreshold = 4_096
         /// How often the gateway's heartbeat (``GatewayHeartbeat``) is sent; nil: never.
@@ -119,7 +123,14 @@ package final class UplinkService: Service {
                       lane == .priority || ContinuousClock.now - lastRoutine >= settings.routineBatch
                           || store.unsentCount(.routine) >= UInt64(Self.recordsPerRead),
                       lane == .priority || state.routineHeldUntil.map({ ContinuousClock.now >= $0 }) ?? true else {
-                    await sleep(settings.pollInterval)
+                    // Idle, or routine records waiting for their batch or the clock: sleep until
+                    // the next commit or the first of those moments, not a poll every 20 ms.
+                    var until = ContinuousClock.now + settings.idleWait
+                    if settings.heartbeatInterval != nil, heartbeat != nil { until = min(until, nextBeat) }
+                    if store.hasUnsent(.routine) {
+                        until = min(until, max(lastRoutine + settings.routineBatch, state.routineHeldUntil ?? .now))
+                    }
+                    await waitForCommit(until: until)
                     continue
                 }
                 if lane == .routine { lastRoutine = .now }
@@ -130,6 +141,14 @@ package final class UplinkService: Service {
             }
         } onGracefulShutdown: {}
         try? await transport.shutdown()
+    }
+
+    /// Until the store commits, `deadline` passes, or a graceful shutdown begins.
+    private func waitForCommit(until deadline: ContinuousClock.Instant) async {
+        let timeout = deadline - .now
+        guard timeout > .zero else { return }
+        let store = self.store
+        await cancelWhenGracefulShutdown { await store.committed.wait(upTo: timeout) }
     }
 
     /// Records read from the log for one request at most.
