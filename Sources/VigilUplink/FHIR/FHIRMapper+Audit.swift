@@ -43,11 +43,7 @@ extension FHIRMapper {
         json.object { json in
             json.field("resourceType", "AuditEvent")
             json.field("id", id)
-            json.field("type") { json in
-                json.field("system", Self.dicomSystem)
-                json.field("code", type.code)
-                json.field("display", type.display)
-            }
+            Self.coding(&json, "type", Self.dicomSystem, type.code, type.display)
             json.key("subtype")
             json.array { json in json.object { json in
                 json.field("system", Self.auditActionSystem)
@@ -95,16 +91,8 @@ extension FHIRMapper {
             json.array { json in
                 auditSubject(&json, record.fields)
                 json.object { json in
-                    json.field("type") { json in
-                        json.field("system", Self.entityTypeSystem)
-                        json.field("code", "2")
-                        json.field("display", "System Object")
-                    }
-                    json.field("role") { json in
-                        json.field("system", Self.objectRoleSystem)
-                        json.field("code", "13")
-                        json.field("display", "Security Resource")
-                    }
+                    Self.coding(&json, "type", Self.entityTypeSystem, "2", "System Object")
+                    Self.coding(&json, "role", Self.objectRoleSystem, "13", "Security Resource")
                     json.field("name", "\(gateway) audit log entry \(record.seq)")
                     json.key("detail")
                     json.array { json in
@@ -142,24 +130,21 @@ extension FHIRMapper {
         json.object { json in
             if let patient {
                 json.field("what") { json in json.field("reference", patientReference(patient)) }
-                json.field("type") { json in
-                    json.field("system", Self.entityTypeSystem)
-                    json.field("code", "1")
-                    json.field("display", "Person")
-                }
-                json.field("role") { json in
-                    json.field("system", Self.objectRoleSystem)
-                    json.field("code", "1")
-                    json.field("display", "Patient")
-                }
+                Self.coding(&json, "type", Self.entityTypeSystem, "1", "Person")
+                Self.coding(&json, "role", Self.objectRoleSystem, "1", "Patient")
             } else {
-                json.field("type") { json in
-                    json.field("system", Self.entityTypeSystem)
-                    json.field("code", "2")
-                    json.field("display", "System Object")
-                }
+                Self.coding(&json, "type", Self.entityTypeSystem, "2", "System Object")
             }
             if let subject { json.field("name", subject) }
+        }
+    }
+
+    /// `"<name>": {"system", "code", "display"}`: AuditEvent's Coding-typed elements.
+    private static func coding(_ json: inout JSONWriter, _ name: StaticString, _ system: String, _ code: String, _ display: String) {
+        json.field(name) { json in
+            json.field("system", system)
+            json.field("code", code)
+            json.field("display", display)
         }
     }
 }
