@@ -84,11 +84,13 @@ final class FHIRSink: Sendable {
         }
     }
 
-    /// Scans the Bundle for each entry's identifier, from its conditional create (`ifNoneExist`)
-    /// or conditional update (`PUT Device?identifier=`), in order (no full JSON parse).
+    /// Scans the Bundle for each entry's identifier, from its conditional create (`ifNoneExist`),
+    /// conditional update (`PUT Device?identifier=`) or update by id (`PUT AuditEvent/<id>`), in
+    /// order (no full JSON parse).
     private func record(_ json: [UInt8], wire: Int) -> [UInt8] {
         let markers = [Array(#""ifNoneExist":"identifier=urn:ietf:rfc:3986|"#.utf8),
-                       Array(#""method":"PUT","url":"Device?identifier=urn:ietf:rfc:3986|"#.utf8)]
+                       Array(#""method":"PUT","url":"Device?identifier=urn:ietf:rfc:3986|"#.utf8),
+                       Array(#""method":"PUT","url":"AuditEvent/"#.utf8)]
         var found: [String] = []
         var index = 0
         scan: while index < json.count {
