@@ -251,7 +251,8 @@ public struct Agent: Sendable {
                                             metrics: StoreMetrics(factory: metrics.factory), sensors: sensors)
         let (store, report, restored, checkpoint) = (opened.store, opened.report, opened.state, opened.checkpoint)
         logger.notice("store opened", metadata: [
-            "segments": "\(report.segments)", "records": "\(report.records)", "sealed_at_start": "\(report.sealed)",
+            "segments": "\(report.segments)", "records": "\(report.records)", "opened_from_seal": "\(report.trusted)",
+            "sealed_at_start": "\(report.sealed)",
             "torn_tails_cut": "\(report.truncated.count)", "quarantined": "\(report.quarantined.count)",
             "recovered_records": "\(report.recoveredRecords)", "key_id": "\(keyring.currentID)",
         ])

@@ -8,7 +8,7 @@ struct VigilBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vigil-bench",
         abstract: "Benchmarks, stress runs (JSON on stdout) and simulated sensors for Vigil.",
-        subcommands: [Throughput.self, Stall.self, Cycles.self, Simulate.self, Decode.self, AckedLoad.self, StoreBench.self, ScoringBench.self, Scenarios.self, TechnicalScenarios.self, UplinkDrain.self, AlertLatency.self, Micro.self, EndToEnd.self, Soak.self, GranularityBench.self]
+        subcommands: [Throughput.self, Stall.self, Cycles.self, Simulate.self, Decode.self, AckedLoad.self, StoreBench.self, ScoringBench.self, Scenarios.self, TechnicalScenarios.self, UplinkDrain.self, AlertLatency.self, Micro.self, EndToEnd.self, Soak.self, GranularityBench.self, Startup.self]
     )
 }
 

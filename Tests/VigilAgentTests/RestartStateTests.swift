@@ -96,6 +96,31 @@ import VigilProvisioning
         }
     }
 
+    /// 300 readings in 12 commits, so the 1 KiB segments fill and are sealed one after another.
+    func fillSealedSegments(_ gateway: Gateway) async {
+        for seq in stride(from: UInt32(0), to: 300, by: 25) {
+            for offset in stride(from: UInt32(0), to: 25, by: 5) { gateway.source.yield(frame(seq: seq + offset)) }
+            #expect(await eventually { ackedThrough(gateway) == seq + 24 })
+        }
+    }
+
+    /// Starts the gateway on `image` after `fillSealedSegments`: the next reading is
+    /// acknowledged, reading 0 resent is acknowledged again as a duplicate, and nothing is asked
+    /// for again. Returns the sequence numbers of every reading then in the log.
+    func continueAfterRestart(_ image: TemporaryDirectory) async throws -> [UInt32] {
+        let second = try start(image)
+        second.source.yield(frame(seq: 300))
+        #expect(await eventually { ackedThrough(second) == 304 })
+        second.source.yield(frame(seq: 0))
+        #expect(await eventually { second.published.on("vigil/v1/dev-s/ack").count >= 2 }, "a duplicate is acknowledged again")
+        await second.stop()
+        #expect(resends(second).isEmpty, "asked again for stored readings: \(resends(second))")
+        return try entries(image).flatMap { entry -> [UInt32] in
+            guard case .readings(let batch) = entry else { return [] }
+            return batch.readings.map(\.seq)
+        }
+    }
+
     func entries(_ directory: TemporaryDirectory) throws -> [Entry] {
         try StoreInspector(directory: directory.path + "/log", keyring: keyring).entries().map(\.entry)
     }
@@ -128,11 +153,7 @@ import VigilProvisioning
         defer { directory.remove() }
         try provision(directory)
         let first = try start(directory)
-        // In several commits, so the 1 KiB segments fill and are sealed one after another.
-        for seq in stride(from: UInt32(0), to: 300, by: 25) {
-            for offset in stride(from: UInt32(0), to: 25, by: 5) { first.source.yield(frame(seq: seq + offset)) }
-            #expect(await eventually { ackedThrough(first) == seq + 24 })
-        }
+        await fillSealedSegments(first)
         let segmentsBefore = routineSegments(directory)
         // The uplink confirmed everything: sealed segments before its cursor are deleted.
         try first.store.advance(.routine, to: first.store.end(.routine))
@@ -142,18 +163,42 @@ import VigilProvisioning
         defer { image.remove() }
         await first.stop()
 
-        let second = try start(image)
-        second.source.yield(frame(seq: 300))
-        #expect(await eventually { ackedThrough(second) == 304 })
-        second.source.yield(frame(seq: 0))
-        #expect(await eventually { second.published.on("vigil/v1/dev-s/ack").count >= 2 }, "a duplicate is acknowledged again")
-        await second.stop()
-        #expect(resends(second).isEmpty, "asked again for deleted readings: \(resends(second))")
-        let stored = try entries(image).flatMap { entry -> [UInt32] in
-            guard case .readings(let batch) = entry else { return [] }
-            return batch.readings.map(\.seq)
-        }
+        let stored = try await continueAfterRestart(image)
         #expect(!stored.contains(0) && stored.contains(300), "the resent reading 0 was not stored twice")
+    }
+
+    /// A long log nothing was uploaded from, and a checkpoint: the next start opens every sealed
+    /// segment the checkpoint accounts for from its seal (their entries are not read, nothing is
+    /// replayed), and the gateway carries on as if it had read them all: the next readings are
+    /// acknowledged, and an old one resent is a duplicate.
+    @Test func aStartAfterACheckpointDoesNotReadTheSegmentsItAccountsFor() async throws {
+        let directory = try TemporaryDirectory("restart-known")
+        defer { directory.remove() }
+        try provision(directory)
+        let first = try start(directory)
+        await fillSealedSegments(first)
+        #expect(first.keeper.write())
+        let image = try crashImage(of: directory)
+        defer { image.remove() }
+        await first.stop()
+        let segments = routineSegments(image)
+        try #require(segments > 5)
+
+        let opened = try RestoredState.open(
+            directory: image.path + "/log", keyring: keyring, options: StoreOptions(segmentBytes: 1_024, quotaBytes: 1 << 30, reserveBytes: 0),
+            logger: Logger(label: "t"), metrics: StoreMetrics(factory: NOOPMetricsHandler.instance), sensors: nil)
+        // All but the newest routine segment (its entries may not all be before the position).
+        #expect(opened.report.trusted >= segments - 1)
+        // No reading is replayed (the priority lane's newest segment is read, and its technical
+        // events applied again change nothing).
+        let replayed = opened.state.replay.filter { if case .readings = $0 { true } else { false } }
+        #expect(replayed.isEmpty, "replayed \(replayed.count) batches the checkpoint reflects")
+        #expect(opened.store.unsentCount(.routine) == 60, "every batch still counted (60 of 5 readings)")
+        try opened.store.close()
+
+        let stored = try await continueAfterRestart(image)
+        #expect(stored.filter { $0 == 0 }.count == 1, "the resent reading 0 was not stored twice")
+        #expect(stored.count == 305)
     }
 
     /// An episode raised after the last checkpoint, then a crash (`graceful` false: the log is

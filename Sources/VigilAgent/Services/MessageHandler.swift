@@ -130,7 +130,7 @@ struct MessageHandler {
         guard let keeper = dependencies.keeper else { return }
         let store = dependencies.store
         keeper.update(PipelineState(validator: validator, scorer: scorer.state, lastAcknowledgement: lastAcknowledgement),
-                      covered: [.routine: store.end(.routine), .priority: store.end(.priority)])
+                      known: store.known())
     }
 
     private var logger: Logger { dependencies.logger }

@@ -17,11 +17,24 @@ struct GatewayState: Codable, Sendable {
     var takenAt: Int64
     /// Per lane, the log position every entry before which it accounts for.
     var covered: [String: Position]
+    /// Per lane, the sealed segments before `covered` as they were (absent from older
+    /// checkpoints: the start after one reads the whole log).
+    var segments: [String: [SegmentSummary]]?
     var validator: Validator.Checkpoint
     var scorer: ReadingScorer.State
     /// Time of the newest alert acknowledgement applied to `scorer` (log entries up to it are in).
     var lastAcknowledgement: Int64
     var sensors: [String: SensorBook.Remembered]
+
+    /// What of the log this state already reflects, for ``Store/open(directory:keyring:options:fileSystem:logger:metrics:now:known:restore:)``.
+    var known: KnownLog {
+        var known = KnownLog(covered: [:], segments: [:])
+        for lane in Lane.allCases {
+            known.covered[lane] = covered["\(lane)"]
+            known.segments[lane] = segments?["\(lane)"] ?? []
+        }
+        return known
+    }
 }
 
 /// The part of the state the pipeline owns, handed over after each commit.

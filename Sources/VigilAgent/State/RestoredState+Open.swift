@@ -14,7 +14,8 @@ extension RestoredState {
     }
 
     /// Opens (and recovers) the log at `directory` and restores the state: the checkpoint first,
-    /// then every entry of the log on top of it. The sensors' remembered facts go to `sensors`.
+    /// then the entries of the log it does not reflect on top of it (segments wholly before its
+    /// positions are opened from their seals and not read: ``KnownLog``). The sensors' remembered facts go to `sensors`.
     static func open(
         directory: String, keyring: Keyring, options: StoreOptions, fileSystem: any FileSystem = PosixFileSystem(),
         logger: Logger, metrics: StoreMetrics, sensors: SensorBook?
@@ -23,7 +24,8 @@ extension RestoredState {
         if let checkpoint { sensors?.restore(checkpoint.sensors) }
         var builder = Builder(checkpoint: checkpoint)
         let (store, report) = try Store.open(directory: directory, keyring: keyring, options: options, fileSystem: fileSystem,
-                                             logger: logger, metrics: metrics, restore: { builder.add($0) })
+                                             logger: logger, metrics: metrics, known: checkpoint?.known,
+                                             restore: { builder.add($0) })
         return Opened(store: store, report: report, validator: builder.validator, state: builder.build(), checkpoint: checkpoint)
     }
 }

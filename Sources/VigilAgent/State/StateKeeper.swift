@@ -20,6 +20,7 @@ final class StateKeeper: Sendable {
     private struct Shared {
         var pipeline: PipelineState?
         var covered: [Lane: Position] = [:]
+        var segments: [Lane: [SegmentSummary]] = [:]
         /// What the checkpoint on disk covers.
         var written: [Lane: Position] = [:]
         var dirty = false
@@ -45,11 +46,12 @@ final class StateKeeper: Sendable {
         failures = Counter(label: "vigil_checkpoint_failures_total", factory: metrics)
     }
 
-    /// The pipeline's state after a commit, and the log positions it accounts for.
-    func update(_ state: PipelineState, covered: [Lane: Position]) {
+    /// The pipeline's state after a commit, and the log it accounts for (``Store/known()``).
+    func update(_ state: PipelineState, known: KnownLog) {
         shared.withLock {
             $0.pipeline = state
-            $0.covered = covered
+            $0.covered = known.covered
+            $0.segments = known.segments
             $0.dirty = true
         }
     }
@@ -74,13 +76,14 @@ final class StateKeeper: Sendable {
     @discardableResult
     func write() -> Bool {
         writing.withLock { _ in
-            let (pipeline, covered) = shared.withLock { shared in
+            let (pipeline, covered, segments) = shared.withLock { shared in
                 defer { shared.dirty = false }
-                return (shared.pipeline, shared.covered)
+                return (shared.pipeline, shared.covered, shared.segments)
             }
             guard let pipeline else { return false }
             let state = GatewayState(
                 takenAt: now(), covered: Dictionary(uniqueKeysWithValues: covered.map { ("\($0.key)", $0.value) }),
+                segments: Dictionary(uniqueKeysWithValues: segments.map { ("\($0.key)", $0.value) }),
                 validator: pipeline.validator.checkpoint, scorer: pipeline.scorer,
                 lastAcknowledgement: pipeline.lastAcknowledgement, sensors: sensors?.checkpoint ?? [:])
             do {

@@ -44,6 +44,8 @@ public protocol FileSystem: Sendable {
     func truncate(_ handle: FileHandleID, to length: Int, path: String) throws(FileSystemError)
     func close(_ handle: FileHandleID)
     func readFile(_ path: String) throws(FileSystemError) -> [UInt8]
+    /// Up to `length` bytes from `offset` (`pread(2)`): fewer only at the end of the file.
+    func readRange(_ path: String, offset: Int, length: Int) throws(FileSystemError) -> [UInt8]
     /// Names (not paths) in a directory, unsorted.
     func list(_ directory: String) throws(FileSystemError) -> [String]
     /// Creates the directory and missing parents with mode 0700.
@@ -91,6 +93,13 @@ extension FileSystem {
     }
 
     public func exists(_ path: String) -> Bool { (try? fileSize(path)) != nil }
+
+    /// Through ``readFile(_:)``, for file systems that hold their files in memory (test twins).
+    public func readRange(_ path: String, offset: Int, length: Int) throws(FileSystemError) -> [UInt8] {
+        let bytes = try readFile(path)
+        guard offset < bytes.count else { return [] }
+        return Array(bytes[offset..<min(bytes.count, offset + length)])
+    }
 }
 
 func directory(of path: String) -> String {

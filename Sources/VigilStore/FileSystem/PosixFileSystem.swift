@@ -83,6 +83,26 @@ public struct PosixFileSystem: FileSystem {
         _ = try retrying("unlink", path) { unlink(path) }
     }
 
+    public func readRange(_ path: String, offset: Int, length: Int) throws(FileSystemError) -> [UInt8] {
+        guard length > 0 else { return [] }
+        let fd = try retrying("open", path) { open(path, O_RDONLY | O_CLOEXEC) }
+        defer { _ = Glibc.close(fd) }
+        var result = [UInt8](repeating: 0, count: length)
+        var filled = 0
+        while filled < length {
+            let outcome = result.withUnsafeMutableBytes { raw in
+                Result { () throws(FileSystemError) -> Int in
+                    try retrying("pread", path) { pread(fd, raw.baseAddress! + filled, length - filled, off_t(offset + filled)) }
+                }
+            }
+            let count = try outcome.get()
+            if count == 0 { break }
+            filled += count
+        }
+        result.removeLast(length - filled)
+        return result
+    }
+
     public func fileSize(_ path: String) throws(FileSystemError) -> Int {
         var info = stat()
         _ = try retrying("stat", path) { stat(path, &info) }

@@ -109,3 +109,50 @@ public enum SegmentScanner {
         return finish(.open)
     }
 }
+
+/// A sealed segment as the store last knew it: enough to open it at start without reading its
+/// records (``SegmentScanner/openSealed(header:tail:fileSize:expected:keyring:)``).
+public struct SegmentSummary: Sendable, Equatable, Codable {
+    public var id: UInt64
+    /// Bytes of the file, seal included.
+    public var size: Int
+    /// Entries, not counting the seal.
+    public var records: UInt64
+    public var thinning: UInt8
+
+    public init(id: UInt64, size: Int, records: UInt64, thinning: UInt8) {
+        self.id = id
+        self.size = size
+        self.records = records
+        self.thinning = thinning
+    }
+}
+
+extension SegmentScanner {
+    /// The seal record's bytes in the file: its framing and 40 bytes of plaintext with the tag.
+    static let sealRecordSize = RecordFraming.prefixSize + 40 + SegmentCipher.tagSize
+
+    /// Checks a sealed segment from its first and last bytes only, against what the store knew
+    /// of it: the header (its CRC), the file's size, and the seal, which must frame correctly,
+    /// authenticate at index `expected.records` (the index is in the nonce and the associated
+    /// data) and count that many records. The records themselves are not read: their CRCs and
+    /// tags are checked when they are (``Store/read(_:from:limit:)``). `nil` when anything
+    /// differs: the caller scans the whole segment.
+    static func openSealed(header headerBytes: [UInt8], tail: [UInt8], fileSize: Int, expected: SegmentSummary,
+                           keyring: Keyring) -> SegmentHeader? {
+        guard fileSize == expected.size, fileSize >= SegmentHeader.size + sealRecordSize, tail.count == sealRecordSize,
+              let header = try? SegmentHeader.decode(headerBytes), header.id == expected.id,
+              header.thinning == expected.thinning, let master = keyring.key(header.keyID) else { return nil }
+        var reader = ByteReader(tail, offset: 0)
+        guard let length = try? reader.u32(), Int(length) == sealRecordSize - RecordFraming.prefixSize,
+              let type = try? reader.u8(), type == RecordType.seal.rawValue, let crc = try? reader.u32() else { return nil }
+        var expectedCRC = CRC32C.checksum(tail[0..<5])
+        expectedCRC = CRC32C.checksum(tail[RecordFraming.prefixSize...], seed: expectedCRC)
+        guard crc == expectedCRC,
+              let plaintext = try? SegmentCipher(master: master, header: header)
+                  .open(tail[RecordFraming.prefixSize...], index: expected.records, type: .seal) else { return nil }
+        var count = ByteReader(plaintext, offset: 0)
+        guard plaintext.count == 40, (try? count.u64()) == expected.records else { return nil }
+        return header
+    }
+}

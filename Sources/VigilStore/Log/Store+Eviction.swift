@@ -48,7 +48,9 @@ extension Store {
 
     /// Rewrites a routine segment with fewer readings, one stage further.
     private func thin(_ segment: SegmentInfo) -> Int64? {
-        guard let records = try? records(.routine, segment.id) else { return delete(.routine, segment) }
+        guard let scanned = try? scan(.routine, segment.id) else { return delete(.routine, segment) }
+        let records = scanned.records
+        checkIntact(.routine, segment.id, scanned)
         let stage = segment.thinning + 1
         var kept: [ReadingBatch] = []
         var removed: [String: DataGap] = [:]
@@ -115,7 +117,7 @@ extension Store {
         var batches: [ReadingBatch] = remaining ?? []
         var alerts = 0
         if remaining == nil {
-            for record in (try? records(lane, segment.id)) ?? [] {
+            for record in (try? scan(lane, segment.id))?.records ?? [] {
                 switch try? Entry.decode(type: record.type, record.plaintext) {
                 case .readings(let batch): batches.append(batch)
                 case .alert: alerts += 1

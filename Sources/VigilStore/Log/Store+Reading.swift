@@ -46,8 +46,10 @@ extension Store {
                                                          && $0.thinning == segment.thinning }) {
                 records = cached.records
             } else {
-                records = try self.records(lane, segment.id)
+                let scanned = try scan(lane, segment.id)
+                records = scanned.records
                 segmentScans += 1
+                checkIntact(lane, segment.id, scanned)
                 readCache.removeAll { $0.lane == lane && $0.id == segment.id }
                 readCache.append((lane, segment.id, segment.size, segment.thinning, records))
                 if readCache.count > 2 { readCache.removeFirst() }
@@ -82,7 +84,12 @@ extension Store {
             while let first = lanes[lane]?.segments.first, first.sealed,
                   first.id < position.segment || (first.id == position.segment && position.record >= first.records),
                   mayRemove(lane, first) {
-                try fileSystem.remove(segmentPath(lane, first.id))
+                if let reason = first.damaged {
+                    try fileSystem.rename(segmentPath(lane, first.id), to: quarantineDirectory + "/" + quarantineName(lane, first.id, reason))
+                    try fileSystem.syncDirectory(quarantineDirectory)
+                } else {
+                    try fileSystem.remove(segmentPath(lane, first.id))
+                }
                 lanes[lane]?.segments.removeFirst()
                 removed = true
             }
@@ -93,16 +100,40 @@ extension Store {
         metrics.update(self)
     }
 
-    /// A segment's valid records, decrypted.
-    func records(_ lane: Lane, _ id: UInt64) throws(StoreError) -> [ScannedRecord] {
+    /// A segment read and decrypted: its valid records and how it ends.
+    func scan(_ lane: Lane, _ id: UInt64) throws(StoreError) -> ScannedSegment {
         do {
             let bytes = try fileSystem.readFile(segmentPath(lane, id))
-            return try SegmentScanner.scan(bytes, keyring: keyring).records
+            return try SegmentScanner.scan(bytes, keyring: keyring)
         } catch let error as FileSystemError {
             throw .fileSystem(error)
         } catch {
             throw .keys("\(error)")
         }
+    }
+
+    /// Notes a sealed segment whose records did not all read back (damaged on disk after it was
+    /// sealed, found only now because start-up opened it from its seal): logged and counted; its
+    /// valid records are sent, what follows the damage cannot be, and the file goes to
+    /// quarantine once the cursor passes it.
+    func checkIntact(_ lane: Lane, _ id: UInt64, _ scanned: ScannedSegment) {
+        guard let offset = lanes[lane]?.segments.firstIndex(where: { $0.id == id }), var segment = lanes[lane]?.segments[offset],
+              segment.sealed, segment.damaged == nil,
+              scanned.end != .sealed || UInt64(scanned.records.count) != segment.records else { return }
+        var reason = "count_mismatch"
+        switch scanned.end {
+        case .torn: reason = "torn"
+        case .damaged(_, let why): reason = why
+        case .open: reason = "unsealed"
+        case .sealed: break
+        }
+        segment.damaged = reason
+        lanes[lane]?.segments[offset] = segment
+        metrics.damagedOnRead.increment()
+        logger.error("a sealed segment is damaged: its records after the damage cannot be sent", metadata: [
+            "lane": "\(lane)", "segment": "\(segment.id)", "reason": "\(reason)",
+            "readable": "\(scanned.records.count)", "records": "\(segment.records)",
+        ])
     }
 
     /// Sizes and counts for `vigil store stats`.
@@ -146,6 +177,21 @@ extension Store {
         defer { lock.unlock() }
         guard let last = lanes[lane]?.segments.last else { return cursorLocked(lane) }
         return Position(segment: last.id, record: last.records)
+    }
+
+    /// Every lane's end, and the sealed segments before it as they are now: what a caller's
+    /// state that reflects every entry stored so far hands back to ``Store/open(directory:keyring:options:fileSystem:logger:metrics:now:known:restore:)``.
+    public func known() -> KnownLog {
+        lock.lock()
+        defer { lock.unlock() }
+        var known = KnownLog(covered: [:], segments: [:])
+        for lane in Lane.allCases {
+            let segments = lanes[lane]?.segments ?? []
+            known.covered[lane] = segments.last.map { Position(segment: $0.id, record: $0.records) } ?? cursorLocked(lane)
+            known.segments[lane] = segments.dropLast().filter(\.sealed)
+                .map { SegmentSummary(id: $0.id, size: $0.size, records: $0.records, thinning: $0.thinning) }
+        }
+        return known
     }
 
     /// Records of `lane` past its cursor, without decrypting anything.

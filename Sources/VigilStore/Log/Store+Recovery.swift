@@ -16,6 +16,24 @@ public struct RecoveryReport: Sendable {
     public var recoveredRecords = 0
     /// Empty files left by a crash while a segment was being created (nothing to keep).
     public var removedEmpty = 0
+    /// Sealed segments opened from their header and seal alone, as the caller's ``KnownLog``
+    /// described them (their entries were not read).
+    public var trusted = 0
+}
+
+/// What the caller's durable state (the agent's checkpoint) already accounts for, so recovery
+/// need not read it: per lane the position every entry before which it reflects, and the sealed
+/// segments as they were then. A sealed segment wholly before that position whose header, size
+/// and seal still match its summary is opened without reading its records, and its entries are
+/// not passed to `restore`; any other segment is scanned in full.
+public struct KnownLog: Sendable {
+    public var covered: [Lane: Position]
+    public var segments: [Lane: [SegmentSummary]]
+
+    public init(covered: [Lane: Position], segments: [Lane: [SegmentSummary]]) {
+        self.covered = covered
+        self.segments = segments
+    }
 }
 
 extension Store {
@@ -24,21 +42,25 @@ extension Store {
     /// damaged segment is moved to `quarantine/` after its valid records are copied into the live
     /// log. One bad file never stops the start.
     ///
-    /// - Parameter restore: called with every stored entry in order, so the caller can rebuild
-    ///   state (which sequence numbers are already stored).
+    /// - Parameters:
+    ///   - known: what the caller's state accounts for already (``KnownLog``): those segments are
+    ///     opened from their seals, their entries not read. Start-up then costs the entries
+    ///     written after that state, not the whole log.
+    ///   - restore: called with every stored entry in order (but those of `known` segments), so
+    ///     the caller can rebuild state (which sequence numbers are already stored).
     public static func open(
         directory: String, keyring: Keyring, options: StoreOptions = .init(), fileSystem: any FileSystem = PosixFileSystem(),
         logger: Logger, metrics: StoreMetrics = StoreMetrics(factory: NOOPMetricsHandler.instance),
         now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1_000) },
-        restore: (Entry) -> Void = { _ in }
+        known: KnownLog? = nil, restore: (Entry) -> Void = { _ in }
     ) throws(StoreError) -> (Store, RecoveryReport) {
         let store = Store(directory: directory, keyring: keyring, options: options, fileSystem: fileSystem, logger: logger,
                           metrics: metrics, now: now)
-        let report = try store.recover(restore: restore)
+        let report = try store.recover(known: known, restore: restore)
         return (store, report)
     }
 
-    private func recover(restore: (Entry) -> Void) throws(StoreError) -> RecoveryReport {
+    private func recover(known: KnownLog?, restore: (Entry) -> Void) throws(StoreError) -> RecoveryReport {
         lock.lock()
         defer { lock.unlock() }
         var report = RecoveryReport()
@@ -64,8 +86,18 @@ extension Store {
                     }
                 }
                 ids.sort()
+                let summaries = Dictionary((known?.segments[lane] ?? []).map { ($0.id, $0) }) { first, _ in first }
+                let covered = known?.covered[lane]
                 for id in ids {
                     state.nextID = max(state.nextID, id + 1)
+                    if id != ids.last, let covered, id < covered.segment, let summary = summaries[id],
+                       let info = try openKnown(lane, summary) {
+                        state.segments.append(info)
+                        report.segments += 1
+                        report.records += Int(info.records)
+                        report.trusted += 1
+                        continue
+                    }
                     if let info = try recoverSegment(lane, id, newest: id == ids.last, report: &report, salvage: &salvage, restore: restore) {
                         state.segments.append(info)
                     }
@@ -154,6 +186,26 @@ extension Store {
         }
     }
 
+    /// A sealed segment the caller's state accounts for, checked from its header and seal
+    /// (``SegmentScanner/openSealed(header:tail:fileSize:expected:keyring:)``); `nil` if they
+    /// no longer match its summary (it is then scanned in full).
+    private func openKnown(_ lane: Lane, _ summary: SegmentSummary) throws(FileSystemError) -> SegmentInfo? {
+        let path = segmentPath(lane, summary.id)
+        let size = try fileSystem.fileSize(path)
+        guard size == summary.size, size >= SegmentHeader.size + SegmentScanner.sealRecordSize else { return nil }
+        let head = try fileSystem.readRange(path, offset: 0, length: SegmentHeader.size)
+        let tail = try fileSystem.readRange(path, offset: size - SegmentScanner.sealRecordSize, length: SegmentScanner.sealRecordSize)
+        guard let header = SegmentScanner.openSealed(header: head, tail: tail, fileSize: size, expected: summary, keyring: keyring),
+              header.lane == lane else {
+            logger.notice("a segment no longer matches the checkpoint's summary of it: scanning it", metadata: [
+                "lane": "\(lane)", "segment": "\(summary.id)",
+            ])
+            return nil
+        }
+        return SegmentInfo(id: summary.id, size: size, records: summary.records, thinning: header.thinning, keyID: header.keyID,
+                           created: header.created, sealed: true)
+    }
+
     private func info(_ scanned: ScannedSegment, size: Int, sealed: Bool) -> SegmentInfo {
         SegmentInfo(id: scanned.header.id, size: size, records: UInt64(scanned.records.count), thinning: scanned.header.thinning,
                     keyID: scanned.header.keyID, created: scanned.header.created, sealed: sealed)
@@ -161,12 +213,17 @@ extension Store {
 
     /// Moves a segment out of the live log, never deleting it.
     private func quarantine(_ lane: Lane, _ id: UInt64, reason: String, report: inout RecoveryReport) throws(FileSystemError) {
-        let safeReason = String(reason.map { $0.isLetter || $0.isNumber || $0 == "_" ? $0 : "_" })
-        let name = "\(lane)-\(Self.segmentName(id).dropLast(4))-\(safeReason).seg"
+        let name = quarantineName(lane, id, reason)
         try fileSystem.rename(segmentPath(lane, id), to: quarantineDirectory + "/" + name)
         try fileSystem.syncDirectory(laneDirectory(lane))
         report.quarantined.append((name, reason))
         logger.error("quarantined a damaged segment", metadata: ["lane": "\(lane)", "segment": "\(id)", "reason": "\(reason)"])
+    }
+
+    /// `<lane>-<segment>-<reason>.seg` in `quarantine/`.
+    func quarantineName(_ lane: Lane, _ id: UInt64, _ reason: String) -> String {
+        let safeReason = String(reason.map { $0.isLetter || $0.isNumber || $0 == "_" ? $0 : "_" })
+        return "\(lane)-\(Self.segmentName(id).dropLast(4))-\(safeReason).seg"
     }
 
     private func quarantinedSegmentIDs() throws(FileSystemError) -> [Lane: UInt64] {

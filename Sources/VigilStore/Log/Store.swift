@@ -71,6 +71,10 @@ public final class Store: @unchecked Sendable {
         var keyID: UInt32
         var created: Int64
         var sealed: Bool
+        /// Why its records did not all read back (a segment opened from its seal at start is
+        /// checked record by record only when read): it goes to quarantine, not away, once the
+        /// uplink is past it.
+        var damaged: String? = nil
     }
 
     /// Lanes whose queued records could not be written for lack of space (and were dropped).

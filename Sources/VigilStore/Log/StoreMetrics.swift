@@ -7,6 +7,7 @@ public struct StoreMetrics: Sendable {
     let quarantined: Gauge
     let oldestSeconds: Gauge
     let commits: Counter
+    let damagedOnRead: Counter
 
     public init(factory: any MetricsFactory) {
         self.factory = factory
@@ -14,6 +15,7 @@ public struct StoreMetrics: Sendable {
         quarantined = Gauge(label: "vigil_store_quarantined_segments", factory: factory)
         oldestSeconds = Gauge(label: "vigil_store_oldest_seconds", factory: factory)
         commits = Counter(label: "vigil_store_commits_total", factory: factory)
+        damagedOnRead = Counter(label: "vigil_store_damaged_on_read_total", factory: factory)
     }
 
     func appended(lane: Lane, count: Int) {
