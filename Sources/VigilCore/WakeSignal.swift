@@ -34,7 +34,7 @@ public final class WakeSignal: Sendable {
             return state.nextID
         }
         let timer = Task { [weak self] in
-            try? await Task.sleep(for: timeout)
+            try? await Alarms.shared.sleep(for: timeout)
             self?.wake(id)
         }
         await withTaskCancellationHandler {

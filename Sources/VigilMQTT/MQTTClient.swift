@@ -40,8 +40,13 @@ public final class MQTTClient: Sendable {
     /// The most messages that have waited at once since start.
     public var inboxPeak: Int { core.inbox.peakCount }
 
-    /// Iterations of the loop thread; it advances at least every 100 ms while the thread is alive.
+    /// Iterations of the loop thread: it advances at every turn, and a live thread takes a turn
+    /// soon after each ``probeLoop()``.
     public var loopTicks: UInt64 { core.loopTicks }
+
+    /// Asks the loop thread for a turn (the watchdog's liveness question, asked between samples
+    /// rather than answered by a thread that wakes on a short timer all day).
+    public func probeLoop() { core.probe() }
 
     /// Starts the loop thread. Throws if the configuration is rejected by libmosquitto (for
     /// example an unreadable CA file); network failures are retried, never thrown.

@@ -97,7 +97,7 @@ extension MQTTClientCore {
                 reason = MQTTError.library(rc, "connect to \(endpoint.host):\(endpoint.port)")
             } else {
                 while !isStopping {
-                    rc = pump(handle, timeoutMilliseconds: Self.idleSliceMilliseconds)
+                    rc = pump(handle, timeoutMilliseconds: inbox.isFull ? Self.busySliceMilliseconds : housekeepingSliceMilliseconds)
                     tick()
                     if rc != success { break }
                 }
@@ -181,18 +181,26 @@ extension MQTTClientCore {
         return mosquitto_loop_misc(handle)
     }
 
-    /// How long the loop thread sleeps when nothing happens: it ticks (for the watchdog, which
-    /// samples every second or two) and lets libmosquitto keep the connection alive; every wake-up
-    /// costs an idle box power, so not more often than this.
-    static let idleSliceMilliseconds: Int32 = 500
+    /// How long the loop thread sleeps when nothing happens: long enough that an idle box is not
+    /// woken for nothing, short enough that libmosquitto's keepalive housekeeping (a PINGREQ once
+    /// the keepalive has passed without traffic) runs well within the broker's 1.5 x keepalive.
+    /// Publishes, stops and the watchdog's probes (``probe()``) ring the doorbell instead.
+    var housekeepingSliceMilliseconds: Int32 {
+        Int32(clamping: min(max(configuration.keepaliveSeconds * 1_000 / 4, Int(Self.busySliceMilliseconds)), 10_000))
+    }
 
-    /// Waits out a backoff delay in slices of at most 500 ms, ticking (so the watchdog sees a
-    /// live thread during a long outage), queueing publishes, and waking at once on a stop.
+    /// The slice while the inbox is full: a consumer taking a message does not ring the doorbell,
+    /// so reading resumes within this much of it.
+    static let busySliceMilliseconds: Int32 = 500
+
+    /// Waits out a backoff delay in slices of at most the housekeeping slice, ticking (so the
+    /// watchdog's probes see a live thread during a long outage), queueing publishes, and waking
+    /// at once on a stop.
     private func sleep(milliseconds: Int64, handle: OpaquePointer) {
         let deadline = ContinuousClock.now.advanced(by: .milliseconds(milliseconds))
         while !isStopping, ContinuousClock.now < deadline {
             let remaining = deadline - ContinuousClock.now
-            let slice = min(Self.idleSliceMilliseconds, max(1, Int32(remaining.components.seconds * 1_000 + remaining.components.attoseconds / 1_000_000_000_000_000)))
+            let slice = min(housekeepingSliceMilliseconds, max(1, Int32(remaining.components.seconds * 1_000 + remaining.components.attoseconds / 1_000_000_000_000_000)))
             var doorbell = pollfd(fd: wakeup.descriptor, events: Int16(POLLIN), revents: 0)
             if poll(&doorbell, 1, slice) > 0 { wakeup.drain() }
             // QoS 1 publishes made during the outage go into libmosquitto's queue for the reconnect.

@@ -129,6 +129,10 @@ final class MQTTClientCore: Sendable {
 
     func tick() { ticks.add(1, ordering: .relaxed) }
 
+    /// Wakes the loop thread for one turn, which ticks: the watchdog's question "is the thread
+    /// alive?", asked only when someone wants the answer instead of by waking on a short timer.
+    func probe() { wakeup.signal() }
+
     // MARK: Publishing (any thread)
 
     /// Hands a publish to the loop thread. Only the first command of a burst rings the doorbell:

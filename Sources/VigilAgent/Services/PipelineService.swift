@@ -68,6 +68,9 @@ public final class PipelineService: Service {
         public var checkpointInterval: Duration = .seconds(60)
         /// How often the time-driven conditions (silence, the uplink, the clock) are judged.
         public var tickInterval: Duration = .seconds(10)
+        /// How often the registry and patients' settings directories are looked at (a `stat` each;
+        /// a message from an unknown device reloads at once). Every wake-up costs an idle box.
+        public var registryWatchInterval: Duration = .seconds(5)
         /// Monotonic time since start, for rate limits and resend pacing (a twin in tests).
         public var uptime: @Sendable () -> Duration = Self.processUptime
         /// The gateway's wall clock in Unix ms, for receive times and clock mapping (a twin in tests).
@@ -163,7 +166,7 @@ public final class PipelineService: Service {
             let full = handler.pendingCount >= dependencies.maxBatch
             if let since = handler.pendingSince, !handler.urgent, !full, dependencies.commitWindow > .zero {
                 // Group commit: let readings arriving within the window share this sync.
-                try? await Task.sleep(until: since + dependencies.commitWindow, clock: .continuous)
+                try? await Alarms.shared.sleep(until: since + dependencies.commitWindow)
                 drain(messages, into: &handler)
             }
             try await handler.commit()
@@ -183,7 +186,7 @@ public final class PipelineService: Service {
     private func checkpointPeriodically() async {
         guard let keeper = dependencies.keeper else { return }
         while !Task.isCancelled {
-            try? await Task.sleep(for: dependencies.checkpointInterval)
+            try? await Alarms.shared.sleep(for: dependencies.checkpointInterval)
             _ = try? await dependencies.storeIO.run { keeper.writeIfChanged() }
         }
     }
@@ -196,16 +199,16 @@ public final class PipelineService: Service {
     /// judges the time-driven conditions between messages.
     private func tick() async {
         while !Task.isCancelled {
-            try? await Task.sleep(for: dependencies.tickInterval)
+            try? await Alarms.shared.sleep(for: dependencies.tickInterval)
             dependencies.messages.inject(MQTTMessage(topic: Self.tickTopic, payload: [], qos: .atMostOnce, retain: false))
         }
     }
 
     /// Picks up registry changes (new devices, new settings) and patients' clinical settings
-    /// within a few seconds.
+    /// within ``Dependencies/registryWatchInterval``.
     private func watchRegistry() async {
         while !Task.isCancelled {
-            try? await Task.sleep(for: .seconds(2))
+            try? await Alarms.shared.sleep(for: dependencies.registryWatchInterval)
             // The pipeline may have reloaded the registry itself (a message from a new device):
             // compare the published versions every time, not only when this reload saw a change.
             dependencies.registry.reloadIfChanged()
@@ -239,7 +242,7 @@ public final class PipelineService: Service {
 
     private func logSummaries() async {
         while !Task.isCancelled {
-            try? await Task.sleep(for: dependencies.summaryInterval)
+            try? await Alarms.shared.sleep(for: dependencies.summaryInterval)
             logSummary()
         }
     }

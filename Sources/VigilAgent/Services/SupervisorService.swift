@@ -21,9 +21,10 @@ public struct SupervisorService: Service {
         notifier.ready(status: statusLine())
         logger.notice("agent ready", metadata: ["watchdog": "\(notifier.watchdogInterval.map { "\($0)" } ?? "off")"])
 
-        // Ping at half the watchdog period (systemd's advice); sample at least every 2 s (each
-        // wake-up costs an idle box; the MQTT loop ticks every 500 ms, so a sample sees a tick).
-        let period = min(notifier.watchdogInterval.map { $0 / 2 } ?? .seconds(2), .seconds(2))
+        // Ping at half the watchdog period (systemd's advice), and sample no more often than
+        // every 5 s: each wake-up costs an idle box. After each sample the MQTT loop thread is
+        // probed, so the next sample sees a tick if and only if the thread is alive.
+        let period = min(notifier.watchdogInterval.map { $0 / 2 } ?? .seconds(5), .seconds(5))
         var policy = WatchdogPolicy()
         var warnings = RateLimiter<String>(burst: 1, interval: .seconds(60))
         let clock = ContinuousClock()
@@ -34,6 +35,7 @@ public struct SupervisorService: Service {
             let depth = client.inboxDepth
             metrics.inboxDepth.record(depth)
             let verdict = policy.check(.init(loopTicks: client.loopTicks, processed: pipeline.processed, inboxDepth: depth))
+            client.probeLoop()
             if verdict == .healthy {
                 if notifier.watchdogInterval != nil { notifier.watchdog() }
             } else {
@@ -48,7 +50,7 @@ public struct SupervisorService: Service {
                 lastStatus = clock.now
             }
             // Wakes early on graceful shutdown, so STOPPING goes out at once.
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: period) }
+            try? await cancelWhenGracefulShutdown { try await Alarms.shared.sleep(for: period) }
         }
         notifier.stopping(status: "stopping: draining the pipeline")
     }

@@ -1,8 +1,9 @@
 /// Decides whether the agent has earned a watchdog ping: pure, so every case is unit-tested.
 ///
 /// Healthy means both halves of the ingest path move:
-/// - the MQTT loop thread ticked since the last check (it ticks at least every 500 ms, connected
-///   or not, so a broker outage is not a hang, but a deadlocked thread is);
+/// - the MQTT loop thread ticked since the last check (the supervisor probes it after every
+///   check, and a live thread ticks at once, connected or not, so a broker outage is not a hang,
+///   but a deadlocked thread is);
 /// - the pipeline handled a message since the last check, or had nothing waiting (an idle
 ///   pipeline is not a stuck one; a pipeline with a backlog and no progress is).
 public struct WatchdogPolicy: Sendable, Equatable {

@@ -24,7 +24,7 @@ package final class MQTTUplinkService: Service {
         package var backoff: Backoff
         package var pollInterval: Duration = .milliseconds(20)
         /// How long an idle uplink waits for a commit before it looks anyway (as for FHIR).
-        package var idleWait: Duration = .seconds(2)
+        package var idleWait: Duration = .seconds(5)
         /// How often the heartbeat is published (retained, on `<prefix>/<gateway>/heartbeat`); nil: never.
         package var heartbeatInterval: Duration?
         /// As for FHIR (``UplinkService/Settings/holdUnsynchronised``).

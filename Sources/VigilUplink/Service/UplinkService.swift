@@ -29,7 +29,7 @@ package final class UplinkService: Service {
         package var pollInterval: Duration = .milliseconds(20)
         /// How long an idle uplink waits for a commit before it looks anyway (for audit entries
         /// written by another process, and a held reading's recheck).
-        package var idleWait: Duration = .seconds(2)
+        package var idleWait: Duration = .seconds(5)
         /// Unsent routine records beyond which new readings are sent ahead of the backlog.
         package var liveThreshold = 4_096
         /// How often the gateway's heartbeat (``GatewayHeartbeat``) is sent; nil: never.
@@ -430,7 +430,7 @@ package final class UplinkService: Service {
 
 /// Sleeps for `duration`, or until a graceful shutdown begins (or the task is cancelled).
 @Sendable package func sleepUnlessShuttingDown(for duration: Duration) async {
-    try? await cancelWhenGracefulShutdown { try await Task.sleep(for: duration) }
+    try? await cancelWhenGracefulShutdown { try await Alarms.shared.sleep(for: duration) }
 }
 
 extension Store {
