@@ -326,12 +326,14 @@ struct MessageHandler {
         for key in acknowledgeAfterCommit where acks[key] == nil {
             if let through = validator.sequences(of: key.device)?.state(boot: key.boot)?.contiguousThrough { acks[key] = through }
         }
-        for (key, through) in acks {
-            if let profile = dependencies.registry.profile(for: key.device) { sendAck(profile, boot: key.boot, seq: through) }
-        }
+        // A gap record is synced before the ACK that moves past the gap: once a device drops the
+        // readings it was asked for, the record of their loss must already be durable.
         if !gaps.isEmpty {
             for gap in gaps { dependencies.store.append(.gap(gap)) }
             _ = try await dependencies.storeIO.run { try store.commit() }
+        }
+        for (key, through) in acks {
+            if let profile = dependencies.registry.profile(for: key.device) { sendAck(profile, boot: key.boot, seq: through) }
         }
         handOver()
     }
