@@ -36,19 +36,9 @@ public final class Alarms: Sendable {
     }
 
     private let state = Mutex(State())
-    private let readEnd: Int32
-    private let writeEnd: Int32
+    private let doorbell = Doorbell()
 
-    private init() {
-        var fds: [Int32] = [-1, -1]
-        precondition(pipe(&fds) == 0, "pipe failed: \(errno)")
-        for fd in fds {
-            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
-            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
-        }
-        readEnd = fds[0]
-        writeEnd = fds[1]
-    }
+    private init() {}
 
     /// Sleeps for `duration`; throws `CancellationError` at once if the task is cancelled.
     public func sleep(for duration: Duration) async throws {
@@ -77,18 +67,13 @@ public final class Alarms: Sendable {
                 case .cancelled:
                     continuation.resume(throwing: CancellationError())
                 case .wait(let ring, let start):
-                    if start { startThread() } else if ring { self.ring() }
+                    if start { startThread() } else if ring { doorbell.signal() }
                 }
             }
         } onCancel: {
             // The thread may still wake at this sleeper's deadline, finds nothing due, and waits on.
             state.withLock { $0.sleepers.removeValue(forKey: id) }?.continuation.resume(throwing: CancellationError())
         }
-    }
-
-    private func ring() {
-        var byte: UInt8 = 1
-        _ = write(writeEnd, &byte, 1)
     }
 
     private func startThread() {
@@ -105,7 +90,6 @@ public final class Alarms: Sendable {
 
     /// Resumes what is due, then waits for the next deadline or the doorbell. Never returns.
     private func run() -> Never {
-        var buffer = [UInt8](repeating: 0, count: 64)
         while true {
             let now = ContinuousClock.now
             let (due, next) = state.withLock { state -> ([CheckedContinuation<Void, any Error>], ContinuousClock.Instant?) in
@@ -126,10 +110,8 @@ public final class Alarms: Sendable {
                 let milliseconds = seconds * 1_000 + (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000
                 timeout = Int32(clamping: max(0, milliseconds))
             }
-            var doorbell = pollfd(fd: readEnd, events: Int16(POLLIN), revents: 0)
-            if poll(&doorbell, 1, timeout) > 0 {
-                while buffer.withUnsafeMutableBytes({ read(readEnd, $0.baseAddress, $0.count) }) > 0 {}
-            }
+            var ready = pollfd(fd: doorbell.descriptor, events: Int16(POLLIN), revents: 0)
+            if poll(&ready, 1, timeout) > 0 { doorbell.drain() }
         }
     }
 }

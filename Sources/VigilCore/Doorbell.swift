@@ -2,12 +2,13 @@
 import Glibc
 #endif
 
-/// A doorbell made of a non-blocking pipe: any thread rings it, the loop thread polls its read end.
-final class Doorbell: Sendable {
+/// A doorbell made of a non-blocking pipe: any thread rings it, a thread of our own (the MQTT
+/// loop, the alarm thread) polls its read end.
+public final class Doorbell: Sendable {
     private let readEnd: Int32
     private let writeEnd: Int32
 
-    init() {
+    public init() {
         var fds: [Int32] = [-1, -1]
         let rc = pipe(&fds)
         precondition(rc == 0, "pipe failed: \(errno)")
@@ -25,16 +26,16 @@ final class Doorbell: Sendable {
     }
 
     /// The descriptor to poll for `POLLIN`.
-    var descriptor: Int32 { readEnd }
+    public var descriptor: Int32 { readEnd }
 
     /// Never blocks: when the pipe is already full, the loop thread is awake anyway.
-    func signal() {
+    public func signal() {
         var byte: UInt8 = 1
         _ = write(writeEnd, &byte, 1)
     }
 
     /// Empties the pipe after a wake-up.
-    func drain() {
+    public func drain() {
         var buffer = [UInt8](repeating: 0, count: 64)
         while buffer.withUnsafeMutableBytes({ read(readEnd, $0.baseAddress, $0.count) }) > 0 {}
     }
